@@ -1,0 +1,16 @@
+"""GAN (Goodfellow et al. 2014): MLP generator and discriminator on the embedded digits, 16x16."""
+from jaxgan.config import adam, base_config
+
+
+def get_config():
+    c = base_config()
+    c.image_size = 16
+    c.num_steps = 3000
+    c.model.arch = "mlp"
+    c.model.latent_dim = 64
+    c.model.g_hidden = (256, 512, 1024)
+    c.model.d_hidden = (512, 256)
+    c.gan = dict(loss="non_saturating", n_critic=1, gp_weight=0.0)   # loss: minimax | non_saturating
+    c.optim.g = adam(2e-4, 0.5)
+    c.optim.d = adam(2e-4, 0.5)
+    return c

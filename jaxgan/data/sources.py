@@ -1,0 +1,186 @@
+"""Where examples come from: in-memory arrays (embedded sets), image folders, and TFDS.
+
+A source yields an infinite, deterministic stream of ``(position, raw)`` pairs in global order (every
+host sees the same stream) starting at any position, and decodes a raw element into
+``{"image": uint8 [S, S, C], "label"?}`` inside tf.data. Array and folder sources are random access: epoch
+``e`` visits a permutation seeded by ``(seed, e)``, so resuming at a position costs nothing.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Iterator
+
+import ml_collections
+import numpy as np
+
+from jaxgan.data import embedded, images
+from jaxgan.data.tf_host import tensorflow
+from jaxgan.errors import DataError
+
+log = logging.getLogger(__name__)
+SOURCES = ("digits", "faces", "folder", "tfds")
+
+
+def _index_stream(num: int, seed: int, start: int) -> Iterator[tuple[int, int]]:
+    """``(position, index)`` over epochs of seeded permutations, starting at ``start``."""
+    epoch, offset = divmod(start, num)
+    position = start
+    while True:
+        order = np.random.default_rng([seed, epoch]).permutation(num)
+        for index in order[offset:]:
+            yield position, int(index)
+            position += 1
+        epoch, offset = epoch + 1, 0
+
+
+class IndexSource:
+    """A random-access source of ``num`` examples."""
+
+    num: int
+
+    def stream(self, seed: int, start: int) -> Any:
+        tf = tensorflow()
+        return tf.data.Dataset.from_generator(
+            lambda: _index_stream(self.num, seed, start),
+            output_signature=(tf.TensorSpec((), tf.int64), tf.TensorSpec((), tf.int64)))
+
+
+class ArraySource(IndexSource):
+    """Examples held in memory as uint8 arrays (the embedded sets)."""
+
+    def __init__(self, arrays: dict[str, np.ndarray]):
+        self._arrays = arrays
+        self.num = len(arrays["image"])
+        tf = tensorflow()
+        self._tensors = {k: tf.constant(v) for k, v in arrays.items()}
+
+    def decode(self, index: Any) -> dict[str, Any]:
+        tf = tensorflow()
+        return {k: tf.gather(v, index) for k, v in self._tensors.items()}
+
+    def arrays(self, limit: int) -> dict[str, np.ndarray]:
+        return {k: v[:limit] for k, v in self._arrays.items()}
+
+
+class FolderSource(IndexSource):
+    """Every readable image under a folder (recursive), decoded by PIL and resized to ``size``."""
+
+    def __init__(self, root: str, size: int, channels: int, resize: str):
+        files = images.find_images(root) if Path(root).is_dir() else []
+        if not Path(root).is_dir():
+            raise DataError(f"data.path {root!r} is not a folder")
+        good = [f for f in files if images.readable(f)]
+        skipped = len(files) - len(good)
+        if skipped:
+            log.warning("skipped %d unreadable image file(s) under %s", skipped, root)
+        if not good:
+            raise DataError(f"no readable images under {root!r} ({skipped} unreadable files)")
+        self.files, self.skipped = [str(f) for f in good], skipped
+        self.num, self.size, self.channels, self.resize = len(good), size, channels, resize
+
+    def _load(self, index: np.ndarray) -> np.ndarray:
+        path = self.files[int(index)]
+        try:
+            return images.load_image(path, self.size, self.channels, self.resize)
+        except images.READ_ERRORS as e:
+            raise DataError(f"cannot read {path}: {e}") from None
+
+    def decode(self, index: Any) -> dict[str, Any]:
+        tf = tensorflow()
+        image = tf.numpy_function(self._load, [index], tf.uint8, stateful=False)
+        return {"image": tf.ensure_shape(image, (self.size, self.size, self.channels))}
+
+
+class TFDSSource:
+    """A TensorFlow Datasets split, read in a seeded shuffled order; images decoded after slicing."""
+
+    def __init__(self, name: str, split: str, data_dir: str | None, size: int, resize: str,
+                 download: bool, shuffle_buffer: int):
+        import tensorflow_datasets as tfds
+
+        tensorflow()
+        try:
+            builder = tfds.builder(name, data_dir=data_dir or None)
+        except Exception as e:  # tfds raises many types for unknown / unreachable data sets
+            raise DataError(f"TFDS data set {name!r} is unknown or unavailable: {e}") from None
+        if not _prepared(builder):
+            if not download:
+                raise DataError(
+                    f"TFDS data set {name!r} is not prepared in {builder.data_dir}. Prepare it once with "
+                    f"`tfds build {name} --data_dir {data_dir or '~/tensorflow_datasets'}` (or run with "
+                    f"--config.data.download=True) on a machine with internet access.")
+            try:
+                builder.download_and_prepare()
+            except Exception as e:
+                raise DataError(f"could not download/prepare TFDS data set {name!r}: {e}") from None
+        if split not in builder.info.splits:
+            raise DataError(f"TFDS data set {name!r} has splits {sorted(builder.info.splits)}, not {split!r}")
+        self.builder, self.split, self.size, self.resize = builder, split, size, resize
+        self.shuffle_buffer = shuffle_buffer
+        self.num = builder.info.splits[split].num_examples
+        self.has_label = "label" in builder.info.features
+
+    def _raw(self) -> Any:
+        import tensorflow_datasets as tfds
+
+        ds = self.builder.as_dataset(split=self.split, shuffle_files=False,
+                                     decoders={"image": tfds.decode.SkipDecoding()})
+        keys = ["image"] + (["label"] if self.has_label else [])
+        return ds.map(lambda ex: {k: ex[k] for k in keys})
+
+    def stream(self, seed: int, start: int) -> Any:
+        raw = self._raw().repeat().shuffle(self.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+        return raw.enumerate().skip(start)
+
+    def decode(self, raw: Any) -> dict[str, Any]:
+        tf = tensorflow()
+        image = tf.io.decode_image(raw["image"], channels=0, expand_animations=False)
+        image = _tf_resize(image, self.size, self.resize)
+        out = {"image": image}
+        if self.has_label:
+            out["label"] = tf.cast(raw["label"], tf.int32)
+        return out
+
+    def arrays(self, limit: int) -> dict[str, np.ndarray]:
+        """The first ``limit`` examples of the split, decoded (for evaluation)."""
+        ds = self._raw().take(limit).map(self.decode)
+        items = list(ds.as_numpy_iterator())
+        return {k: np.stack([it[k] for it in items]) for k in items[0]}
+
+
+def _prepared(builder: Any) -> bool:
+    try:
+        return bool(builder.is_prepared())
+    except AttributeError:
+        return Path(builder.data_dir, "dataset_info.json").exists()
+
+
+def _tf_resize(image: Any, size: int, mode: str) -> Any:
+    """Bicubic, antialiased resize of the shorter side + centre crop (``crop``) or to a square (``stretch``)."""
+    tf = tensorflow()
+    if mode == "stretch":
+        resized = tf.image.resize(image, (size, size), method="bicubic", antialias=True)
+    else:
+        shape = tf.cast(tf.shape(image)[:2], tf.float32)
+        scale = size / tf.reduce_min(shape)
+        new = tf.maximum(tf.cast(tf.round(shape * scale), tf.int32), size)
+        resized = tf.image.resize(image, new, method="bicubic", antialias=True)
+        resized = tf.image.resize_with_crop_or_pad(resized, size, size)
+    return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
+
+
+def make_source(data: ml_collections.ConfigDict, split: str, size: int) -> Any:
+    """The source ``data.source`` names (digits | faces | folder | tfds)."""
+    if data.source in embedded.EMBEDDED:
+        return ArraySource(embedded.load_embedded(data.source, split, size))
+    if data.source == "folder":
+        if not data.path:
+            raise DataError("data.source=folder needs --config.data.path=/path/to/images")
+        return FolderSource(data.path, size, data.channels, data.resize)
+    if data.source == "tfds":
+        if not data.name:
+            raise DataError("data.source=tfds needs --config.data.name (e.g. mnist, cifar10, celeb_a)")
+        return TFDSSource(data.name, split, data.data_dir, size, data.resize, data.download,
+                          data.shuffle_buffer)
+    raise DataError(f"unknown data.source {data.source!r}; choose one of {', '.join(SOURCES)}")

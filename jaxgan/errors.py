@@ -1,0 +1,21 @@
+"""Errors a user can fix. Entry points print them as one line (no traceback) and exit non-zero."""
+
+
+class UserError(Exception):
+    """Base class: bad input, missing data, a damaged checkpoint... never a bug in jaxgan."""
+
+
+class ConfigError(UserError):
+    """An unknown, ill-typed or inconsistent config field."""
+
+
+class DataError(UserError):
+    """Missing, empty, unprepared or unreadable data."""
+
+
+class CheckpointError(UserError):
+    """A damaged checkpoint, or one that does not match the config."""
+
+
+class TrainingError(UserError):
+    """Training cannot go on (e.g. a non-finite loss)."""

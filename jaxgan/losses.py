@@ -1,0 +1,74 @@
+"""Adversarial and auxiliary losses, pure functions of logits / images. Shared by every recipe.
+
+Adversarial losses are selected by name through `discriminator_loss` and `generator_loss`; both take
+raw discriminator outputs (logits, or critic values for ``wasserstein``) and return a scalar mean.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+from jax.nn import softplus
+
+ADVERSARIAL = ("minimax", "non_saturating", "least_squares", "wasserstein", "hinge")
+
+
+def _check(kind: str) -> None:
+    if kind not in ADVERSARIAL:
+        raise ValueError(f"unknown adversarial loss {kind!r}; choose one of {', '.join(ADVERSARIAL)}")
+
+
+def discriminator_loss(kind: str, real: jax.Array, fake: jax.Array) -> jax.Array:
+    """The discriminator's (critic's) loss on real and fake outputs.
+
+    minimax / non_saturating: binary cross-entropy (Goodfellow et al. 2014); least_squares: LSGAN, real
+    -> 1, fake -> 0 (Mao et al. 2017); wasserstein: E[D(fake)] - E[D(real)] (Arjovsky et al. 2017);
+    hinge: E[relu(1 - D(real))] + E[relu(1 + D(fake))] (Lim & Ye 2017).
+    """
+    _check(kind)
+    if kind in ("minimax", "non_saturating"):
+        return jnp.mean(softplus(-real)) + jnp.mean(softplus(fake))
+    if kind == "least_squares":
+        return jnp.mean((real - 1.0) ** 2) + jnp.mean(fake ** 2)
+    if kind == "wasserstein":
+        return jnp.mean(fake) - jnp.mean(real)
+    return jnp.mean(jax.nn.relu(1.0 - real)) + jnp.mean(jax.nn.relu(1.0 + fake))
+
+
+def generator_loss(kind: str, fake: jax.Array) -> jax.Array:
+    """The generator's loss on the discriminator's outputs for its fakes.
+
+    minimax: minimise log(1 - D(G(z))) (the original game; saturates early in training);
+    non_saturating: minimise -log D(G(z)); least_squares: (D(G(z)) - 1)^2; wasserstein / hinge:
+    -E[D(G(z))].
+    """
+    _check(kind)
+    if kind == "minimax":
+        return -jnp.mean(softplus(fake))
+    if kind == "non_saturating":
+        return jnp.mean(softplus(-fake))
+    if kind == "least_squares":
+        return jnp.mean((fake - 1.0) ** 2)
+    return -jnp.mean(fake)
+
+
+def discriminator_output(kind: str, logits: jax.Array) -> jax.Array:
+    """What to report as D(x): a probability for the cross-entropy losses, the raw output otherwise."""
+    _check(kind)
+    return jnp.mean(jax.nn.sigmoid(logits) if kind in ("minimax", "non_saturating") else logits)
+
+
+def gradient_penalty(critic: Callable[[jax.Array], jax.Array], real: jax.Array, fake: jax.Array,
+                     rng: jax.Array) -> jax.Array:
+    """WGAN-GP's penalty E[(||grad D(x_hat)||_2 - 1)^2] on random interpolates (Gulrajani et al. 2017)."""
+    alpha = jax.random.uniform(rng, (real.shape[0],) + (1,) * (real.ndim - 1), real.dtype)
+    x_hat = alpha * real + (1.0 - alpha) * fake
+    grads = jax.grad(lambda x: jnp.sum(critic(x)))(x_hat)
+    norms = jnp.sqrt(jnp.sum(grads.reshape(grads.shape[0], -1) ** 2, axis=1) + 1e-12)
+    return jnp.mean((norms - 1.0) ** 2)
+
+
+def l1(a: jax.Array, b: jax.Array) -> jax.Array:
+    """Mean absolute error (pix2pix's L1 term, CycleGAN's cycle and identity terms)."""
+    return jnp.mean(jnp.abs(a - b))

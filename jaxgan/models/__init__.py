@@ -1,0 +1,6 @@
+"""Architectures (Flax Linen, NHWC). Each takes ``train`` so batch norm knows its mode."""
+from jaxgan.models.classifier import DigitClassifier
+from jaxgan.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from jaxgan.models.mlp import MLPDiscriminator, MLPGenerator
+
+__all__ = ["DCGANDiscriminator", "DCGANGenerator", "DigitClassifier", "MLPDiscriminator", "MLPGenerator"]

@@ -1,0 +1,70 @@
+"""DCGAN generator and discriminator (Radford et al. 2015), for any power-of-two size >= 16.
+
+The rules: strided convolutions instead of pooling, batch norm in G and D except G's output and D's
+input, ReLU + tanh in G, LeakyReLU(0.2) in D, no fully connected hidden layers (G's first layer is the
+paper's "project and reshape", i.e. a transposed conv of the 1x1 noise). Weights ~ N(0, 0.02).
+WGAN uses the same networks; WGAN-GP's critic sets ``norm="none"`` (or ``"layer"``).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jaxgan.nn import Conv, ConvTranspose, make_norm
+
+DCGAN_INIT = nn.initializers.normal(0.02)
+
+
+def _num_stages(image_size: int) -> int:
+    stages = int(math.log2(image_size)) - 2
+    if image_size < 16 or 2 ** (stages + 2) != image_size:
+        raise ValueError(f"DCGAN needs a power-of-two image_size >= 16, got {image_size}")
+    return stages
+
+
+class DCGANGenerator(nn.Module):
+    """``z [B, latent] -> image [B, size, size, channels]`` in [-1, 1]."""
+
+    image_size: int
+    channels: int
+    features: int = 64
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, z: jax.Array, train: bool = True) -> jax.Array:
+        stages = _num_stages(self.image_size)
+        width = self.features * 2 ** (stages - 1)
+        h = nn.Dense(4 * 4 * width, use_bias=False, kernel_init=DCGAN_INIT, dtype=self.dtype)(z)
+        h = h.reshape(z.shape[0], 4, 4, width)
+        h = nn.relu(make_norm("batch", train)(h))
+        for _ in range(stages - 1):
+            width //= 2
+            h = ConvTranspose(width, 4, 2, 1, use_bias=False, kernel_init=DCGAN_INIT, dtype=self.dtype)(h)
+            h = nn.relu(make_norm("batch", train)(h))
+        h = ConvTranspose(self.channels, 4, 2, 1, use_bias=False, kernel_init=DCGAN_INIT, dtype=self.dtype)(h)
+        return jnp.tanh(h.astype(jnp.float32))
+
+
+class DCGANDiscriminator(nn.Module):
+    """``image [B, size, size, C] -> logit [B]`` (no sigmoid: losses take logits)."""
+
+    features: int = 64
+    norm: str = "batch"
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
+        stages = _num_stages(x.shape[1])
+        width = self.features
+        h = Conv(width, 4, 2, 1, use_bias=False, kernel_init=DCGAN_INIT, dtype=self.dtype)(x)
+        h = nn.leaky_relu(h, 0.2)
+        for _ in range(stages - 1):
+            width *= 2
+            h = Conv(width, 4, 2, 1, use_bias=False, kernel_init=DCGAN_INIT, dtype=self.dtype)(h)
+            h = nn.leaky_relu(make_norm(self.norm, train)(h), 0.2)
+        h = Conv(1, 4, 1, 0, use_bias=False, kernel_init=DCGAN_INIT, dtype=self.dtype)(h)
+        return h.reshape(x.shape[0]).astype(jnp.float32)

@@ -1,0 +1,113 @@
+"""2-D convolution with a CPU-fast lowering, and the `Conv` layer every model uses.
+
+XLA's native CPU convolution (and especially its gradients) is 2-3x slower than a matrix multiply of the
+same arithmetic, which XLA runs at close to peak. On CPU `conv2d` therefore lowers a convolution to
+space-to-depth (for strides), an im2col of the (few) window taps and a single matrix multiply, whose
+gradients are matrix multiplies too. On GPU/TPU the native convolution (cuDNN) is used.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+Padding = int | tuple[tuple[int, int], tuple[int, int]]
+Impl = Literal["auto", "xla", "matmul"]
+
+# Process-wide choice; "auto" means matmul on CPU and the native convolution elsewhere.
+_IMPL: dict[str, Impl] = {"impl": "auto"}
+
+
+def set_conv_impl(impl: Impl) -> None:
+    """Chooses how `conv2d` lowers convolutions (``auto``, ``xla`` or ``matmul``) for later traces."""
+    if impl not in ("auto", "xla", "matmul"):
+        raise ValueError(f"conv impl must be auto, xla or matmul, not {impl!r}")
+    _IMPL["impl"] = impl
+
+
+def _resolved_impl() -> str:
+    impl = _IMPL["impl"]
+    if impl == "auto":
+        return "matmul" if jax.default_backend() == "cpu" else "xla"
+    return impl
+
+
+def _pairs(padding: Padding) -> tuple[tuple[int, int], tuple[int, int]]:
+    if isinstance(padding, int):
+        return (padding, padding), (padding, padding)
+    return tuple(tuple(p) for p in padding)  # type: ignore[return-value]
+
+
+def _space_to_depth(x: jax.Array, s: int) -> jax.Array:
+    n, h, w, c = x.shape
+    x = x.reshape(n, h // s, s, w // s, s, c)
+    return jnp.transpose(x, (0, 1, 3, 2, 4, 5)).reshape(n, h // s, w // s, s * s * c)
+
+
+def _conv_matmul(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
+    """VALID convolution of an already padded input as im2col + one matmul."""
+    kh, kw, cin, cout = kernel.shape
+    n, h, w, _ = x.shape
+    ho, wo = (h - kh) // stride + 1, (w - kw) // stride + 1
+    if stride > 1:
+        th, tw = -(-kh // stride), -(-kw // stride)
+        need_h, need_w = stride * (ho + th - 1), stride * (wo + tw - 1)
+        x = x[:, :need_h, :need_w]
+        x = jnp.pad(x, ((0, 0), (0, need_h - x.shape[1]), (0, need_w - x.shape[2]), (0, 0)))
+        x = _space_to_depth(x, stride)
+        kernel = jnp.pad(kernel, ((0, th * stride - kh), (0, tw * stride - kw), (0, 0), (0, 0)))
+        kernel = kernel.reshape(th, stride, tw, stride, cin, cout)
+        kernel = jnp.transpose(kernel, (0, 2, 1, 3, 4, 5)).reshape(th, tw, stride * stride * cin, cout)
+        kh, kw, cin = th, tw, stride * stride * cin
+    if kh == 1 and kw == 1:
+        patches = x[:, :ho, :wo]
+    else:
+        patches = jnp.concatenate([x[:, i:i + ho, j:j + wo] for i in range(kh) for j in range(kw)], axis=-1)
+    y = jnp.dot(patches.reshape(-1, kh * kw * cin), kernel.reshape(-1, cout))
+    return y.reshape(n, ho, wo, cout)
+
+
+def conv2d(x: jax.Array, kernel: jax.Array, stride: int = 1, padding: Padding = 0) -> jax.Array:
+    """Cross-correlation of NHWC ``x`` with an HWIO ``kernel`` (zero padding, PyTorch semantics)."""
+    pads = _pairs(padding)
+    if _resolved_impl() == "xla":
+        return jax.lax.conv_general_dilated(x, kernel, (stride, stride), pads,
+                                            dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    x = jnp.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
+    return _conv_matmul(x, kernel, stride)
+
+
+class Conv(nn.Module):
+    """A square-kernel 2-D convolution layer (NHWC) computed with `conv2d`.
+
+    ``padding`` is an int (both sides) or ``((top, bottom), (left, right))``; ``padding_mode`` ``reflect``
+    pads by reflection before a VALID convolution.
+    """
+
+    features: int
+    kernel_size: int = 3
+    stride: int = 1
+    padding: Padding = 0
+    padding_mode: Literal["zeros", "reflect"] = "zeros"
+    use_bias: bool = True
+    dtype: Any = None
+    param_dtype: Any = jnp.float32
+    kernel_init: Any = nn.initializers.variance_scaling(1 / 3, "fan_in", "uniform")
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        k = self.kernel_size
+        kernel = self.param("kernel", self.kernel_init, (k, k, x.shape[-1], self.features), self.param_dtype)
+        dtype = self.dtype or x.dtype
+        x, kernel = x.astype(dtype), kernel.astype(dtype)
+        padding = self.padding
+        if self.padding_mode == "reflect":
+            (t, b), (l, r) = _pairs(padding)
+            x = jnp.pad(x, ((0, 0), (t, b), (l, r), (0, 0)), mode="reflect")
+            padding = 0
+        y = conv2d(x, kernel, self.stride, padding)
+        if self.use_bias:
+            y = y + self.param("bias", nn.initializers.zeros, (self.features,), self.param_dtype).astype(dtype)
+        return y

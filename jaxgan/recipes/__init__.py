@@ -1,0 +1,21 @@
+"""Recipes by name: the only place that knows how each GAN is trained."""
+from __future__ import annotations
+
+import ml_collections
+
+from jaxgan.recipes.base import NetState, Recipe, TrainState
+from jaxgan.recipes.noise_to_image import NoiseToImage
+
+RECIPES: dict[str, type[Recipe]] = {"noise_to_image": NoiseToImage}
+
+
+def build(config: ml_collections.ConfigDict) -> Recipe:
+    """The recipe ``config.recipe`` names, constructed from the config."""
+    try:
+        cls = RECIPES[config.recipe]
+    except KeyError:
+        raise ValueError(f"unknown recipe {config.recipe!r}; known: {', '.join(sorted(RECIPES))}") from None
+    return cls(config)
+
+
+__all__ = ["NetState", "RECIPES", "Recipe", "TrainState", "build"]

@@ -1,0 +1,104 @@
+"""The contract between a recipe (how one GAN is trained) and the recipe-agnostic trainer."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import flax
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+Batch = dict[str, jax.Array]
+Metrics = dict[str, jax.Array]
+
+
+@flax.struct.dataclass
+class NetState:
+    """One network: its parameters, batch-norm statistics and optimiser state."""
+
+    params: Any
+    batch_stats: Any
+    opt_state: Any
+
+    @property
+    def variables(self) -> dict[str, Any]:
+        return {"params": self.params, "batch_stats": self.batch_stats}
+
+
+@flax.struct.dataclass
+class TrainState:
+    """Everything a training run needs to continue exactly: step, RNG and every network."""
+
+    step: jax.Array
+    rng: jax.Array          # raw uint32 key data, so it checkpoints as a plain array
+    nets: dict[str, NetState]
+
+    def step_rng(self) -> jax.Array:
+        """This step's key: a pure function of the run's key and the step, so resume is exact."""
+        return jax.random.fold_in(self.rng, self.step)
+
+
+def init_net(module: flax.linen.Module, optimizer: optax.GradientTransformation | None, rng: jax.Array,
+             *inputs: Any) -> NetState:
+    """Initialises a module's variables and (when training it) its optimiser state."""
+    variables = module.init(rng, *inputs, train=False)
+    params = variables["params"]
+    return NetState(params=params, batch_stats=variables.get("batch_stats", {}),
+                    opt_state=optimizer.init(params) if optimizer else None)
+
+
+def apply_grads(net: NetState, grads: Any, optimizer: optax.GradientTransformation,
+                batch_stats: Any = None) -> NetState:
+    """One optimiser update (the optimiser sees params, as weight clipping needs)."""
+    updates, opt_state = optimizer.update(grads, net.opt_state, net.params)
+    return NetState(params=optax.apply_updates(net.params, updates),
+                    batch_stats=net.batch_stats if batch_stats is None else batch_stats, opt_state=opt_state)
+
+
+class Recipe:
+    """Base class of a GAN recipe. The trainer knows only this interface.
+
+    A recipe provides pure functions: `init` builds the full `TrainState`, `train_step` performs every
+    D and G update of one iteration (the trainer jits it, donates the state and shards the batch),
+    `generate` maps generator variables and inputs to images (sampling, evaluation, infer.py), and
+    `evaluate` computes the recipe's quality figures on the host.
+    """
+
+    #: consecutive examples each batch row holds (e.g. WGAN's n_critic real batches per step)
+    examples_per_row: int = 1
+    #: which nets `generate` needs (infer.py restores only what it needs to know about)
+    generator_names: tuple[str, ...] = ("G",)
+
+    def __init__(self, config: ml_collections.ConfigDict):
+        self.config = config
+
+    def init(self, rng: jax.Array, batch: Batch) -> TrainState:
+        raise NotImplementedError
+
+    def train_step(self, state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
+        raise NotImplementedError
+
+    def sample_inputs(self, rng: jax.Array, num: int) -> Any:
+        """Fixed inputs for sample grids and infer.py (noise, conditioning...)."""
+        raise NotImplementedError
+
+    def generate(self, variables: dict[str, Any], inputs: Any) -> jax.Array:
+        raise NotImplementedError
+
+    def generator_variables(self, state: TrainState) -> dict[str, Any]:
+        return {name: state.nets[name].variables for name in self.generator_names}
+
+    def evaluate(self, sample: Callable[[int], np.ndarray], train: dict[str, np.ndarray] | None,
+                 held_out: dict[str, np.ndarray] | None) -> dict[str, float]:
+        """Quality figures logged during and at the end of training; empty by default.
+
+        ``sample(n)`` returns ``n`` generated images (numpy, [-1, 1]); ``train`` / ``held_out`` are real
+        evaluation arrays (``image``, maybe ``label``) or None where the data source has none.
+        """
+        return {}
+
+
+def new_state(rng: jax.Array, nets: dict[str, NetState]) -> TrainState:
+    return TrainState(step=jnp.zeros((), jnp.int32), rng=rng, nets=nets)

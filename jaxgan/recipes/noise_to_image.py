@@ -1,0 +1,145 @@
+"""The unconditional GAN family: GAN, DCGAN, WGAN (weight clipping) and WGAN-GP, one training algorithm.
+
+One `train_step` = ``n_critic`` discriminator (critic) updates, each on its own real batch and fresh
+noise, then one generator update. The config picks the networks (``model.arch``: mlp | dcgan), the
+adversarial loss (``gan.loss``), ``gan.n_critic``, the gradient-penalty weight (``gan.gp_weight``) and
+the critic's weight clipping (``optim.d.weight_clip``). With ``n_critic == 1`` the generator's update
+reuses the fakes of the discriminator's update (one G forward pass per step, as PyTorch's DCGAN does).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from jaxgan import losses, models
+from jaxgan.metrics import classifier_eval
+from jaxgan.optim import make_optimizer
+from jaxgan.parallel import constrain_batch
+from jaxgan.recipes.base import Batch, Metrics, NetState, Recipe, TrainState, apply_grads, init_net, new_state
+
+
+def build_networks(config: ml_collections.ConfigDict) -> tuple[nn.Module, nn.Module]:
+    """The generator and discriminator named by ``config.model.arch``."""
+    m, size, channels = config.model, config.image_size, config.data.channels
+    dtype = jnp.dtype(m.dtype)
+    if m.arch == "mlp":
+        return (models.MLPGenerator(size, channels, tuple(m.g_hidden), dtype=dtype),
+                models.MLPDiscriminator(tuple(m.d_hidden), dtype=dtype))
+    if m.arch == "dcgan":
+        return (models.DCGANGenerator(size, channels, m.g_features, dtype=dtype),
+                models.DCGANDiscriminator(m.d_features, m.d_norm, dtype=dtype))
+    raise ValueError(f"unknown model.arch {m.arch!r}; choose mlp or dcgan")
+
+
+class NoiseToImage(Recipe):
+    """GAN / DCGAN / WGAN / WGAN-GP."""
+
+    def __init__(self, config: ml_collections.ConfigDict):
+        super().__init__(config)
+        self.G, self.D = build_networks(config)
+        self.g_opt = make_optimizer(config.optim.g, config.num_steps)
+        self.d_opt = make_optimizer(config.optim.d, config.num_steps)
+        self.loss = config.gan.loss
+        losses.generator_loss(self.loss, jnp.zeros(1))   # fail early on an unknown loss name
+        self.n_critic = int(config.gan.n_critic)
+        self.gp_weight = float(config.gan.gp_weight)
+        self.latent_dim = int(config.model.latent_dim)
+        self.examples_per_row = self.n_critic
+
+    # ----------------------------------------------------------------------------------------- state
+    def init(self, rng: jax.Array, batch: Batch) -> TrainState:
+        g_key, d_key, run_key = jax.random.split(rng, 3)
+        z = jnp.zeros((1, self.latent_dim))
+        image = self._real_batches(batch)[0][:1]
+        return new_state(run_key, {"G": init_net(self.G, self.g_opt, g_key, z),
+                                    "D": init_net(self.D, self.d_opt, d_key, image)})
+
+    def _real_batches(self, batch: Batch) -> jax.Array:
+        """``[n_critic, B, H, W, C]`` real images, one batch per critic update."""
+        images = batch["image"]
+        if self.n_critic == 1:
+            return images[None]
+        return jnp.swapaxes(images, 0, 1)
+
+    # ------------------------------------------------------------------------------------------ step
+    def _noise(self, rng: jax.Array, n: int) -> jax.Array:
+        return constrain_batch(jax.random.normal(rng, (n, self.latent_dim)))
+
+    def _critic_update(self, d: NetState, real: jax.Array, fake: jax.Array, rng: jax.Array
+                       ) -> tuple[NetState, Metrics]:
+        def loss_fn(params):
+            variables = {"params": params, "batch_stats": d.batch_stats}
+            real_out, upd = self.D.apply(variables, real, mutable=["batch_stats"])
+            variables = {"params": params, "batch_stats": upd.get("batch_stats", d.batch_stats)}
+            fake_out, upd = self.D.apply(variables, fake, mutable=["batch_stats"])
+            loss = losses.discriminator_loss(self.loss, real_out, fake_out)
+            metrics = {"d_real": losses.discriminator_output(self.loss, real_out),
+                       "d_fake": losses.discriminator_output(self.loss, fake_out)}
+            if self.gp_weight:
+                def critic(x):
+                    return self.D.apply({"params": params, "batch_stats": d.batch_stats}, x,
+                                        mutable=["batch_stats"])[0]
+                gp = losses.gradient_penalty(critic, real, fake, rng)
+                metrics["gradient_penalty"] = gp
+                loss = loss + self.gp_weight * gp
+            metrics["d_loss"] = loss
+            return loss, (metrics, upd.get("batch_stats", d.batch_stats))
+
+        grads, (metrics, stats) = jax.grad(loss_fn, has_aux=True)(d.params)
+        return apply_grads(d, grads, self.d_opt, stats), metrics
+
+    def train_step(self, state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
+        g, d = state.nets["G"], state.nets["D"]
+        reals = self._real_batches(batch)
+        n = reals.shape[1]
+        key_g, key_d = jax.random.split(state.step_rng())
+
+        def generate(params, z):
+            return self.G.apply({"params": params, "batch_stats": g.batch_stats}, z, mutable=["batch_stats"])
+
+        # The generator's forward pass, kept for its update below.
+        z = self._noise(key_g, n)
+        fake, g_vjp, g_upd = jax.vjp(lambda p: generate(p, z), g.params, has_aux=True)
+        if self.n_critic == 1:
+            d, metrics = self._critic_update(d, reals[0], jax.lax.stop_gradient(fake), key_d)
+        else:
+            def critic_iteration(d, inputs):
+                real, key = inputs
+                k_z, k_gp = jax.random.split(key)
+                fake_i = generate(g.params, self._noise(k_z, n))[0]
+                return self._critic_update(d, real, jax.lax.stop_gradient(fake_i), k_gp)
+
+            d, per_iter = jax.lax.scan(critic_iteration, d, (reals, jax.random.split(key_d, self.n_critic)))
+            metrics = jax.tree.map(jnp.mean, per_iter)
+
+        # Generator update against the updated discriminator.
+        def g_loss_fn(fake_images):
+            out, _ = self.D.apply(d.variables, fake_images, mutable=["batch_stats"])
+            return losses.generator_loss(self.loss, out)
+
+        g_loss, d_fake_images = jax.value_and_grad(g_loss_fn)(fake)
+        (g_grads,) = g_vjp(d_fake_images)
+        g = apply_grads(g, g_grads, self.g_opt, g_upd["batch_stats"] if g_upd else g.batch_stats)
+        metrics = dict(metrics, g_loss=g_loss)
+        if self.loss == "wasserstein":
+            metrics["wasserstein_estimate"] = metrics["d_real"] - metrics["d_fake"]
+        return state.replace(step=state.step + 1, nets={"G": g, "D": d}), metrics
+
+    # ---------------------------------------------------------------------------------- generation
+    def sample_inputs(self, rng: jax.Array, num: int) -> jax.Array:
+        return jax.random.normal(rng, (num, self.latent_dim))
+
+    def generate(self, variables: dict[str, Any], inputs: jax.Array) -> jax.Array:
+        return self.G.apply(variables["G"], inputs, train=False)
+
+    def evaluate(self, sample: Callable[[int], np.ndarray], train: dict[str, np.ndarray] | None,
+                 held_out: dict[str, np.ndarray] | None) -> dict[str, float]:
+        """Frechet distance in a classifier's feature space and the spread of its predicted classes."""
+        if train is None or held_out is None or "label" not in train:
+            return {}
+        return classifier_eval.evaluate(sample, train, held_out, seed=int(self.config.seed))

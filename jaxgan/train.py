@@ -1,0 +1,158 @@
+"""The recipe-agnostic training loop: resume, step, log, sample, evaluate, checkpoint, stop.
+
+`run(config, workdir)` is all `train.py` calls. The recipe's `train_step` is jitted once with the state
+replicated and donated and the batch sharded over the device mesh; the host waits on the device only at
+log, sample, evaluation and checkpoint steps. A NaN/inf loss stops the run (naming the first bad step)
+without checkpointing the bad state, so the last good checkpoint survives.
+"""
+from __future__ import annotations
+
+import logging
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from jaxgan import config as config_lib
+from jaxgan import data, parallel, recipes
+from jaxgan.checkpoint import Checkpointer
+from jaxgan.errors import TrainingError
+from jaxgan.nn import set_conv_impl
+from jaxgan.reporting import Reporter, summary_line
+
+log = logging.getLogger(__name__)
+
+
+def _accumulate(acc: dict[str, Any], metrics: dict[str, jax.Array], step: jax.Array) -> dict[str, Any]:
+    """Sums metrics over a log interval and records the first step with a non-finite value."""
+    finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(v)) for v in metrics.values()]))
+    bad = jnp.where((acc["first_bad_step"] < 0) & ~finite, step, acc["first_bad_step"])
+    sums = {k: acc["sums"][k] + v.astype(jnp.float32) for k, v in metrics.items()}
+    return {"sums": sums, "count": acc["count"] + 1, "first_bad_step": bad}
+
+
+def _empty_acc(metrics_shape: dict[str, Any]) -> dict[str, Any]:
+    return {"sums": {k: jnp.zeros((), jnp.float32) for k in metrics_shape}, "count": jnp.zeros((), jnp.int32),
+            "first_bad_step": jnp.full((), -1, jnp.int32)}
+
+
+class Trainer:
+    """Holds a run's compiled functions and state; `fit` trains to ``config.num_steps``."""
+
+    def __init__(self, config: ml_collections.ConfigDict, workdir: str | Path):
+        config_lib.validate(config)
+        parallel.initialize_distributed()
+        set_conv_impl(config.conv_impl)
+        parallel.check_batch_size(config.batch_size)
+        self.config, self.workdir = config, Path(workdir)
+        self.is_chief = jax.process_index() == 0
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.mesh = parallel.make_mesh()
+        self.recipe = recipes.build(config)
+        self.checkpointer = Checkpointer(self.workdir / "checkpoints", config.keep_checkpoints)
+        self.start_step = self.checkpointer.latest_step() or 0
+        self.batches = data.train_batches(config, self.recipe.examples_per_row, self.start_step,
+                                          jax.process_index(), jax.process_count())
+        self._pending = next(self.batches)
+        repl, batch_sh = parallel.replicated(self.mesh), parallel.batch_sharded(self.mesh)
+        with jax.set_mesh(self.mesh):
+            init = jax.jit(self.recipe.init, out_shardings=repl)
+            self.state = init(jax.random.PRNGKey(config.seed), self._global(self._pending))
+        if self.start_step:
+            self.state, meta = self.checkpointer.restore(self.start_step, self.state)
+            log.info("resumed from step %d (data position %s)", self.start_step, meta.get("data_position"))
+        if self.is_chief:
+            config_lib.save_json(config, self.workdir / "config.json")
+        self.step_fn = jax.jit(self.recipe.train_step, in_shardings=(repl, batch_sh),
+                               out_shardings=(repl, repl), donate_argnums=0)
+        self.accumulate = jax.jit(_accumulate, donate_argnums=0)
+        self.sample_inputs = self.recipe.sample_inputs(jax.random.PRNGKey(config.seed + 1), config.num_samples)
+        self.generate = jax.jit(self.recipe.generate)
+
+    def _global(self, local: dict[str, np.ndarray]) -> dict[str, jax.Array]:
+        return parallel.global_batch(local, self.mesh)
+
+    def _next_batch(self) -> dict[str, jax.Array]:
+        local = self._pending if self._pending is not None else next(self.batches)
+        self._pending = None
+        return self._global(local)
+
+    def sample(self, num: int, seed: int = 0) -> np.ndarray:
+        """``num`` generated images (numpy, [-1, 1]) from the current generator."""
+        variables = self.recipe.generator_variables(self.state)
+        rng = jax.random.PRNGKey(seed)
+        out = []
+        for start in range(0, num, 256):
+            inputs = self.recipe.sample_inputs(jax.random.fold_in(rng, start), min(256, num - start))
+            out.append(np.asarray(self.generate(variables, inputs)))
+        return np.concatenate(out)
+
+    def evaluate(self, step: int, reporter: Reporter) -> dict[str, float]:
+        cfg = self.config
+        train = data.eval_arrays(cfg, cfg.data.split)
+        held_out = data.eval_arrays(cfg, cfg.data.eval_split)
+        results = self.recipe.evaluate(lambda n: self.sample(n, seed=cfg.seed + 2), train, held_out)
+        if results:
+            reporter.scalars(step, results, prefix="eval")
+            reporter.message(f"eval @ step {step}: {summary_line(results)}")
+        return results
+
+    def _save(self, step: int) -> None:
+        self.checkpointer.save(step, self.state, {"data_position": step * self.config.batch_size
+                                                  * self.recipe.examples_per_row, "step": step})
+
+    def fit(self) -> dict[str, Any]:
+        """Trains from the current step to ``num_steps``; returns the last logged metrics and evaluation."""
+        cfg = self.config
+        images_per_step = cfg.batch_size
+        reporter = Reporter(self.workdir, cfg.num_steps, self.start_step, images_per_step, self.is_chief)
+        result: dict[str, Any] = {"start_step": self.start_step}
+        acc = None
+        last_saved = self.start_step
+        try:
+            with jax.set_mesh(self.mesh):
+                for step in range(self.start_step + 1, cfg.num_steps + 1):
+                    self.state, metrics = self.step_fn(self.state, self._next_batch())
+                    acc = self.accumulate(acc if acc is not None else _empty_acc(metrics), metrics,
+                                          jnp.int32(step))
+                    reporter.advance()
+                    last = step == cfg.num_steps
+                    if step % cfg.log_every == 0 or last or step % cfg.checkpoint_every == 0:
+                        values = self._drain(acc, step, last_saved)
+                        acc = None
+                        if values is not None:
+                            values["images_per_second"] = reporter.throughput(step)
+                            reporter.scalars(step, values)
+                            result["metrics"] = values
+                    if step % cfg.sample_every == 0 or last:
+                        reporter.image_grid(step, "samples", self.sample(cfg.num_samples, seed=cfg.seed + 1))
+                    if step % cfg.checkpoint_every == 0 or last:
+                        self._save(step)
+                        last_saved = step
+                    if cfg.eval_every and step % cfg.eval_every == 0 and not last:
+                        self.evaluate(step, reporter)
+                result["eval"] = self.evaluate(cfg.num_steps, reporter) if self.start_step < cfg.num_steps else {}
+        finally:
+            self.checkpointer.close()
+            reporter.close()
+        return result
+
+    def _drain(self, acc: dict[str, Any], step: int, last_saved: int) -> dict[str, float] | None:
+        """Host sync: mean metrics of the interval; raises `TrainingError` on a non-finite loss."""
+        acc = jax.device_get(acc)
+        bad = int(acc["first_bad_step"])
+        if bad >= 0:
+            kept = f"the last good checkpoint (step {last_saved}) is kept" if last_saved else "no checkpoint was written"
+            raise TrainingError(f"non-finite loss at step {bad}; stopping ({kept}). Lower the learning rate "
+                                f"or check the data")
+        count = max(int(acc["count"]), 1)
+        return {k: float(v) / count for k, v in acc["sums"].items()}
+
+
+def run(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
+    """Trains (or resumes) the run in ``workdir`` to ``config.num_steps``."""
+    return Trainer(config, workdir).fit()

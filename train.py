@@ -1,0 +1,41 @@
+"""Train a GAN: ``python train.py --config configs/dcgan.py --workdir runs/dcgan [--config.field=value ...]``.
+
+Re-running the same command resumes from the latest checkpoint in the workdir.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from absl import app, flags
+from ml_collections import config_flags
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Recipe config file, e.g. configs/dcgan.py.",
+                                          lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Run directory: checkpoints, logs, samples.")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        sys.exit(f"error: unexpected arguments {' '.join(argv[1:])}")
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("absl", "jax._src", "orbax", "tensorflow", "tensorboardX"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from jaxgan.errors import UserError
+    from jaxgan.train import run
+
+    try:
+        result = run(_CONFIG.value, _WORKDIR.value)
+    except UserError as e:
+        sys.exit(f"error: {e}")
+    if result.get("eval"):
+        print("final evaluation: " + "  ".join(f"{k}={v:.4g}" for k, v in result["eval"].items()))
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from jaxgan.cli import run_absl_app
+
+    run_absl_app(main)
