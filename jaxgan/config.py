@@ -38,7 +38,8 @@ def base_config() -> ml_collections.ConfigDict:
     c.log_every = 50
     c.sample_every = 500
     c.checkpoint_every = 500
-    c.eval_every = 0             # 0: evaluate at the end only
+    c.evaluate = True            # run the recipe's evaluation at the end of training
+    c.eval_every = 0             # also every this many steps (0: only at the end)
     c.keep_checkpoints = 3
     c.num_samples = 64           # images in each sample grid
     c.conv_impl = "auto"         # auto (matmul lowering on CPU, native elsewhere) | xla | matmul

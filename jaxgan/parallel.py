@@ -8,6 +8,8 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from jaxgan.errors import ConfigError
+
 BATCH_AXIS = "data"
 # Any of these means a multi-process launch that jax.distributed.initialize() can read.
 _CLUSTER_VARS = ("JAX_COORDINATOR_ADDRESS", "COORDINATOR_ADDRESS", "SLURM_STEP_NUM_TASKS",
@@ -21,9 +23,10 @@ def initialize_distributed() -> None:
             jax.distributed.initialize()
 
 
-def make_mesh() -> Mesh:
-    """A one-axis data-parallel mesh over every device of every host."""
-    return jax.make_mesh((jax.device_count(),), (BATCH_AXIS,), axis_types=(jax.sharding.AxisType.Auto,))
+def make_mesh(devices: list[jax.Device] | None = None) -> Mesh:
+    """A one-axis data-parallel mesh over ``devices`` (default: every device of every host)."""
+    devices = jax.devices() if devices is None else devices
+    return Mesh(np.asarray(devices), (BATCH_AXIS,), axis_types=(jax.sharding.AxisType.Auto,))
 
 
 def replicated(mesh: Mesh) -> NamedSharding:
@@ -34,11 +37,11 @@ def batch_sharded(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, P(BATCH_AXIS))
 
 
-def check_batch_size(batch_size: int) -> None:
-    """Raises a clear error when the global batch cannot be split evenly over devices and hosts."""
-    n = jax.device_count()
+def check_batch_size(batch_size: int, mesh: Mesh) -> None:
+    """Raises a clear error when the global batch cannot be split evenly over the mesh's devices."""
+    n = mesh.devices.size
     if batch_size % n:
-        raise ValueError(f"batch_size={batch_size} must be a multiple of the {n} devices")
+        raise ConfigError(f"batch_size={batch_size} must be a multiple of the {n} devices")
 
 
 def global_batch(local: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:

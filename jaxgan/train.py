@@ -43,15 +43,16 @@ def _empty_acc(metrics_shape: dict[str, Any]) -> dict[str, Any]:
 class Trainer:
     """Holds a run's compiled functions and state; `fit` trains to ``config.num_steps``."""
 
-    def __init__(self, config: ml_collections.ConfigDict, workdir: str | Path):
+    def __init__(self, config: ml_collections.ConfigDict, workdir: str | Path,
+                 devices: list[jax.Device] | None = None):
         config_lib.validate(config)
         parallel.initialize_distributed()
         set_conv_impl(config.conv_impl)
-        parallel.check_batch_size(config.batch_size)
+        self.mesh = parallel.make_mesh(devices)
+        parallel.check_batch_size(config.batch_size, self.mesh)
         self.config, self.workdir = config, Path(workdir)
         self.is_chief = jax.process_index() == 0
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.mesh = parallel.make_mesh()
         self.recipe = recipes.build(config)
         self.checkpointer = Checkpointer(self.workdir / "checkpoints", config.keep_checkpoints)
         self.start_step = self.checkpointer.latest_step() or 0
@@ -133,9 +134,10 @@ class Trainer:
                     if step % cfg.checkpoint_every == 0 or last:
                         self._save(step)
                         last_saved = step
-                    if cfg.eval_every and step % cfg.eval_every == 0 and not last:
+                    if cfg.evaluate and cfg.eval_every and step % cfg.eval_every == 0 and not last:
                         self.evaluate(step, reporter)
-                result["eval"] = self.evaluate(cfg.num_steps, reporter) if self.start_step < cfg.num_steps else {}
+                finished_now = self.start_step < cfg.num_steps
+                result["eval"] = self.evaluate(cfg.num_steps, reporter) if cfg.evaluate and finished_now else {}
         finally:
             self.checkpointer.close()
             reporter.close()

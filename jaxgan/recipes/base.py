@@ -77,6 +77,12 @@ class Recipe:
     def init(self, rng: jax.Array, batch: Batch) -> TrainState:
         raise NotImplementedError
 
+    def example_batch(self, rows: int = 1) -> dict[str, np.ndarray]:
+        """A zero batch of the shapes `train_step` takes (for abstract initialisation)."""
+        c = self.config
+        shape = (rows,) + ((self.examples_per_row,) if self.examples_per_row > 1 else ())
+        return {"image": np.zeros(shape + (c.image_size, c.image_size, c.data.channels), np.float32)}
+
     def train_step(self, state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
         raise NotImplementedError
 

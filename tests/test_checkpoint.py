@@ -1,0 +1,97 @@
+"""Resume: exact continuation in-process and after SIGKILL; damaged and mismatched checkpoints."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+from jaxgan.errors import CheckpointError
+from jaxgan.train import Trainer
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def final_params(workdir):
+    from jaxgan.inference import load_generator
+    _, variables, step = load_generator(workdir)
+    return step, variables
+
+
+def assert_trees_equal(a, b):
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def test_resume_continues_exactly(tiny, tmp_path):
+    Trainer(tiny("dcgan", num_steps=6, checkpoint_every=3), tmp_path / "straight").fit()
+    Trainer(tiny("dcgan", num_steps=3, checkpoint_every=3), tmp_path / "resumed").fit()
+    out = Trainer(tiny("dcgan", num_steps=6, checkpoint_every=3), tmp_path / "resumed").fit()
+    assert out["start_step"] == 3
+    s1, v1 = final_params(tmp_path / "straight")
+    s2, v2 = final_params(tmp_path / "resumed")
+    assert s1 == s2 == 6
+    assert_trees_equal(v1, v2)
+
+
+def _train_cmd(workdir, steps):
+    return [sys.executable, str(ROOT / "train.py"), "--config", str(ROOT / "configs" / "wgan.py"),
+            f"--workdir={workdir}", f"--config.num_steps={steps}", "--config.image_size=16",
+            "--config.batch_size=8", "--config.model.g_features=8", "--config.model.d_features=8",
+            "--config.model.latent_dim=16", "--config.checkpoint_every=2", "--config.log_every=2",
+            "--config.sample_every=1000", "--config.evaluate=False"]
+
+
+def test_sigkill_mid_training_then_resume_matches_uninterrupted(tmp_path):
+    env = dict(os.environ, JAX_NUM_CPU_DEVICES="1")
+    steps = 40
+    subprocess.run(_train_cmd(tmp_path / "straight", steps), env=env, check=True, capture_output=True)
+    proc = subprocess.Popen(_train_cmd(tmp_path / "killed", steps), env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpts = tmp_path / "killed" / "checkpoints"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        done = [p for p in ckpts.glob("*") if p.name.isdigit()] if ckpts.exists() else []
+        if any(int(p.name) >= 6 for p in done):
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "training finished before it could be killed; raise num_steps"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = max(int(p.name) for p in ckpts.glob("*") if p.name.isdigit())
+    assert killed_at < steps
+    resumed = subprocess.run(_train_cmd(tmp_path / "killed", steps), env=env, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "resumed from step" in resumed.stderr
+    assert_trees_equal(final_params(tmp_path / "straight")[1], final_params(tmp_path / "killed")[1])
+
+
+def test_damaged_checkpoint_gives_clear_error(tiny, tmp_path):
+    Trainer(tiny("gan", num_steps=2, checkpoint_every=2), tmp_path).fit()
+    for f in (tmp_path / "checkpoints" / "2" / "state").rglob("*"):
+        if f.is_file():
+            f.write_bytes(b"garbage")      # e.g. a disk error or a partial copy
+    with pytest.raises(CheckpointError, match="damaged or incomplete"):
+        Trainer(tiny("gan", num_steps=4), tmp_path)
+
+
+def test_checkpoint_from_other_config_is_refused(tiny, tmp_path):
+    Trainer(tiny("dcgan", num_steps=2, checkpoint_every=2), tmp_path).fit()
+    with pytest.raises(CheckpointError, match="does not match this config"):
+        Trainer(tiny("dcgan", num_steps=4, **{"model.g_features": 16}), tmp_path)
+
+
+def test_nan_loss_stops_with_step_and_keeps_last_good_checkpoint(tiny, tmp_path):
+    from jaxgan.errors import TrainingError
+    Trainer(tiny("gan", num_steps=2, checkpoint_every=2), tmp_path).fit()
+    config = tiny("gan", num_steps=30, checkpoint_every=1, log_every=10)
+    config.optim.g.lr = 1e38
+    config.optim.d.lr = 1e38
+    with pytest.raises(TrainingError, match=r"non-finite loss at step \d+.*last good checkpoint \(step 2\)"):
+        Trainer(config, tmp_path).fit()
+    steps = sorted(int(p.name) for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit())
+    assert steps == [2], steps
