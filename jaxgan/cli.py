@@ -7,11 +7,20 @@ from typing import Callable
 from absl import app, flags
 
 
+def _one_line(error: BaseException) -> str:
+    text = str(error.args[0]) if error.args else str(error)
+    text = text.replace("\\n", " ").replace("\\'", "'").replace("\n", " ")
+    text = " ".join(text.split())
+    if len(text) > 1 and text[0] == text[-1] == "'":      # KeyError's repr quotes
+        text = text[1:-1]
+    return text
+
+
 def run_absl_app(main: Callable[[list[str]], None]) -> None:
     """Parses flags and runs ``main``; a bad flag or config override exits with a one-line message."""
     try:
         argv = flags.FLAGS(sys.argv)
-    except flags.Error as e:
-        message = str(e).splitlines()[0] if str(e) else type(e).__name__
-        sys.exit(f"error: {message}")
+    except (flags.Error, AttributeError, KeyError, TypeError, ValueError) as e:
+        kind = "unknown config field" if isinstance(e, (AttributeError, KeyError)) else "bad flag"
+        sys.exit(f"error: {kind}: {_one_line(e)}")
     app.run(main, argv=argv, flags_parser=lambda a: a)

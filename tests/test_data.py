@@ -1,0 +1,77 @@
+"""Input pipelines: embedded sets, image folders with odd files, determinism, host sharding, TFDS errors."""
+import numpy as np
+import pytest
+from PIL import Image
+
+from jaxgan.data import eval_arrays, train_batches
+from jaxgan.errors import DataError
+
+
+def make_odd_folder(root):
+    """Mixed sizes and modes in nested folders, one corrupt file, one non-image."""
+    (root / "sub" / "deeper").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (40, 60, 3), np.uint8)).save(root / "rgb.jpg")
+    Image.fromarray(rng.integers(0, 255, (20, 10), np.uint8)).save(root / "sub" / "gray.png")
+    Image.fromarray(rng.integers(0, 255, (33, 33, 4), np.uint8), "RGBA").save(root / "sub" / "rgba.png")
+    Image.fromarray(rng.integers(0, 255, (16, 24), np.uint8)).convert("P").save(root / "sub" / "deeper" / "pal.gif")
+    Image.fromarray(rng.integers(0, 65535, (12, 12), np.uint16)).save(root / "sub" / "deeper" / "sixteen.png")
+    (root / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really a png")
+    (root / "notes.txt").write_text("not an image")
+
+
+def folder_config(tiny, path, **kw):
+    return tiny("dcgan", **{"data.source": "folder", "data.path": str(path), **kw})
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_folder_loader_handles_odd_images(tiny, tmp_path, channels, caplog):
+    make_odd_folder(tmp_path)
+    config = folder_config(tiny, tmp_path, **{"data.channels": channels, "batch_size": 4})
+    batch = next(train_batches(config, 1, 0))
+    assert batch["image"].shape == (4, 16, 16, channels)
+    assert batch["image"].dtype == np.float32
+    assert -1 <= batch["image"].min() and batch["image"].max() <= 1
+    assert "skipped 1 unreadable image file(s)" in caplog.text
+
+
+def test_empty_or_missing_folder_is_a_clear_error(tiny, tmp_path):
+    with pytest.raises(DataError, match="no readable images"):
+        next(train_batches(folder_config(tiny, tmp_path), 1, 0))
+    with pytest.raises(DataError, match="is not a folder"):
+        next(train_batches(folder_config(tiny, tmp_path / "nope"), 1, 0))
+
+
+def take(iterator, n):
+    return [next(iterator)["image"] for _ in range(n)]
+
+
+def test_stream_is_deterministic_resumable_and_host_sharded(tiny):
+    config = tiny("dcgan", batch_size=8)
+    full = take(train_batches(config, 1, 0), 5)
+    again = take(train_batches(config, 1, 0), 5)
+    resumed = take(train_batches(config, 1, 3), 2)
+    np.testing.assert_array_equal(np.stack(full), np.stack(again))
+    np.testing.assert_array_equal(np.stack(full[3:]), np.stack(resumed))
+    hosts = [take(train_batches(config, 1, 0, process_index=h, process_count=2), 2) for h in range(2)]
+    for step in range(2):
+        np.testing.assert_array_equal(np.concatenate([hosts[0][step], hosts[1][step]]), full[step])
+    assert not np.array_equal(full[0], full[1])
+
+
+def test_rows_group_examples_for_critic_iterations(tiny):
+    batch = next(train_batches(tiny("wgan", batch_size=4), 5, 0))
+    assert batch["image"].shape == (4, 5, 16, 16, 1)
+
+
+def test_embedded_sets_and_held_out_split(tiny):
+    digits = eval_arrays(tiny("dcgan"), "test")
+    assert digits["image"].shape == (297, 16, 16, 1) and set(np.unique(digits["label"])) == set(range(10))
+    faces = eval_arrays(tiny("dcgan", **{"data.source": "faces", "data.channels": 3}), "train")
+    assert faces["image"].shape == (80, 16, 16, 3) and "label" not in faces
+
+
+def test_unprepared_tfds_dataset_says_how_to_prepare(tiny, tmp_path):
+    config = tiny("dcgan", **{"data.source": "tfds", "data.name": "mnist", "data.data_dir": str(tmp_path)})
+    with pytest.raises(DataError, match="not prepared.*tfds build mnist"):
+        next(train_batches(config, 1, 0))
