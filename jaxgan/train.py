@@ -7,6 +7,7 @@ without checkpointing the bad state, so the last good checkpoint survives.
 """
 from __future__ import annotations
 
+import json
 import logging
 from functools import partial
 from pathlib import Path
@@ -103,8 +104,9 @@ class Trainer:
         return results
 
     def _save(self, step: int) -> None:
-        self.checkpointer.save(step, self.state, {"data_position": step * self.config.batch_size
-                                                  * self.recipe.examples_per_row, "step": step})
+        position = step * self.config.batch_size * self.recipe.examples_per_row
+        self.checkpointer.save(step, self.state, {"step": step, "data_position": position,
+                                                  "config": json.loads(self.config.to_json_best_effort())})
 
     def fit(self) -> dict[str, Any]:
         """Trains from the current step to ``num_steps``; returns the last logged metrics and evaluation."""

@@ -1,0 +1,129 @@
+"""Training-step throughput of jaxgan's recipes, side by side with the PyTorch reference.
+
+    python benchmarks/bench.py                      # dcgan and wgan at the reference sizes
+    python benchmarks/bench.py --model dcgan --steps 20 --no-torch
+
+For each model: compile time, median step time, images/s, peak memory, and, when torch is installed,
+`../shared/bench/torch_reference.py` run in the same invocation with the same model, size and batch;
+``ratio`` = our images/s / PyTorch's (> 1: jaxgan is faster). A step is one generator update with all
+its discriminator updates (WGAN: n_critic = 5), on a fixed synthetic batch, as in the reference.
+Runs without TensorFlow (the accelerator machines have none).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+TORCH_REFERENCE = ROOT.parent / "shared" / "bench" / "torch_reference.py"
+
+# name -> (config file, overrides matching torch_reference.py's model at its reference size)
+MODELS = {
+    "dcgan": ("dcgan", dict(image_size=64, batch_size=64, channels=3, g_features=64, d_features=64)),
+    "wgan": ("wgan", dict(image_size=64, batch_size=64, channels=3, g_features=64, d_features=64)),
+}
+
+
+def load_config(name: str, overrides: dict, batch: int | None, size: int | None):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "configs" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    c = module.get_config()
+    c.image_size = size or overrides["image_size"]
+    c.batch_size = batch or overrides["batch_size"]
+    c.data.channels = overrides["channels"]
+    c.model.g_features, c.model.d_features = overrides["g_features"], overrides["d_features"]
+    return c
+
+
+def peak_memory_mb(jax) -> float:
+    stats = jax.devices()[0].memory_stats() or {}
+    if "peak_bytes_in_use" in stats:
+        return stats["peak_bytes_in_use"] / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024     # CPU: process peak RSS
+
+
+def bench_jax(name: str, args) -> dict:
+    import jax
+    import numpy as np
+
+    from jaxgan import parallel, recipes
+    from jaxgan.nn import set_conv_impl
+
+    set_conv_impl(args.conv_impl)
+    config_name, overrides = MODELS[name]
+    config = load_config(config_name, overrides, args.batch, args.size)
+    recipe = recipes.build(config)
+    mesh = parallel.make_mesh()
+    repl, batch_sh = parallel.replicated(mesh), parallel.batch_sharded(mesh)
+    shape = recipe.example_batch(config.batch_size)["image"].shape
+    images = np.tanh(np.random.default_rng(0).standard_normal(shape, np.float32))
+    with jax.set_mesh(mesh):
+        batch = parallel.global_batch({"image": images}, mesh)
+        state = jax.jit(recipe.init, out_shardings=repl)(jax.random.PRNGKey(0), batch)
+        step = jax.jit(recipe.train_step, in_shardings=(repl, batch_sh), out_shardings=(repl, repl),
+                       donate_argnums=0)
+        t0 = time.perf_counter()
+        compiled = step.lower(state, batch).compile()
+        compile_s = time.perf_counter() - t0
+        for _ in range(args.warmup):
+            state, metrics = compiled(state, batch)
+        jax.block_until_ready(metrics)
+        times = []
+        for _ in range(args.steps):
+            t = time.perf_counter()
+            state, metrics = compiled(state, batch)
+            jax.block_until_ready(metrics)
+            times.append(time.perf_counter() - t)
+    med = statistics.median(times)
+    return {"framework": "jax", "model": name, "device": jax.devices()[0].device_kind,
+            "num_devices": jax.device_count(), "size": config.image_size, "batch": config.batch_size,
+            "conv_impl": args.conv_impl, "compile_s": round(compile_s, 2), "step_s": round(med, 5),
+            "images_per_s": round(config.batch_size / med, 2), "peak_memory_mb": round(peak_memory_mb(jax), 1)}
+
+
+def bench_torch(name: str, args, size: int, batch: int) -> dict | None:
+    if args.no_torch or importlib.util.find_spec("torch") is None or not TORCH_REFERENCE.exists():
+        return None
+    cmd = [sys.executable, str(TORCH_REFERENCE), "--model", name, "--size", str(size), "--batch", str(batch),
+           "--steps", str(args.steps), "--warmup", str(args.warmup)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default="all", choices=["all", *MODELS])
+    p.add_argument("--size", type=int, default=None)
+    p.add_argument("--batch", type=int, default=None)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--conv-impl", default="auto", choices=["auto", "xla", "matmul"])
+    p.add_argument("--no-torch", action="store_true", help="skip the PyTorch reference")
+    args = p.parse_args()
+    rows = []
+    for name in (list(MODELS) if args.model == "all" else [args.model]):
+        ours = bench_jax(name, args)
+        print(json.dumps(ours), flush=True)
+        ref = bench_torch(name, args, ours["size"], ours["batch"])
+        if ref:
+            print(json.dumps(ref), flush=True)
+        rows.append((ours, ref))
+    print("\n| model | size | batch | jax img/s | torch img/s | ratio (jax/torch) | jax compile s | jax peak MB |")
+    print("|---|---|---|---|---|---|---|---|")
+    for ours, ref in rows:
+        ratio = f"{ours['images_per_s'] / ref['images_per_s']:.2f}" if ref else "n/a"
+        print(f"| {ours['model']} | {ours['size']} | {ours['batch']} | {ours['images_per_s']} | "
+              f"{ref['images_per_s'] if ref else 'n/a'} | {ratio} | {ours['compile_s']} | {ours['peak_memory_mb']} |")
+
+
+if __name__ == "__main__":
+    main()
