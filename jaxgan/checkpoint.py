@@ -44,7 +44,7 @@ class Checkpointer:
         self.directory = Path(directory).absolute()
         options = ocp.CheckpointManagerOptions(max_to_keep=keep, enable_async_checkpointing=asynchronous,
                                                create=True)
-        self.manager = ocp.CheckpointManager(self.directory, options=options, item_names=("state", "meta"))
+        self.manager = ocp.CheckpointManager(self.directory, options=options, item_names=("state", "meta", "host"))
 
     def latest_step(self) -> int | None:
         return self.manager.latest_step()
@@ -52,12 +52,15 @@ class Checkpointer:
     def all_steps(self) -> list[int]:
         return list(self.manager.all_steps())
 
-    def save(self, step: int, state: Any, meta: dict[str, Any]) -> None:
-        meta = dict(meta, structure=fingerprint(state))
-        self.manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
-                                                        meta=ocp.args.JsonSave(meta)))
+    def save(self, step: int, state: Any, meta: dict[str, Any], host: dict[str, Any] | None = None) -> None:
+        """Saves asynchronously; ``host`` is a recipe's host-side state (numpy arrays), if any."""
+        meta = dict(meta, structure=fingerprint(state), has_host_state=bool(host))
+        items = {"state": ocp.args.StandardSave(state), "meta": ocp.args.JsonSave(meta)}
+        if host:
+            items["host"] = ocp.args.StandardSave(host)
+        self.manager.save(step, args=ocp.args.Composite(**items))
 
-    def restore(self, step: int, target: Any) -> tuple[Any, dict[str, Any]]:
+    def restore(self, step: int, target: Any) -> tuple[Any, dict[str, Any], dict[str, Any]]:
         """Restores into the structure (and shardings) of ``target``; clear errors when it cannot."""
         where = self.directory / str(step)
         try:
@@ -71,13 +74,17 @@ class Checkpointer:
             raise CheckpointError(f"checkpoint {where} does not match this config: "
                                   f"{_describe_mismatch(saved, expected)}. Use a new workdir for a new config")
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
+        items = {"state": ocp.args.StandardRestore(abstract)}
+        if meta.get("has_host_state"):
+            items["host"] = ocp.args.StandardRestore()
         try:
-            restored = self.manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract)))
+            restored = self.manager.restore(step, args=ocp.args.Composite(**items))
         except Exception as e:
             raise CheckpointError(f"checkpoint {where} is damaged or incomplete ({type(e).__name__}: "
                                   f"{str(e).splitlines()[0][:200]}); delete it to resume from an earlier "
                                   f"one, or use a new workdir") from None
-        return restored["state"], meta
+        host = restored["host"] if meta.get("has_host_state") else {}
+        return restored["state"], meta, host
 
     def wait(self) -> None:
         """Blocks until pending asynchronous saves are on disk."""

@@ -28,6 +28,8 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.path = ""             # image folder for source=folder
     c.data.channels = 1          # 1 (grayscale) or 3 (RGB); inputs are converted
     c.data.resize = "crop"       # crop (shorter side + centre crop) | stretch
+    c.data.layout = "single"     # folder/tfds: single | side_by_side | two_folders | unpaired
+    c.data.load_size = 0         # > image_size: load at this size, then random-crop (pix2pix jitter)
     c.data.random_flip = False
     c.data.shuffle_buffer = 10_000
 

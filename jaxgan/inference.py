@@ -31,7 +31,7 @@ def load_generator(workdir: str | Path, step: int | None = None) -> tuple[recipe
         device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
         abstract = jax.eval_shape(recipe.init, jax.random.PRNGKey(0), recipe.example_batch())
         target = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device), abstract)
-        state, _ = checkpointer.restore(step, target)
+        state, _, _ = checkpointer.restore(step, target)
     finally:
         checkpointer.close()
     return recipe, recipe.generator_variables(state), step

@@ -65,14 +65,19 @@ class Trainer:
             init = jax.jit(self.recipe.init, out_shardings=repl)
             self.state = init(jax.random.PRNGKey(config.seed), self._global(self._pending))
         if self.start_step:
-            self.state, meta = self.checkpointer.restore(self.start_step, self.state)
+            self.state, meta, host = self.checkpointer.restore(self.start_step, self.state)
+            self.recipe.load_host_state(host)
             log.info("resumed from step %d (data position %s)", self.start_step, meta.get("data_position"))
         if self.is_chief:
             config_lib.save_json(config, self.workdir / "config.json")
-        self.step_fn = jax.jit(self.recipe.train_step, in_shardings=(repl, batch_sh),
-                               out_shardings=(repl, repl), donate_argnums=0)
+        self.step_fn = self.recipe.compile_step(self.mesh)
         self.accumulate = jax.jit(_accumulate, donate_argnums=0)
-        self.sample_inputs = self.recipe.sample_inputs(jax.random.PRNGKey(config.seed + 1), config.num_samples)
+        examples = None
+        if self.recipe.needs_examples:
+            examples = data.eval_arrays(config, config.data.eval_split, config.num_samples) \
+                or data.eval_arrays(config, config.data.split, config.num_samples)
+        self.sample_inputs = self.recipe.sample_inputs(jax.random.PRNGKey(config.seed + 1), config.num_samples,
+                                                       examples)
         self.generate = jax.jit(self.recipe.generate)
 
     def _global(self, local: dict[str, np.ndarray]) -> dict[str, jax.Array]:
@@ -83,21 +88,15 @@ class Trainer:
         self._pending = None
         return self._global(local)
 
-    def sample(self, num: int, seed: int = 0) -> np.ndarray:
-        """``num`` generated images (numpy, [-1, 1]) from the current generator."""
-        variables = self.recipe.generator_variables(self.state)
-        rng = jax.random.PRNGKey(seed)
-        out = []
-        for start in range(0, num, 256):
-            inputs = self.recipe.sample_inputs(jax.random.fold_in(rng, start), min(256, num - start))
-            out.append(np.asarray(self.generate(variables, inputs)))
-        return np.concatenate(out)
+    def sample_grid(self) -> np.ndarray:
+        """The fixed sample inputs through the current generator(s) (numpy, [-1, 1])."""
+        return np.asarray(self.generate(self.recipe.generator_variables(self.state), self.sample_inputs))
 
     def evaluate(self, step: int, reporter: Reporter) -> dict[str, float]:
         cfg = self.config
         train = data.eval_arrays(cfg, cfg.data.split)
         held_out = data.eval_arrays(cfg, cfg.data.eval_split)
-        results = self.recipe.evaluate(lambda n: self.sample(n, seed=cfg.seed + 2), train, held_out)
+        results = self.recipe.evaluate(self.recipe.generator_variables(self.state), train, held_out)
         if results:
             reporter.scalars(step, results, prefix="eval")
             reporter.message(f"eval @ step {step}: {summary_line(results)}")
@@ -106,7 +105,8 @@ class Trainer:
     def _save(self, step: int) -> None:
         position = step * self.config.batch_size * self.recipe.examples_per_row
         self.checkpointer.save(step, self.state, {"step": step, "data_position": position,
-                                                  "config": json.loads(self.config.to_json_best_effort())})
+                                                  "config": json.loads(self.config.to_json_best_effort())},
+                               self.recipe.host_state())
 
     def fit(self) -> dict[str, Any]:
         """Trains from the current step to ``num_steps``; returns the last logged metrics and evaluation."""
@@ -132,7 +132,7 @@ class Trainer:
                             reporter.scalars(step, values)
                             result["metrics"] = values
                     if step % cfg.sample_every == 0 or last:
-                        reporter.image_grid(step, "samples", self.sample(cfg.num_samples, seed=cfg.seed + 1))
+                        reporter.image_grid(step, "samples", self.sample_grid())
                     if step % cfg.checkpoint_every == 0 or last:
                         self._save(step)
                         last_saved = step

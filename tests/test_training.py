@@ -21,8 +21,8 @@ def test_recipe_trains_with_finite_moving_losses(name, tiny, tmp_path):
         assert np.all(np.isfinite(values)), key
         assert np.ptp(values) > 0, f"{key} did not move: {values}"
     assert int(trainer.state.step) == config.num_steps
-    images = trainer.sample(5)
-    assert images.shape == (5, 16, 16, 1) and np.all(np.abs(images) <= 1)
+    images = trainer.sample_grid()
+    assert images.shape == (8, 16, 16, 1) and np.all(np.abs(images) <= 1)
     if name == "wgan":
         limit = config.optim.d.weight_clip
         for leaf in jax.tree.leaves(trainer.state.nets["D"].params):

@@ -3,7 +3,11 @@
 - ``digits``: scikit-learn's 1,797 handwritten 8x8 digits (labels 0-9), upscaled bicubically.
 - ``faces``: the 100 face crops (25x25 grayscale) of scikit-image's LFW subset, upscaled.
 
-Each is split deterministically into ``train`` and ``test`` (held out for evaluation).
+- ``grey2photo`` (paired, pix2pix): crops of scikit-image's colour photos, A = grayscale, B = colour.
+- ``photo2sketch`` (unpaired, CycleGAN): A = colour photo crops, B = edge sketches of other images.
+
+Each is split deterministically into ``train`` and ``test`` (held out for evaluation); the photo sets
+are split by file, so held-out photos never appear in training.
 """
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ import numpy as np
 from PIL import Image
 
 EMBEDDED = ("digits", "faces")
+PAIRED = ("grey2photo",)
+UNPAIRED = ("photo2sketch",)
 _HELD_OUT = {"digits": 297, "faces": 20}
 
 
@@ -49,3 +55,87 @@ def load_embedded(name: str, split: str, size: int) -> dict[str, np.ndarray]:
     if name == "faces":
         del out["label"]
     return out
+
+
+# ----------------------------------------------------------------------------- image-to-image sets
+# scikit-image's bundled colour photos, split by file: held-out photos never appear in training.
+_PHOTOS = {"train": ("astronaut", "chelsea", "hubble_deep_field", "immunohistochemistry", "rocket", "retina",
+                     "motorcycle_left"),
+           "test": ("coffee", "motorcycle_right")}
+# Grayscale textures and scenes, the source of the "sketch" domain.
+_SKETCH_SOURCES = {"train": ("camera", "brick", "grass", "gravel", "coins", "moon", "page", "text"),
+                   "test": ("clock", "cell")}
+
+
+def _photo(name: str) -> np.ndarray:
+    import skimage.data
+
+    if name == "motorcycle_left":
+        return skimage.data.stereo_motorcycle()[0]
+    if name == "motorcycle_right":
+        return skimage.data.stereo_motorcycle()[1]
+    if name == "clock":
+        from skimage import io
+        import os
+        return io.imread(os.path.join(os.path.dirname(skimage.data.__file__), "clock_motion.png"))
+    image = getattr(skimage.data, name)()
+    return image[..., :3] if image.ndim == 3 else image
+
+
+def photo_crops(names: tuple[str, ...], size: int, per_photo: int = 24, crop_fraction: float = 0.35,
+                seed: int = 0) -> np.ndarray:
+    """uint8 [N, size, size, C] random square crops (side ``crop_fraction`` of the shorter side)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for name in names:
+        image = _photo(name)
+        h, w = image.shape[:2]
+        side = int(min(h, w) * crop_fraction)
+        for _ in range(per_photo):
+            top, left = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
+            crop = Image.fromarray(image[top:top + side, left:left + side])
+            out.append(np.asarray(crop.resize((size, size), Image.BICUBIC)))
+    return np.stack(out)
+
+
+def _gray(rgb: np.ndarray) -> np.ndarray:
+    """uint8 RGB -> uint8 luminance replicated to 3 channels."""
+    y = np.round(rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).astype(np.uint8)
+    return np.repeat(y[..., None], 3, axis=-1)
+
+
+def _sketch(gray: np.ndarray) -> np.ndarray:
+    """Dark edge strokes on white (Sobel magnitude), 3 channels: the unpaired 'sketch' domain."""
+    from skimage.filters import sobel
+
+    g = gray.astype(np.float32) / 255.0
+    if g.ndim == 3:
+        g = g[..., 0]
+    edges = sobel(g)
+    edges = edges / (np.percentile(edges, 99) + 1e-6)
+    line = np.clip(255.0 * (1.0 - edges), 0, 255).astype(np.uint8)
+    return np.repeat(line[..., None], 3, axis=-1)
+
+
+def load_paired(name: str, split: str, size: int) -> dict[str, np.ndarray]:
+    """``grey2photo``: A = grayscale crop, B = the same crop in colour (paired)."""
+    if name != "grey2photo":
+        raise ValueError(f"unknown paired embedded set {name!r}")
+    photos = photo_crops(_PHOTOS[_split(split)], size, seed=0 if split == "train" else 1)
+    return {"A": np.stack([_gray(p) for p in photos]), "B": photos}
+
+
+def load_unpaired(name: str, split: str, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``photo2sketch``: A = colour photo crops, B = edge sketches of other images (unpaired)."""
+    if name != "photo2sketch":
+        raise ValueError(f"unknown unpaired embedded set {name!r}")
+    s = _split(split)
+    photos = photo_crops(_PHOTOS[s], size, seed=2 if s == "train" else 3)
+    gray = photo_crops(_SKETCH_SOURCES[s], size, seed=4 if s == "train" else 5)
+    return photos, np.stack([_sketch(g) for g in gray])
+
+
+def _split(split: str) -> str:
+    if split not in ("train", "test"):
+        raise ValueError(f"embedded image-to-image sets have splits train and test, not {split!r}")
+    return split

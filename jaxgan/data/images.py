@@ -44,6 +44,16 @@ def load_image(path: str | os.PathLike, size: int, channels: int, mode: str = "c
     return array.reshape(size, size, channels)
 
 
+def load_side_by_side(path: str | os.PathLike, size: int, channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """The pix2pix layout: ``(A, B)`` = left and right halves, each resized to ``size`` square."""
+    with Image.open(path) as image:
+        image.load()
+        image = to_mode(image, channels)
+        w, h = image.size
+        halves = image.crop((0, 0, w // 2, h)), image.crop((w // 2, 0, 2 * (w // 2), h))
+        return tuple(np.asarray(resize(half, size, "stretch")).reshape(size, size, channels) for half in halves)
+
+
 def find_images(root: str | os.PathLike) -> list[Path]:
     """Image files under ``root`` (recursive, sorted, hidden files ignored)."""
     root = Path(root)

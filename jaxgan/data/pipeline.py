@@ -8,27 +8,49 @@ any number of hosts and devices, and resuming at step ``s`` restarts the stream 
 """
 from __future__ import annotations
 
+import logging
 from typing import Any, Iterator
 
 import ml_collections
 import numpy as np
 
 from jaxgan.data.sources import make_source
+from jaxgan.errors import DataError
 from jaxgan.data.tf_host import tensorflow
 
 
-def _to_model_input(tf: Any, example: dict[str, Any], channels: int) -> dict[str, Any]:
+IMAGE_KEYS = ("image", "A", "B")
+
+
+def _to_float(tf: Any, image: Any, channels: int) -> Any:
     """uint8 image with any channel count -> float32 in [-1, 1] with ``channels`` channels."""
-    image = example["image"]
     have = image.shape[-1]
     if have == 4:
-        image = image[..., :3]
-        have = 3
+        image, have = image[..., :3], 3
     if have == 1 and channels == 3:
         image = tf.image.grayscale_to_rgb(image)
     elif have == 3 and channels == 1:
         image = tf.cast(tf.round(tf.image.rgb_to_grayscale(tf.cast(image, tf.float32))), tf.uint8)
-    out = dict(example, image=tf.cast(image, tf.float32) / 127.5 - 1.0)
+    return tf.cast(image, tf.float32) / 127.5 - 1.0
+
+
+def _to_model_input(tf: Any, example: dict[str, Any], channels: int) -> dict[str, Any]:
+    return {k: _to_float(tf, v, channels) if k in IMAGE_KEYS else v for k, v in example.items()}
+
+
+def _jitter(tf: Any, example: dict[str, Any], size: int, flip: bool, seed: Any) -> dict[str, Any]:
+    """The same random crop to ``size`` (and flip) for every image of an example (pix2pix's jitter)."""
+    keys = [k for k in IMAGE_KEYS if k in example]
+    load = example[keys[0]].shape[0]
+    out = dict(example)
+    if load > size:
+        offsets = tf.random.stateless_uniform((2,), seed=seed, maxval=load - size + 1, dtype=tf.int32)
+        for k in keys:
+            out[k] = out[k][offsets[0]:offsets[0] + size, offsets[1]:offsets[1] + size]
+    if flip:
+        do_flip = tf.random.stateless_uniform((), seed=seed + 1) < 0.5
+        for k in keys:
+            out[k] = tf.cond(do_flip, lambda k=k: tf.image.flip_left_right(out[k]), lambda k=k: out[k])
     return out
 
 
@@ -37,7 +59,8 @@ def train_batches(config: ml_collections.ConfigDict, examples_per_row: int, star
     """This host's share of each global training batch, from step ``start_step`` on, forever."""
     tf = tensorflow()
     data = config.data
-    source = make_source(data, data.split, config.image_size)
+    load_size = max(data.get("load_size", 0) or config.image_size, config.image_size)
+    source = make_source(data, data.split, load_size)
     per_step = config.batch_size * examples_per_row
     local = per_step // process_count
     seed = int(config.seed)
@@ -49,12 +72,10 @@ def train_batches(config: ml_collections.ConfigDict, examples_per_row: int, star
     ds = ds.unbatch()
 
     def prepare(position: Any, raw: Any) -> dict[str, Any]:
-        example = _to_model_input(tf, source.decode(raw), data.channels)
-        if data.random_flip:
-            flip = tf.random.stateless_uniform((), seed=tf.stack([tf.cast(seed, tf.int64), position])) < 0.5
-            example["image"] = tf.cond(flip, lambda: tf.image.flip_left_right(example["image"]),
-                                       lambda: example["image"])
-        return example
+        example = source.decode(raw)
+        example = _jitter(tf, example, config.image_size, data.random_flip,
+                          tf.stack([tf.cast(seed, tf.int64), position]))
+        return _to_model_input(tf, example, data.channels)
 
     ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if examples_per_row > 1:
@@ -70,13 +91,14 @@ def eval_arrays(config: ml_collections.ConfigDict, split: str, limit: int = 2000
                 ) -> dict[str, np.ndarray] | None:
     """Up to ``limit`` real examples of ``split`` as float arrays in [-1, 1], or None where none exist."""
     data = config.data
-    if data.source == "folder":
-        return None
+    if data.source == "folder" and data.get("layout", "single") == "single":
+        return None                      # a plain folder has no held-out split
     tf = tensorflow()
-    source = make_source(data, split, config.image_size)
+    try:
+        source = make_source(data, split, config.image_size)
+    except DataError as e:
+        logging.getLogger(__name__).warning("no evaluation data for split %r: %s", split, e)
+        return None
     raw = source.arrays(limit)
-    out = _to_model_input(tf, {"image": tf.constant(raw["image"])}, data.channels)
-    result = {"image": out["image"].numpy()}
-    if "label" in raw:
-        result["label"] = np.asarray(raw["label"], np.int32)
-    return result
+    return {k: (_to_float(tf, tf.constant(v), data.channels).numpy() if k in IMAGE_KEYS
+                else np.asarray(v, np.int32)) for k, v in raw.items()}

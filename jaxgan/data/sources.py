@@ -19,7 +19,7 @@ from jaxgan.data.tf_host import tensorflow
 from jaxgan.errors import DataError
 
 log = logging.getLogger(__name__)
-SOURCES = ("digits", "faces", "folder", "tfds")
+SOURCES = ("digits", "faces", "grey2photo", "photo2sketch", "folder", "tfds")
 
 
 def _index_stream(num: int, seed: int, start: int) -> Iterator[tuple[int, int]]:
@@ -51,7 +51,7 @@ class ArraySource(IndexSource):
 
     def __init__(self, arrays: dict[str, np.ndarray]):
         self._arrays = arrays
-        self.num = len(arrays["image"])
+        self.num = len(next(iter(arrays.values())))
         tf = tensorflow()
         self._tensors = {k: tf.constant(v) for k, v in arrays.items()}
 
@@ -64,32 +64,80 @@ class ArraySource(IndexSource):
 
 
 class FolderSource(IndexSource):
-    """Every readable image under a folder (recursive), decoded by PIL and resized to ``size``."""
+    """Every readable image under a folder (recursive), decoded by PIL and resized to ``size``.
 
-    def __init__(self, root: str, size: int, channels: int, resize: str):
-        files = images.find_images(root) if Path(root).is_dir() else []
-        if not Path(root).is_dir():
-            raise DataError(f"data.path {root!r} is not a folder")
-        good = [f for f in files if images.readable(f)]
+    ``layout``: ``single`` (one image per file -> ``image``), ``side_by_side`` (the pix2pix layout: A on
+    the left half, B on the right -> ``A``, ``B``), or ``two_folders`` (``root/A/...`` and ``root/B/...``
+    with matching relative names -> ``A``, ``B``).
+    """
+
+    def __init__(self, root: str, size: int, channels: int, resize: str, layout: str = "single",
+                 pair_roots: tuple[Path, Path] | None = None):
+        root_path = Path(root)
+        if not root_path.is_dir():
+            raise DataError(f"data folder {root!r} does not exist or is not a folder")
+        if layout == "two_folders":
+            a_root, b_root = pair_roots or (root_path / "A", root_path / "B")
+            a_files = {f.relative_to(a_root): f for f in images.find_images(a_root)}
+            b_files = {f.relative_to(b_root): f for f in images.find_images(b_root)}
+            files = [(a_files[k], b_files[k]) for k in sorted(set(a_files) & set(b_files))]
+            unmatched = len(set(a_files) ^ set(b_files))
+            if unmatched:
+                log.warning("%d file(s) under %s have no partner with the same name in the other folder",
+                            unmatched, root)
+        elif layout in ("single", "side_by_side"):
+            files = [(f,) for f in images.find_images(root_path)]
+        else:
+            raise DataError(f"unknown folder layout {layout!r}; choose single, side_by_side or two_folders")
+        good = [item for item in files if all(images.readable(f) for f in item)]
         skipped = len(files) - len(good)
         if skipped:
             log.warning("skipped %d unreadable image file(s) under %s", skipped, root)
         if not good:
             raise DataError(f"no readable images under {root!r} ({skipped} unreadable files)")
-        self.files, self.skipped = [str(f) for f in good], skipped
+        self.items, self.skipped, self.layout = [tuple(map(str, item)) for item in good], skipped, layout
         self.num, self.size, self.channels, self.resize = len(good), size, channels, resize
+        self.keys = ("image",) if layout == "single" else ("A", "B")
 
-    def _load(self, index: np.ndarray) -> np.ndarray:
-        path = self.files[int(index)]
+    def _load(self, index: np.ndarray) -> tuple[np.ndarray, ...]:
+        item = self.items[int(index)]
         try:
-            return images.load_image(path, self.size, self.channels, self.resize)
+            if self.layout == "side_by_side":
+                return images.load_side_by_side(item[0], self.size, self.channels)
+            return tuple(images.load_image(path, self.size, self.channels, self.resize) for path in item)
         except images.READ_ERRORS as e:
-            raise DataError(f"cannot read {path}: {e}") from None
+            raise DataError(f"cannot read {item}: {e}") from None
 
     def decode(self, index: Any) -> dict[str, Any]:
         tf = tensorflow()
-        image = tf.numpy_function(self._load, [index], tf.uint8, stateful=False)
-        return {"image": tf.ensure_shape(image, (self.size, self.size, self.channels))}
+        shape = (self.size, self.size, self.channels)
+        loaded = tf.numpy_function(self._load, [index], [tf.uint8] * len(self.keys), stateful=False)
+        return {k: tf.ensure_shape(v, shape) for k, v in zip(self.keys, loaded)}
+
+    def arrays(self, limit: int) -> dict[str, np.ndarray]:
+        loaded = [self._load(np.int64(i)) for i in range(min(limit, self.num))]
+        return {k: np.stack([item[j] for item in loaded]) for j, k in enumerate(self.keys)}
+
+
+class UnpairedSource:
+    """Two independent sources zipped into ``{"A", "B"}``, each shuffled with its own seed."""
+
+    def __init__(self, a: Any, b: Any):
+        self.a, self.b = a, b
+        self.num = max(a.num, b.num)
+
+    def stream(self, seed: int, start: int) -> Any:
+        tf = tensorflow()
+        zipped = tf.data.Dataset.zip(self.a.stream(seed, start), self.b.stream(seed + 7919, start))
+        return zipped.map(lambda a, b: (a[0], (a[1], b[1])))
+
+    def decode(self, raw: Any) -> dict[str, Any]:
+        return {"A": self.a.decode(raw[0])["image"], "B": self.b.decode(raw[1])["image"]}
+
+    def arrays(self, limit: int) -> dict[str, np.ndarray]:
+        a, b = self.a.arrays(limit), self.b.arrays(limit)
+        n = min(len(a["image"]), len(b["image"]))
+        return {"A": a["image"][:n], "B": b["image"][:n]}
 
 
 class TFDSSource:
@@ -135,7 +183,7 @@ class TFDSSource:
 
     def decode(self, raw: Any) -> dict[str, Any]:
         tf = tensorflow()
-        image = tf.io.decode_image(raw["image"], channels=0, expand_animations=False)
+        image = tf.io.decode_image(raw["image"], channels=3, expand_animations=False)
         image = _tf_resize(image, self.size, self.resize)
         out = {"image": image}
         if self.has_label:
@@ -171,16 +219,41 @@ def _tf_resize(image: Any, size: int, mode: str) -> Any:
 
 
 def make_source(data: ml_collections.ConfigDict, split: str, size: int) -> Any:
-    """The source ``data.source`` names (digits | faces | folder | tfds)."""
+    """The source ``data.source`` (and, for folders and TFDS, ``data.layout``) names, at ``size``."""
+    layout = data.get("layout", "single")
     if data.source in embedded.EMBEDDED:
         return ArraySource(embedded.load_embedded(data.source, split, size))
+    if data.source in embedded.PAIRED:
+        return ArraySource(embedded.load_paired(data.source, split, size))
+    if data.source in embedded.UNPAIRED:
+        a, b = embedded.load_unpaired(data.source, split, size)
+        return UnpairedSource(ArraySource({"image": a}), ArraySource({"image": b}))
     if data.source == "folder":
         if not data.path:
             raise DataError("data.source=folder needs --config.data.path=/path/to/images")
-        return FolderSource(data.path, size, data.channels, data.resize)
+        root = Path(data.path)
+        if layout == "unpaired":        # root/trainA, root/trainB, root/testA, root/testB
+            return UnpairedSource(*(FolderSource(str(root / f"{split}{side}"), size, data.channels, data.resize)
+                                    for side in "AB"))
+        if layout == "two_folders":     # root/A/<split>/x.png and root/B/<split>/x.png
+            return _two_folders(root, split, size, data)
+        if layout == "side_by_side" and (root / split).is_dir():    # root/train/*.jpg (pix2pix sets)
+            root = root / split
+        return FolderSource(str(root), size, data.channels, data.resize, layout)
     if data.source == "tfds":
         if not data.name:
-            raise DataError("data.source=tfds needs --config.data.name (e.g. mnist, cifar10, celeb_a)")
-        return TFDSSource(data.name, split, data.data_dir, size, data.resize, data.download,
-                          data.shuffle_buffer)
+            raise DataError("data.source=tfds needs --config.data.name (e.g. mnist, cifar10, cycle_gan/horse2zebra)")
+        def tfds_split(name: str) -> TFDSSource:
+            return TFDSSource(data.name, name, data.data_dir, size, data.resize, data.download, data.shuffle_buffer)
+        if layout == "unpaired":        # e.g. cycle_gan/horse2zebra: trainA, trainB, testA, testB
+            return UnpairedSource(tfds_split(f"{split}A"), tfds_split(f"{split}B"))
+        return tfds_split(split)
     raise DataError(f"unknown data.source {data.source!r}; choose one of {', '.join(SOURCES)}")
+
+
+def _two_folders(root: Path, split: str, size: int, data: ml_collections.ConfigDict) -> FolderSource:
+    """``root/A/<split>`` and ``root/B/<split>`` (the layout pix2pix's combine script reads)."""
+    pair = (root / "A" / split, root / "B" / split)
+    if not all(p.is_dir() for p in pair):
+        raise DataError(f"two_folders layout needs {pair[0]} and {pair[1]}")
+    return FolderSource(str(root), size, data.channels, data.resize, "two_folders", pair)

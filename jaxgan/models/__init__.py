@@ -1,6 +1,8 @@
 """Architectures (Flax Linen, NHWC). Each takes ``train`` so batch norm knows its mode."""
 from jaxgan.models.classifier import DigitClassifier
 from jaxgan.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from jaxgan.models.image_to_image import PatchGAN, ResNetGenerator, UNetGenerator, receptive_field
 from jaxgan.models.mlp import MLPDiscriminator, MLPGenerator
 
-__all__ = ["DCGANDiscriminator", "DCGANGenerator", "DigitClassifier", "MLPDiscriminator", "MLPGenerator"]
+__all__ = ["DCGANDiscriminator", "DCGANGenerator", "DigitClassifier", "MLPDiscriminator", "MLPGenerator",
+           "PatchGAN", "ResNetGenerator", "UNetGenerator", "receptive_field"]

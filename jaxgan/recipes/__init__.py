@@ -4,9 +4,11 @@ from __future__ import annotations
 import ml_collections
 
 from jaxgan.recipes.base import NetState, Recipe, TrainState
+from jaxgan.recipes.cyclegan import CycleGAN
 from jaxgan.recipes.noise_to_image import NoiseToImage
+from jaxgan.recipes.pix2pix import Pix2Pix
 
-RECIPES: dict[str, type[Recipe]] = {"noise_to_image": NoiseToImage}
+RECIPES: dict[str, type[Recipe]] = {"noise_to_image": NoiseToImage, "pix2pix": Pix2Pix, "cyclegan": CycleGAN}
 
 
 def build(config: ml_collections.ConfigDict) -> Recipe:

@@ -10,6 +10,8 @@ import ml_collections
 import numpy as np
 import optax
 
+from jaxgan import parallel
+
 Batch = dict[str, jax.Array]
 Metrics = dict[str, jax.Array]
 
@@ -68,6 +70,8 @@ class Recipe:
 
     #: consecutive examples each batch row holds (e.g. WGAN's n_critic real batches per step)
     examples_per_row: int = 1
+    #: whether `sample_inputs` needs real examples (translation recipes) rather than only noise
+    needs_examples: bool = False
     #: which nets `generate` needs (infer.py restores only what it needs to know about)
     generator_names: tuple[str, ...] = ("G",)
 
@@ -86,22 +90,38 @@ class Recipe:
     def train_step(self, state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
         raise NotImplementedError
 
-    def sample_inputs(self, rng: jax.Array, num: int) -> Any:
-        """Fixed inputs for sample grids and infer.py (noise, conditioning...)."""
+    def compile_step(self, mesh: jax.sharding.Mesh) -> Callable[[TrainState, Batch], tuple[TrainState, Metrics]]:
+        """The per-iteration update the trainer calls: `train_step` jitted with the state replicated and
+        donated and the batch sharded. A recipe with host state between updates (CycleGAN's image pool)
+        overrides this to chain its jitted parts around the host work."""
+        repl, batch_sh = parallel.replicated(mesh), parallel.batch_sharded(mesh)
+        return jax.jit(self.train_step, in_shardings=(repl, batch_sh), out_shardings=(repl, repl),
+                       donate_argnums=0)
+
+    def host_state(self) -> dict[str, np.ndarray]:
+        """Host-side state checkpointed with the `TrainState` (numpy arrays); none by default."""
+        return {}
+
+    def load_host_state(self, host: dict[str, np.ndarray]) -> None:
+        """Restores what `host_state` returned."""
+
+    def sample_inputs(self, rng: jax.Array, num: int, examples: dict[str, np.ndarray] | None = None) -> Any:
+        """Fixed inputs for sample grids and infer.py: noise, or (translation) ``examples`` of real data."""
         raise NotImplementedError
 
     def generate(self, variables: dict[str, Any], inputs: Any) -> jax.Array:
+        """Images for `sample_inputs` (translation recipes: input | output | ... side by side)."""
         raise NotImplementedError
 
     def generator_variables(self, state: TrainState) -> dict[str, Any]:
         return {name: state.nets[name].variables for name in self.generator_names}
 
-    def evaluate(self, sample: Callable[[int], np.ndarray], train: dict[str, np.ndarray] | None,
+    def evaluate(self, variables: dict[str, Any], train: dict[str, np.ndarray] | None,
                  held_out: dict[str, np.ndarray] | None) -> dict[str, float]:
         """Quality figures logged during and at the end of training; empty by default.
 
-        ``sample(n)`` returns ``n`` generated images (numpy, [-1, 1]); ``train`` / ``held_out`` are real
-        evaluation arrays (``image``, maybe ``label``) or None where the data source has none.
+        ``variables`` are the generators' (`generator_variables`); ``train`` / ``held_out`` are real
+        evaluation arrays in [-1, 1] (``image``/``label`` or ``A``/``B``), or None where none exist.
         """
         return {}
 

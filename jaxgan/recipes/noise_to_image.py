@@ -8,7 +8,7 @@ reuses the fakes of the discriminator's update (one G forward pass per step, as 
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -131,15 +131,23 @@ class NoiseToImage(Recipe):
         return state.replace(step=state.step + 1, nets={"G": g, "D": d}), metrics
 
     # ---------------------------------------------------------------------------------- generation
-    def sample_inputs(self, rng: jax.Array, num: int) -> jax.Array:
+    def sample_inputs(self, rng: jax.Array, num: int, examples: dict[str, np.ndarray] | None = None) -> jax.Array:
         return jax.random.normal(rng, (num, self.latent_dim))
 
     def generate(self, variables: dict[str, Any], inputs: jax.Array) -> jax.Array:
         return self.G.apply(variables["G"], inputs, train=False)
 
-    def evaluate(self, sample: Callable[[int], np.ndarray], train: dict[str, np.ndarray] | None,
+    def sample(self, variables: dict[str, Any], num: int, seed: int, batch: int = 256) -> np.ndarray:
+        """``num`` generated images (numpy, [-1, 1]), in fixed-size batches (one compilation)."""
+        generate = jax.jit(self.generate)
+        out = [np.asarray(generate(variables, self.sample_inputs(jax.random.PRNGKey(seed + i), batch)))
+               for i in range(0, num, batch)]
+        return np.concatenate(out)[:num]
+
+    def evaluate(self, variables: dict[str, Any], train: dict[str, np.ndarray] | None,
                  held_out: dict[str, np.ndarray] | None) -> dict[str, float]:
         """Frechet distance in a classifier's feature space and the spread of its predicted classes."""
         if train is None or held_out is None or "label" not in train:
             return {}
-        return classifier_eval.evaluate(sample, train, held_out, seed=int(self.config.seed))
+        seed = int(self.config.seed)
+        return classifier_eval.evaluate(lambda n: self.sample(variables, n, seed + 2), train, held_out, seed)

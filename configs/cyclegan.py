@@ -1,0 +1,36 @@
+"""CycleGAN (Zhu et al. 2017) on the embedded photo <-> sketch domains, 64x64 (minutes on 2 CPU cores).
+
+Paper setting: --config.image_size=256 --config.data.load_size=286 --config.model.num_blocks=9
+--config.model.g_features=64 --config.model.d_features=64, with your data:
+--config.data.source=folder --config.data.layout=unpaired --config.data.path=/data/horse2zebra
+(trainA/ trainB/ testA/ testB/), or --config.data.source=tfds --config.data.name=cycle_gan/horse2zebra
+--config.data.layout=unpaired.
+"""
+from jaxgan.config import adam, base_config
+
+
+def get_config():
+    c = base_config()
+    c.recipe = "cyclegan"
+    c.image_size = 64
+    c.batch_size = 1
+    c.num_steps = 600
+    c.data.source = "photo2sketch"
+    c.data.channels = 3
+    c.data.load_size = 72
+    c.data.random_flip = True
+    c.model.num_blocks = 6                   # 6 at 128, 9 at 256
+    c.model.g_features = 32
+    c.model.d_features = 32
+    c.model.n_layers = 3
+    c.model.norm = "instance"
+    c.gan = dict(loss="least_squares", lambda_cycle=10.0, lambda_identity=0.5, pool_size=50)
+    # Constant learning rate, then linear decay to zero over the second half (the paper: 100 + 100 epochs).
+    c.optim.g = adam(2e-4, 0.5)
+    c.optim.d = adam(2e-4, 0.5)
+    c.optim.g.schedule = c.optim.d.schedule = "linear_decay"
+    c.log_every = 20
+    c.sample_every = 200
+    c.checkpoint_every = 200
+    c.num_samples = 4
+    return c

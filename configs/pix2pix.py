@@ -1,0 +1,35 @@
+"""pix2pix (Isola et al. 2017) on the embedded grey -> colour photo crops, 64x64 (minutes on 2 CPU cores).
+
+Paper setting: --config.image_size=256 --config.data.load_size=286 --config.model.num_downs=8
+--config.model.g_features=64 --config.model.d_features=64 --config.batch_size=1, with a pix2pix data set:
+--config.data.source=folder --config.data.layout=side_by_side --config.data.path=/data/facades
+(or layout=two_folders with path/A/train, path/B/train).
+"""
+from jaxgan.config import adam, base_config
+
+
+def get_config():
+    c = base_config()
+    c.recipe = "pix2pix"
+    c.image_size = 64
+    c.batch_size = 4
+    c.num_steps = 800
+    c.direction = "AtoB"                     # AtoB | BtoA
+    c.data.source = "grey2photo"
+    c.data.channels = 3
+    c.data.load_size = 72                    # resize to load_size, random-crop image_size (paper: 286 -> 256)
+    c.data.random_flip = True
+    c.model.num_downs = 6                    # unet_256: 8, unet_128: 7, unet_64: 6
+    c.model.g_features = 32
+    c.model.d_features = 32
+    c.model.n_layers = 3                     # PatchGAN depth: 3 -> 70x70 receptive field
+    c.model.norm = "batch"                   # batch | instance
+    c.model.dropout = 0.5
+    c.gan = dict(loss="non_saturating", lambda_l1=100.0)
+    c.optim.g = adam(2e-4, 0.5)
+    c.optim.d = adam(2e-4, 0.5)
+    c.log_every = 20
+    c.sample_every = 200
+    c.checkpoint_every = 200
+    c.num_samples = 8
+    return c

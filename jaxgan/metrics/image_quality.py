@@ -1,0 +1,37 @@
+"""Full-reference image quality: L1, PSNR and SSIM (Wang et al. 2004 settings, via scikit-image).
+
+Inputs are batches in [-1, 1] (NHWC); scores are computed on [0, 1] images and averaged over the batch.
+``y_channel`` scores the luminance (ITU-R BT.601, as the super-resolution literature does) and ``border``
+pixels are cropped from every side first.
+"""
+from __future__ import annotations
+
+import numpy as np
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+
+def to_unit(images: np.ndarray) -> np.ndarray:
+    return np.clip((np.asarray(images, np.float64) + 1.0) / 2.0, 0.0, 1.0)
+
+
+def luminance(images01: np.ndarray) -> np.ndarray:
+    """BT.601 Y in [16/255, 235/255] from RGB in [0, 1] (MATLAB's rgb2ycbcr), shape [..., 1]."""
+    if images01.shape[-1] == 1:
+        return images01
+    y = (16.0 + images01 @ np.array([65.481, 128.553, 24.966])) / 255.0
+    return y[..., None]
+
+
+def paired_scores(outputs: np.ndarray, targets: np.ndarray, prefix: str = "", y_channel: bool = False,
+                  border: int = 0) -> dict[str, float]:
+    """``{prefix}l1``, ``{prefix}psnr`` (dB) and ``{prefix}ssim`` of outputs against targets."""
+    a, b = to_unit(outputs), to_unit(targets)
+    if y_channel:
+        a, b = luminance(a), luminance(b)
+    if border:
+        a, b = a[:, border:-border, border:-border], b[:, border:-border, border:-border]
+    psnr = [peak_signal_noise_ratio(t, o, data_range=1.0) for o, t in zip(a, b)]
+    ssim = [structural_similarity(t, o, data_range=1.0, channel_axis=-1, gaussian_weights=True, sigma=1.5,
+                                  use_sample_covariance=False) for o, t in zip(a, b)]
+    return {f"{prefix}l1": float(np.mean(np.abs(a - b))), f"{prefix}psnr": float(np.mean(psnr)),
+            f"{prefix}ssim": float(np.mean(ssim))}

@@ -1,0 +1,116 @@
+"""Image-to-image networks: U-Net and ResNet generators (pix2pix, CycleGAN) and the PatchGAN discriminator.
+
+Layouts follow Isola et al. 2017 / Zhu et al. 2017 and their reference code: convolutions 4x4 stride 2,
+LeakyReLU(0.2) on the way down, ReLU on the way up, dropout 0.5 in the inner up-blocks, biases only
+where no norm follows (batch norm) or always (instance norm, which has no affine shift here).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jaxgan.nn import Conv, ConvTranspose, ResidualBlock, make_norm
+
+PIX2PIX_INIT = nn.initializers.normal(0.02)
+
+
+class UNetGenerator(nn.Module):
+    """U-Net with ``num_downs`` halvings (unet_256: 8, unet_128: 7) and skip connections."""
+
+    out_channels: int = 3
+    num_downs: int = 8
+    features: int = 64
+    norm: str = "batch"
+    dropout: float = 0.5
+    dtype: Any = None
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
+        if x.shape[1] % 2 ** self.num_downs or x.shape[2] % 2 ** self.num_downs:
+            raise ValueError(f"U-Net with {self.num_downs} downsamplings needs sides divisible by "
+                             f"{2 ** self.num_downs}, got {x.shape[1:3]}")
+        bias = self.norm != "batch"
+        widths = [min(self.features * 2 ** i, self.features * 8) for i in range(self.num_downs)]
+        conv = dict(kernel_init=PIX2PIX_INIT, dtype=self.dtype)
+        skips, h = [], x
+        for i, width in enumerate(widths):                               # encoder
+            if i > 0:
+                h = nn.leaky_relu(h, 0.2)
+            h = Conv(width, 4, 2, 1, use_bias=bias, **conv)(h)
+            if 0 < i < self.num_downs - 1:
+                h = make_norm(self.norm, train)(h)
+            skips.append(h)
+        for i in reversed(range(self.num_downs)):                        # decoder
+            if i < self.num_downs - 1:
+                h = jnp.concatenate([h, skips[i]], axis=-1)
+            h = nn.relu(h)
+            if i == 0:
+                h = ConvTranspose(self.out_channels, 4, 2, 1, use_bias=True, **conv)(h)
+                return jnp.tanh(h.astype(jnp.float32))
+            h = ConvTranspose(widths[i - 1], 4, 2, 1, use_bias=bias, **conv)(h)
+            h = make_norm(self.norm, train)(h)
+            # dropout in the inner blocks at bottleneck width (levels 4 .. num_downs-2; 3 in unet_256)
+            if self.dropout and 4 <= i < self.num_downs - 1:
+                h = nn.Dropout(self.dropout, deterministic=not train)(h)
+        raise AssertionError("unreachable")
+
+
+class ResNetGenerator(nn.Module):
+    """CycleGAN's generator: 7x7 head, two stride-2 downs, ``num_blocks`` residual blocks, two ups, 7x7 tail."""
+
+    out_channels: int = 3
+    num_blocks: int = 9
+    features: int = 64
+    norm: str = "instance"
+    dtype: Any = None
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
+        conv = dict(kernel_init=PIX2PIX_INIT, dtype=self.dtype)
+        h = Conv(self.features, 7, 1, 3, "reflect", **conv)(x)
+        h = nn.relu(make_norm(self.norm, train)(h))
+        width = self.features
+        for _ in range(2):
+            width *= 2
+            h = nn.relu(make_norm(self.norm, train)(Conv(width, 3, 2, 1, **conv)(h)))
+        for _ in range(self.num_blocks):
+            h = ResidualBlock(width, self.norm, "reflect", dtype=self.dtype)(h, train)
+        for _ in range(2):
+            width //= 2
+            h = ConvTranspose(width, 3, 2, 1, output_padding=1, **conv)(h)
+            h = nn.relu(make_norm(self.norm, train)(h))
+        h = Conv(self.out_channels, 7, 1, 3, "reflect", **conv)(h)
+        return jnp.tanh(h.astype(jnp.float32))
+
+
+class PatchGAN(nn.Module):
+    """PatchGAN discriminator: one logit per (overlapping) patch; ``n_layers=3`` sees 70x70 patches."""
+
+    features: int = 64
+    n_layers: int = 3
+    norm: str = "batch"
+    dtype: Any = None
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
+        conv = dict(kernel_init=PIX2PIX_INIT, dtype=self.dtype)
+        bias = self.norm != "batch"
+        h = nn.leaky_relu(Conv(self.features, 4, 2, 1, **conv)(x), 0.2)
+        for n in range(1, self.n_layers + 1):
+            width = self.features * min(2 ** n, 8)
+            stride = 2 if n < self.n_layers else 1
+            h = Conv(width, 4, stride, 1, use_bias=bias, **conv)(h)
+            h = nn.leaky_relu(make_norm(self.norm, train)(h), 0.2)
+        return Conv(1, 4, 1, 1, **conv)(h)[..., 0].astype(jnp.float32)
+
+
+def receptive_field(n_layers: int) -> int:
+    """Receptive field (pixels) of a PatchGAN logit: 70 for n_layers=3, 34 for 2, 16 for 1."""
+    field = 1
+    strides = [2] * n_layers + [1, 1]                 # applied from the output back to the input
+    for stride in reversed(strides):
+        field = (field - 1) * stride + 4
+    return field
