@@ -58,3 +58,29 @@ def tiny_config(name: str, **overrides):
 @pytest.fixture
 def tiny():
     return tiny_config
+
+
+def tiny_translation_config(name: str, **overrides):
+    """pix2pix / CycleGAN shrunk: 32x32 (load 36), narrow nets, batch 2 (pix2pix) or 1."""
+    c = load_config(name)
+    c.image_size, c.data.load_size = 32, 36
+    c.num_steps, c.log_every, c.sample_every, c.checkpoint_every = 4, 1, 1000, 1000
+    c.num_samples, c.evaluate = 2, False
+    c.model.g_features = c.model.d_features = 8
+    c.model.n_layers = 2
+    if name == "pix2pix":
+        c.model.num_downs, c.batch_size = 5, 2
+    else:
+        c.model.num_blocks, c.batch_size = 2, 1
+    for key, value in overrides.items():
+        target = c
+        *path, leaf = key.split(".")
+        for part in path:
+            target = target[part]
+        target[leaf] = value
+    return c
+
+
+@pytest.fixture
+def tiny_i2i():
+    return tiny_translation_config

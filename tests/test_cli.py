@@ -66,3 +66,44 @@ def test_infer_on_missing_workdir_is_one_clear_line(tmp_path):
     result = run("infer.py", "--workdir", tmp_path / "nothing", "--output", tmp_path / "o")
     assert result.returncode != 0 and "is this a jaxgan workdir" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.fixture(scope="module")
+def cyclegan_workdir(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("cyclegan")
+    result = run("train.py", "--config", "configs/cyclegan.py", "--workdir", workdir, "--config.num_steps=2",
+                 "--config.image_size=32", "--config.data.load_size=36", "--config.model.num_blocks=1",
+                 "--config.model.g_features=8", "--config.model.d_features=8", "--config.evaluate=False",
+                 "--config.num_samples=2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir
+
+
+def test_infer_translates_a_folder_of_mixed_images(cyclegan_workdir, tmp_path):
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (50, 70, 3), np.uint8)).save(src / "wide.jpg")
+    Image.fromarray(rng.integers(0, 255, (33, 21), np.uint8)).save(src / "sub" / "gray.png")
+    Image.fromarray(rng.integers(0, 255, (40, 40, 4), np.uint8), "RGBA").save(src / "sub" / "alpha.png")
+    (src / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    out = tmp_path / "out"
+    result = run("infer.py", "--workdir", cyclegan_workdir, "--input", src, "--output", out, "--direction", "BtoA",
+                 "--batch", 2)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "corrupt.png" in result.stderr and "translated 3 image(s)" in result.stdout
+    sizes = {p.relative_to(out).as_posix(): Image.open(p).size for p in out.rglob("*.*")}
+    assert sizes == {"wide.jpg": (70, 50), "sub/gray.png": (21, 33), "sub/alpha.png": (40, 40)}
+    # Fixed --size works too; existing outputs are kept, and translating nothing is a failure.
+    again = run("infer.py", "--workdir", cyclegan_workdir, "--input", src, "--output", out)
+    assert again.returncode != 0 and "kept 3 existing" in again.stderr
+    sized = run("infer.py", "--workdir", cyclegan_workdir, "--input", str(src / "*.jpg"), "--output",
+                tmp_path / "sized", "--size", 32)
+    assert sized.returncode == 0 and Image.open(tmp_path / "sized" / "wide.jpg").size == (70, 50)
+
+
+def test_infer_refuses_mismatched_modes(cyclegan_workdir, trained_workdir, tmp_path):
+    no_input = run("infer.py", "--workdir", cyclegan_workdir, "--output", tmp_path / "o")
+    assert no_input.returncode != 0 and "give --input" in no_input.stderr
+    noise = run("infer.py", "--workdir", trained_workdir, "--output", tmp_path / "o", "--input", tmp_path)
+    assert noise.returncode != 0 and "generates from noise" in noise.stderr

@@ -72,6 +72,8 @@ class Recipe:
     examples_per_row: int = 1
     #: whether `sample_inputs` needs real examples (translation recipes) rather than only noise
     needs_examples: bool = False
+    #: translation recipes: image sides must be multiples of this (infer.py pads to it)
+    size_multiple: int = 1
     #: which nets `generate` needs (infer.py restores only what it needs to know about)
     generator_names: tuple[str, ...] = ("G",)
 

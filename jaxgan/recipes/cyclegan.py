@@ -42,6 +42,7 @@ class CycleGAN(Recipe):
         self.lambda_cycle = float(config.gan.lambda_cycle)
         self.lambda_identity = float(config.gan.lambda_identity) * self.lambda_cycle
         self.pools = {"A": ImagePool(config.gan.pool_size), "B": ImagePool(config.gan.pool_size)}
+        self.size_multiple = 4              # two stride-2 downsamplings
         self.pool_seconds = 0.0          # host time spent in the pools (for the benchmark's share)
 
     def example_batch(self, rows: int = 1) -> dict[str, np.ndarray]:

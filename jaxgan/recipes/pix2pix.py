@@ -42,6 +42,7 @@ class Pix2Pix(Recipe):
         self.loss, self.lambda_l1 = config.gan.loss, float(config.gan.lambda_l1)
         self.direction = config.direction
         split_direction({"A": 0, "B": 0}, self.direction)
+        self.size_multiple = 2 ** m.num_downs
 
     def example_batch(self, rows: int = 1) -> dict[str, np.ndarray]:
         c = self.config

@@ -1,0 +1,131 @@
+"""Translating a folder (or file, or glob) of images with a trained image-to-image generator.
+
+Each readable image is converted to the model's channels, reflect-padded to the network's size multiple
+(fully convolutional models run at native resolution) or resized to ``size``, translated in batches of
+equal shapes, cropped / resized back to its own size, and written under the same relative name.
+Unreadable files are listed and skipped; existing outputs are kept unless ``overwrite``.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from jaxgan.data import images as image_io
+
+
+@dataclass
+class TranslationReport:
+    translated: int = 0
+    kept_existing: int = 0
+    unreadable: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def collect_inputs(spec: str) -> list[tuple[Path, Path]]:
+    """``(path, output relative path)`` for a file, a folder (recursive) or a glob pattern."""
+    path = Path(spec)
+    if path.is_file():
+        return [(path, Path(path.name))]
+    if path.is_dir():
+        files = [p for p in sorted(path.rglob("*")) if p.is_file() and not p.name.startswith(".")]
+        return [(p, p.relative_to(path)) for p in files]
+    matches = [Path(p) for p in sorted(glob.glob(spec, recursive=True)) if Path(p).is_file()]
+    return [(p, Path(p.name)) for p in matches]
+
+
+def _read(path: Path, channels: int) -> np.ndarray | None:
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return np.asarray(image_io.to_mode(image, channels))
+    except image_io.READ_ERRORS:
+        return None
+
+
+def _prepare(image: np.ndarray, multiple: int, size: int | None) -> np.ndarray:
+    """uint8 HxW(xC) -> float [-1, 1] HxWxC, padded to ``multiple`` or resized to ``size``."""
+    if image.ndim == 2:
+        image = image[..., None]
+    if size:
+        pil = Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)
+        image = np.asarray(pil.resize((size, size), Image.BICUBIC)).reshape(size, size, -1)
+    x = image.astype(np.float32) / 127.5 - 1.0
+    h, w = x.shape[:2]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph or pw:
+        mode = "reflect" if ph < h and pw < w else "symmetric"
+        x = np.pad(x, ((0, ph), (0, pw), (0, 0)), mode=mode)
+    return x
+
+
+def _restore(output: np.ndarray, height: int, width: int, resized: bool) -> np.ndarray:
+    """Model output [-1, 1] -> uint8 at the input's size (crop the padding or resize back)."""
+    out = image_io.to_uint8(output)
+    if resized:
+        pil = Image.fromarray(out[..., 0] if out.shape[-1] == 1 else out)
+        return np.asarray(pil.resize((width, height), Image.BICUBIC))
+    out = out[:height, :width]
+    return out[..., 0] if out.shape[-1] == 1 else out
+
+
+def translate_files(translate: Callable[[np.ndarray], Any], items: list[tuple[Path, Path]], output: Path,
+                    channels: int, multiple: int, batch: int, size: int | None = None,
+                    overwrite: bool = False) -> TranslationReport:
+    """Translates ``items`` into ``output``; ``translate`` maps a float batch [-1, 1] to outputs."""
+    report = TranslationReport()
+    todo = []
+    for path, rel in items:
+        target = output / rel
+        if target.exists() and not overwrite:
+            report.kept_existing += 1
+        else:
+            todo.append((path, target))
+    start = time.perf_counter()
+    groups: dict[tuple[int, ...], list[tuple[Path, tuple[int, int], np.ndarray]]] = defaultdict(list)
+    with tqdm(total=len(todo), unit="img", desc="translating", file=sys.stderr) as bar:
+        def flush(shape: tuple[int, ...]) -> None:
+            group = groups.pop(shape)
+            inputs = np.stack([x for _, _, x in group])
+            outputs = np.asarray(translate(inputs))
+            for (target, (h, w), _), out in zip(group, outputs):
+                _save(_restore(out, h, w, bool(size)), target)
+                report.translated += 1
+            bar.update(len(group))
+            bar.set_postfix(img_s=f"{report.translated / max(time.perf_counter() - start, 1e-9):.2f}")
+
+        for path, target in todo:
+            image = _read(path, channels)
+            if image is None:
+                report.unreadable.append(str(path))
+                bar.update(1)
+                continue
+            x = _prepare(image, multiple, size)
+            groups[x.shape].append((target, image.shape[:2], x))
+            if len(groups[x.shape]) == batch:
+                flush(x.shape)
+        for shape in list(groups):
+            flush(shape)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _save(array: np.ndarray, target: Path) -> None:
+    """Writes by the target's extension (unknown ones as PNG), atomically."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fmt = Image.registered_extensions().get(target.suffix.lower(), "PNG")
+    image = Image.fromarray(array)
+    if fmt == "JPEG" and image.mode not in ("RGB", "L"):
+        image = image.convert("RGB")
+    tmp = target.with_name(f".{target.name}.tmp")
+    image.save(tmp, format=fmt)
+    os.replace(tmp, target)

@@ -1,0 +1,153 @@
+"""pix2pix and CycleGAN: networks, loss wiring, the image pool, paired/unpaired data, resume."""
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from PIL import Image
+
+from jaxgan import models
+from jaxgan.data import eval_arrays, train_batches
+from jaxgan.image_pool import ImagePool
+from jaxgan.recipes.cyclegan import CycleGAN
+from jaxgan.train import Trainer as _Trainer
+
+
+def Trainer(config, workdir):
+    """Batches of 1-2 images run on one device (the mesh must divide the batch)."""
+    return _Trainer(config, workdir, devices=jax.devices()[:1])
+
+
+def test_generator_and_patchgan_shapes():
+    x = jnp.zeros((2, 64, 64, 3))
+    unet = models.UNetGenerator(3, num_downs=6, features=8)
+    variables = unet.init({"params": jax.random.PRNGKey(0), "dropout": jax.random.PRNGKey(1)}, x, train=False)
+    assert unet.apply(variables, x, train=False).shape == (2, 64, 64, 3)
+    with pytest.raises(ValueError, match="divisible by 64"):
+        unet.apply(variables, jnp.zeros((1, 48, 48, 3)), train=False)
+    resnet = models.ResNetGenerator(3, num_blocks=2, features=8)
+    assert resnet.apply(resnet.init(jax.random.PRNGKey(0), x), x).shape == (2, 64, 64, 3)
+    patch = models.PatchGAN(8, n_layers=3)
+    out = patch.apply(patch.init(jax.random.PRNGKey(0), x, train=False), x, train=False)
+    assert out.shape == (2, 6, 6)
+
+
+@pytest.mark.parametrize("n_layers,expected", [(1, 16), (2, 34), (3, 70)])
+def test_patchgan_receptive_field(n_layers, expected):
+    assert models.receptive_field(n_layers) == expected
+    patch = models.PatchGAN(4, n_layers=n_layers, norm="none")
+    x = jnp.zeros((1, 160, 160, 3))
+    variables = patch.init(jax.random.PRNGKey(0), x)
+    variables = jax.tree.map(lambda p: jnp.abs(p) + 0.01, variables)    # no accidental zero paths
+    out_shape = patch.apply(variables, x).shape
+    center = (out_shape[1] // 2, out_shape[2] // 2)
+    grad = jax.grad(lambda x: patch.apply(variables, x)[0, center[0], center[1]])(
+        jax.random.normal(jax.random.PRNGKey(1), x.shape))
+    rows = np.nonzero(np.abs(np.asarray(grad[0])).sum(axis=(1, 2)))[0]
+    assert rows.max() - rows.min() + 1 == expected
+
+
+def test_image_pool_semantics():
+    pool = ImagePool(4)
+    rng = np.random.default_rng(0)
+    first = np.arange(3, dtype=np.float32)[:, None, None, None] * np.ones((3, 2, 2, 1), np.float32)
+    np.testing.assert_array_equal(pool.query(first, rng), first)        # filling: fakes pass through
+    assert len(pool) == 3
+    swapped = 0
+    for i in range(200):
+        new = np.full((2, 2, 2, 1), 100.0 + i, np.float32)
+        out = pool.query(new, rng)
+        assert len(pool) == 4
+        swapped += int(np.sum(out[:, 0, 0, 0] != new[:, 0, 0, 0]))
+    assert 0.4 < swapped / 400 < 0.6                                      # half come from the history
+    assert np.array_equal(ImagePool(0).query(first, rng), first)
+
+
+class Identity(nn.Module):
+    sign: float = 1.0
+
+    @nn.compact
+    def __call__(self, x, train=True):
+        return self.sign * x + 0.0 * self.param("unused", nn.initializers.zeros, ())
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_cycle_and_identity_terms_are_wired_as_specified(sign, tiny_i2i):
+    recipe = CycleGAN(tiny_i2i("cyclegan"))
+    recipe.G = Identity(sign)
+    batch = {"A": jax.random.uniform(jax.random.PRNGKey(0), (1, 32, 32, 3), minval=-1),
+             "B": jax.random.uniform(jax.random.PRNGKey(1), (1, 32, 32, 3), minval=-1)}
+    state = recipe.init(jax.random.PRNGKey(0), batch)
+    _, _, metrics = recipe.generator_step(state, batch)
+    # G(G(x)) == x for x -> x and x -> -x: the cycle loss vanishes.
+    assert float(metrics["cycle"]) == pytest.approx(0.0, abs=1e-7)
+    # Identity: |G_AB(b) - b| + |G_BA(a) - a| is 0 for x -> x and 2(|a| + |b|) for x -> -x.
+    expected = 0.0 if sign > 0 else float(2 * (jnp.abs(batch["A"]).mean() + jnp.abs(batch["B"]).mean()))
+    assert float(metrics["identity"]) == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("name", ["pix2pix", "cyclegan"])
+def test_translation_recipe_trains_and_evaluates(name, tiny_i2i, tmp_path):
+    config = tiny_i2i(name, num_steps=5, evaluate=True)
+    trainer = Trainer(config, tmp_path)
+    result = trainer.fit()
+    values = result["metrics"]
+    assert all(np.isfinite(v) for v in values.values())
+    assert result["eval"], "no evaluation figures"
+    keys = {"held_out_l1", "held_out_psnr", "held_out_ssim"} if name == "pix2pix" else {"cycle_l1_A", "cycle_l1_B"}
+    assert keys <= set(result["eval"])
+    assert list((tmp_path / "samples").glob("*.png"))
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    d_losses = [float(l.split('"train/d_loss": ')[1].split(",")[0]) for l in lines if "train/d_loss" in l]
+    assert len(set(d_losses)) > 1, "discriminator loss did not move"
+
+
+def test_pool_survives_checkpoint_and_resume(tiny_i2i, tmp_path):
+    Trainer(tiny_i2i("cyclegan", num_steps=3, checkpoint_every=3), tmp_path).fit()
+    first = Trainer(tiny_i2i("cyclegan", num_steps=3), tmp_path)
+    resumed_pool = first.recipe.pools["A"].images.copy()
+    assert len(first.recipe.pools["A"]) == 3
+    first.checkpointer.close()
+    # An uninterrupted 3-step run ends with the same pool.
+    fresh = Trainer(tiny_i2i("cyclegan", num_steps=3, checkpoint_every=3), tmp_path / "fresh")
+    fresh.fit()
+    np.testing.assert_array_equal(resumed_pool, fresh.recipe.pools["A"].images)
+
+
+def _write_pairs(root, side_by_side: bool):
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        a = rng.integers(0, 255, (40, 40, 3), np.uint8)
+        if side_by_side:
+            (root / "train").mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.concatenate([a, a], axis=1)).save(root / "train" / f"{i}.png")
+        else:
+            for side in "AB":
+                (root / side / "train").mkdir(parents=True, exist_ok=True)
+                Image.fromarray(a).save(root / side / "train" / f"{i}.png")
+
+
+@pytest.mark.parametrize("layout", ["side_by_side", "two_folders"])
+def test_paired_folders_get_the_same_jitter_on_both_sides(layout, tiny_i2i, tmp_path):
+    _write_pairs(tmp_path, layout == "side_by_side")
+    config = tiny_i2i("pix2pix", **{"data.source": "folder", "data.layout": layout, "data.path": str(tmp_path)})
+    batch = next(train_batches(config, 1, 0))
+    assert batch["A"].shape == batch["B"].shape == (2, 32, 32, 3)
+    np.testing.assert_array_equal(batch["A"], batch["B"])           # identical halves stay identical
+
+
+def test_unpaired_folders_and_embedded_sets(tiny_i2i, tmp_path):
+    rng = np.random.default_rng(0)
+    for split, side, n in (("train", "A", 3), ("train", "B", 5), ("test", "A", 2), ("test", "B", 2)):
+        (tmp_path / f"{split}{side}").mkdir()
+        for i in range(n):
+            Image.fromarray(rng.integers(0, 255, (30 + i, 40, 3), np.uint8)).save(tmp_path / f"{split}{side}" / f"{i}.jpg")
+    config = tiny_i2i("cyclegan", **{"data.source": "folder", "data.layout": "unpaired", "data.path": str(tmp_path)})
+    batch = next(train_batches(config, 1, 0))
+    assert batch["A"].shape == batch["B"].shape == (1, 32, 32, 3)
+    held = eval_arrays(config, "test")
+    assert held["A"].shape == (2, 32, 32, 3)
+    embedded = eval_arrays(tiny_i2i("cyclegan"), "test")
+    assert embedded["A"].shape[1:] == embedded["B"].shape[1:] == (32, 32, 3)
+    pairs = eval_arrays(tiny_i2i("pix2pix"), "test")
+    np.testing.assert_allclose(pairs["A"][..., 0], pairs["A"][..., 1])   # A is grayscale
