@@ -39,10 +39,11 @@ def test_conv_transpose_rejects_non_exact_upsampling():
         ConvTranspose(4, 3, 2, 0).init(jax.random.PRNGKey(0), jnp.zeros((1, 4, 4, 2)))
 
 
-@pytest.mark.parametrize("k,s,p", [(4, 2, 1), (3, 1, 1), (3, 2, 1), (9, 1, 4), (4, 1, 0), (7, 1, 3)])
-def test_matmul_conv_matches_xla(k, s, p):
+@pytest.mark.parametrize("k,s,p,cout", [(4, 2, 1, 6), (3, 1, 1, 6), (3, 2, 1, 6), (9, 1, 4, 6), (4, 1, 0, 6),
+                                        (7, 1, 3, 6), (7, 1, 3, 2), (4, 2, 1, 1), (1, 1, 0, 6)])
+def test_matmul_conv_matches_xla(k, s, p, cout):
     x = jax.random.normal(jax.random.PRNGKey(0), (2, 11, 11, 4))
-    w = jax.random.normal(jax.random.PRNGKey(1), (k, k, 4, 6))
+    w = jax.random.normal(jax.random.PRNGKey(1), (k, k, 4, cout))
     try:
         set_conv_impl("matmul")
         ours = conv2d(x, w, s, p)

@@ -3,7 +3,8 @@
 XLA's native CPU convolution (and especially its gradients) is 2-3x slower than a matrix multiply of the
 same arithmetic, which XLA runs at close to peak. On CPU `conv2d` therefore lowers a convolution to
 space-to-depth (for strides), an im2col of the (few) window taps and a single matrix multiply, whose
-gradients are matrix multiplies too. On GPU/TPU the native convolution (cuDNN) is used.
+gradients are matrix multiplies too; when the layer narrows (``cout < cin``, e.g. a 7x7 conv to RGB) the
+im2col is taken on the output side instead, so the materialised tensor stays small. On GPU/TPU the native convolution (cuDNN) is used.
 """
 from __future__ import annotations
 
@@ -62,9 +63,16 @@ def _conv_matmul(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
         kernel = jnp.transpose(kernel, (0, 2, 1, 3, 4, 5)).reshape(th, tw, stride * stride * cin, cout)
         kh, kw, cin = th, tw, stride * stride * cin
     if kh == 1 and kw == 1:
-        patches = x[:, :ho, :wo]
-    else:
-        patches = jnp.concatenate([x[:, i:i + ho, j:j + wo] for i in range(kh) for j in range(kw)], axis=-1)
+        y = jnp.dot(x[:, :ho, :wo].reshape(-1, cin), kernel.reshape(cin, cout))
+        return y.reshape(n, ho, wo, cout)
+    if cout < cin:
+        # Output-side im2col: multiply every input pixel by every tap at once, then add the taps'
+        # shifted contributions. Materialises kh*kw*cout values per pixel instead of kh*kw*cin.
+        hp, wp = x.shape[1], x.shape[2]
+        taps = jnp.dot(x.reshape(-1, cin), jnp.transpose(kernel, (2, 0, 1, 3)).reshape(cin, -1))
+        taps = taps.reshape(n, hp, wp, kh, kw, cout)
+        return sum(taps[:, i:i + ho, j:j + wo, i, j] for i in range(kh) for j in range(kw))
+    patches = jnp.concatenate([x[:, i:i + ho, j:j + wo] for i in range(kh) for j in range(kw)], axis=-1)
     y = jnp.dot(patches.reshape(-1, kh * kw * cin), kernel.reshape(-1, cout))
     return y.reshape(n, ho, wo, cout)
 

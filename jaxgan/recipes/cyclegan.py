@@ -150,6 +150,7 @@ class CycleGAN(Recipe):
             if counter["step"] is None:
                 counter["step"] = int(state.step)          # once per run: the host's step counter
             state, fakes, g_metrics = g_step(state, batch)
+            jax.block_until_ready(fakes)             # the pool needs them on the host anyway
             t0 = time.perf_counter()
             rng = np.random.default_rng([seed, counter["step"], jax.process_index()])
             local = {side: np.asarray(multihost_utils.global_array_to_host_local_array(
