@@ -25,6 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from jaxgan.config import set_field  # noqa: E402
 TORCH_REFERENCE = ROOT.parent / "shared" / "bench" / "torch_reference.py"
 
 # name -> (config file, overrides matching torch_reference.py's model at its reference size)
@@ -43,11 +44,7 @@ def load_config(name: str, overrides: dict, batch: int | None, size: int | None)
     spec.loader.exec_module(module)
     c = module.get_config()
     for key, value in overrides.items():
-        target = c
-        *path, leaf = key.split(".")
-        for part in path:
-            target = target[part]
-        target[leaf] = value
+        set_field(c, key, value)
     c.image_size = size or c.image_size
     c.batch_size = batch or c.batch_size
     if c.recipe == "pix2pix" and size:          # the U-Net needs sides divisible by 2**num_downs

@@ -58,6 +58,14 @@ def rmsprop(lr: float, weight_clip: float = 0.0) -> ml_collections.ConfigDict:
                                           schedule="constant", decay_start=0.5))
 
 
+def set_field(config: ml_collections.ConfigDict, dotted: str, value) -> None:
+    """``set_field(c, "model.g_features", 64)``: sets a nested field by its dotted name."""
+    *path, leaf = dotted.split(".")
+    for part in path:
+        config = config[part]
+    config[leaf] = value
+
+
 def validate(config: ml_collections.ConfigDict) -> None:
     """Cross-field checks that ml_collections' per-field typing cannot express."""
     for field in ("batch_size", "num_steps", "image_size", "log_every", "keep_checkpoints", "num_samples"):

@@ -15,6 +15,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(ROOT))
 
 import jax  # noqa: E402
+
+from jaxgan.config import set_field  # noqa: E402
 import pytest  # noqa: E402
 
 jax.config.update("jax_num_cpu_devices", int(os.environ["JAX_NUM_CPU_DEVICES"]))
@@ -47,11 +49,7 @@ def tiny_config(name: str, **overrides):
         c.model.g_hidden = (32, 32)
         c.model.d_hidden = (32,)
     for key, value in overrides.items():
-        target = c
-        *path, leaf = key.split(".")
-        for part in path:
-            target = target[part]
-        target[leaf] = value
+        set_field(c, key, value)
     return c
 
 
@@ -73,11 +71,7 @@ def tiny_translation_config(name: str, **overrides):
     else:
         c.model.num_blocks, c.batch_size = 2, 1
     for key, value in overrides.items():
-        target = c
-        *path, leaf = key.split(".")
-        for part in path:
-            target = target[part]
-        target[leaf] = value
+        set_field(c, key, value)
     return c
 
 
