@@ -42,8 +42,8 @@ def test_conv_transpose_rejects_non_exact_upsampling():
 @pytest.mark.parametrize("k,s,p,cout", [(4, 2, 1, 6), (3, 1, 1, 6), (3, 2, 1, 6), (9, 1, 4, 6), (4, 1, 0, 6),
                                         (7, 1, 3, 6), (7, 1, 3, 2), (4, 2, 1, 1), (1, 1, 0, 6)])
 def test_matmul_conv_matches_xla(k, s, p, cout):
-    x = jax.random.normal(jax.random.PRNGKey(0), (2, 11, 11, 4))
-    w = jax.random.normal(jax.random.PRNGKey(1), (k, k, 4, cout))
+    x = jax.random.normal(jax.random.PRNGKey(0), (2, 11, 11, 16))
+    w = jax.random.normal(jax.random.PRNGKey(1), (k, k, 16, cout))
     try:
         set_conv_impl("matmul")
         ours = conv2d(x, w, s, p)

@@ -3,8 +3,8 @@
 XLA's native CPU convolution (and especially its gradients) is 2-3x slower than a matrix multiply of the
 same arithmetic, which XLA runs at close to peak. On CPU `conv2d` therefore lowers a convolution to
 space-to-depth (for strides), an im2col of the (few) window taps and a single matrix multiply, whose
-gradients are matrix multiplies too; when the layer narrows (``cout < cin``, e.g. a 7x7 conv to RGB) the
-im2col is taken on the output side instead, so the materialised tensor stays small. On GPU/TPU the native convolution (cuDNN) is used.
+gradients are matrix multiplies too; when the layer narrows strongly (``cin >= 8 cout``, e.g. a 7x7 conv to RGB)
+the im2col is taken on the output side instead, so the materialised tensor stays small. On GPU/TPU the native convolution (cuDNN) is used.
 """
 from __future__ import annotations
 
@@ -65,9 +65,10 @@ def _conv_matmul(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
     if kh == 1 and kw == 1:
         y = jnp.dot(x[:, :ho, :wo].reshape(-1, cin), kernel.reshape(cin, cout))
         return y.reshape(n, ho, wo, cout)
-    if cout < cin:
+    if cin >= 8 * cout:
         # Output-side im2col: multiply every input pixel by every tap at once, then add the taps'
-        # shifted contributions. Materialises kh*kw*cout values per pixel instead of kh*kw*cin.
+        # shifted contributions. Materialises kh*kw*cout values per pixel instead of kh*kw*cin
+        # (measured: pays off for strongly narrowing layers such as a 7x7 conv to RGB, not below 8x).
         hp, wp = x.shape[1], x.shape[2]
         taps = jnp.dot(x.reshape(-1, cin), jnp.transpose(kernel, (2, 0, 1, 3)).reshape(cin, -1))
         taps = taps.reshape(n, hp, wp, kh, kw, cout)
