@@ -32,5 +32,6 @@ def get_config():
     c.log_every = 20
     c.sample_every = 200
     c.checkpoint_every = 200
+    c.eval_every = 200                       # held-out figures during training, too
     c.num_samples = 4
     return c

@@ -1,7 +1,7 @@
 """Composite blocks shared by the image-to-image models."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import flax.linen as nn
 import jax
@@ -10,22 +10,36 @@ from jaxgan.nn.conv import Conv
 from jaxgan.nn.norm import make_norm
 
 
+def activation(name: str) -> Callable[[jax.Array], jax.Array]:
+    """An activation by name: relu, prelu (a learned slope, PyTorch's init 0.25) or leaky_relu (0.2).
+
+    Call inside a compact module: ``prelu`` creates its parameter there.
+    """
+    if name == "relu":
+        return nn.relu
+    if name == "prelu":
+        return nn.PReLU(negative_slope_init=0.25)
+    if name == "leaky_relu":
+        return lambda x: nn.leaky_relu(x, 0.2)
+    raise ValueError(f"unknown activation {name!r}; choose relu, prelu or leaky_relu")
+
+
 class ResidualBlock(nn.Module):
     """``x + norm(conv(act(norm(conv(x)))))`` with 3x3 convs (ResNet generator, StarGAN, SRResNet).
 
-    ``padding_mode`` reflect (CycleGAN) or zeros; ``activation`` is any elementwise module/function.
+    ``padding_mode`` reflect (CycleGAN) or zeros; ``act`` names the activation (see `activation`).
     """
 
     features: int
     norm: str = "instance"
     padding_mode: str = "reflect"
     use_bias: bool = True
-    activation: Any = nn.relu
+    act: str = "relu"
     dtype: Any = None
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
         h = Conv(self.features, 3, 1, 1, self.padding_mode, use_bias=self.use_bias, dtype=self.dtype)(x)
-        h = self.activation(make_norm(self.norm, train)(h))
+        h = activation(self.act)(make_norm(self.norm, train)(h))
         h = Conv(self.features, 3, 1, 1, self.padding_mode, use_bias=self.use_bias, dtype=self.dtype)(h)
         return x + make_norm(self.norm, train)(h)

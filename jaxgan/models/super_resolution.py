@@ -1,0 +1,57 @@
+"""SRResNet generator and SRGAN discriminator (Ledig et al. 2017)."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jaxgan.nn import Conv, ResidualBlock, activation, make_norm, pixel_shuffle
+
+
+class SRResNet(nn.Module):
+    """9x9 head + PReLU, ``num_blocks`` residual blocks (BN + PReLU), conv + BN, long skip, one
+    sub-pixel x2 stage (conv to 4x channels, pixel shuffle, PReLU) per factor of 2, 9x9 tail.
+    Output is linear (the paper's SRResNet regresses [-1, 1] targets directly)."""
+
+    scale: int = 4
+    num_blocks: int = 16
+    features: int = 64
+    channels: int = 3
+    dtype: Any = None
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
+        stages = int(math.log2(self.scale))
+        if 2 ** stages != self.scale or stages < 1:
+            raise ValueError(f"scale must be a power of two >= 2, got {self.scale}")
+        f = self.features
+        h = activation("prelu")(Conv(f, 9, 1, 4, dtype=self.dtype)(x))
+        body = h
+        for _ in range(self.num_blocks):
+            body = ResidualBlock(f, "batch", "zeros", act="prelu", dtype=self.dtype)(body, train)
+        body = make_norm("batch", train)(Conv(f, 3, 1, 1, dtype=self.dtype)(body))
+        h = h + body
+        for _ in range(stages):
+            h = activation("prelu")(pixel_shuffle(Conv(4 * f, 3, 1, 1, dtype=self.dtype)(h), 2))
+        return Conv(self.channels, 9, 1, 4, dtype=self.dtype)(h).astype(jnp.float32)
+
+
+class SRGANDiscriminator(nn.Module):
+    """The paper's 8 conv layers (64..512 filters, stride 2 every other layer, BN, LeakyReLU 0.2),
+    dense 1024, dense 1 -> one logit per image."""
+
+    features: int = 64
+    dtype: Any = None
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
+        f = self.features
+        h = nn.leaky_relu(Conv(f, 3, 1, 1, dtype=self.dtype)(x), 0.2)
+        for width, stride in ((f, 2), (2 * f, 1), (2 * f, 2), (4 * f, 1), (4 * f, 2), (8 * f, 1), (8 * f, 2)):
+            h = Conv(width, 3, stride, 1, dtype=self.dtype)(h)
+            h = nn.leaky_relu(make_norm("batch", train)(h), 0.2)
+        h = nn.leaky_relu(nn.Dense(16 * f, dtype=self.dtype)(h.reshape(h.shape[0], -1)), 0.2)
+        return nn.Dense(1, dtype=self.dtype)(h)[:, 0].astype(jnp.float32)
