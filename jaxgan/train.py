@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +59,7 @@ class Trainer:
         self.batches = data.train_batches(config, self.recipe.examples_per_row, self.start_step,
                                           jax.process_index(), jax.process_count())
         self._pending = next(self.batches)
-        repl, batch_sh = parallel.replicated(self.mesh), parallel.batch_sharded(self.mesh)
+        repl = parallel.replicated(self.mesh)
         with jax.set_mesh(self.mesh):
             init = jax.jit(self.recipe.init, out_shardings=repl)
             self.state = init(jax.random.PRNGKey(config.seed), self._global(self._pending))

@@ -13,13 +13,14 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+import optax
 from jax.experimental import multihost_utils
 from jax.sharding import PartitionSpec as P
 
 from jaxgan import losses, models, parallel
 from jaxgan.image_pool import ImagePool
 from jaxgan.optim import make_optimizer
-from jaxgan.recipes.base import Batch, Metrics, NetState, Recipe, TrainState, apply_grads, init_net, new_state
+from jaxgan.recipes.base import Batch, Metrics, NetState, Recipe, TrainState, init_net, new_state
 
 GENERATORS = {"AtoB": "G_AB", "BtoA": "G_BA"}
 
@@ -95,7 +96,7 @@ class CycleGAN(Recipe):
         updates, opt_state = self.g_opt.update(grads, nets["G_opt"].opt_state, params)
         new = dict(nets, G_opt=nets["G_opt"].replace(opt_state=opt_state))
         for k in ("G_AB", "G_BA"):
-            new[k] = nets[k].replace(params=jax.tree.map(jnp.add, params[k], updates[k]))
+            new[k] = nets[k].replace(params=optax.apply_updates(params[k], updates[k]))
         return state.replace(nets=new), fakes, metrics
 
     def discriminator_step(self, state: TrainState, batch: Batch, pooled: dict[str, jax.Array]
@@ -122,17 +123,10 @@ class CycleGAN(Recipe):
         updates, opt_state = self.d_opt.update(grads, nets["D_opt"].opt_state, params)
         new = dict(nets, D_opt=nets["D_opt"].replace(opt_state=opt_state))
         for k in ("D_A", "D_B"):
-            new[k] = nets[k].replace(params=jax.tree.map(jnp.add, params[k], updates[k]))
+            new[k] = nets[k].replace(params=optax.apply_updates(params[k], updates[k]))
         metrics["d_real"] = 0.5 * (metrics["d_A_real"] + metrics["d_B_real"])
         metrics["d_fake"] = 0.5 * (metrics["d_A_fake"] + metrics["d_B_fake"])
         return state.replace(step=state.step + 1, nets=new), metrics
-
-    def train_step(self, state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
-        """The whole iteration without a pool (``pool_size`` 0): used by tests and as a reference."""
-        state, fakes, g_metrics = self.generator_step(state, batch)
-        fakes = jax.tree.map(jax.lax.stop_gradient, fakes)
-        state, d_metrics = self.discriminator_step(state, batch, fakes)
-        return state, {**g_metrics, **d_metrics}
 
     def compile_step(self, mesh: jax.sharding.Mesh) -> Callable[[TrainState, Batch], tuple[TrainState, Metrics]]:
         """Jitted G update -> host image pools -> jitted D update."""
