@@ -8,7 +8,9 @@ For each model: compile time, median step time, images/s, peak memory, and, when
 ``ratio`` = our images/s / PyTorch's (> 1: jaxgan is faster). A step is one generator update with all
 its discriminator updates (WGAN: n_critic = 5), on a fixed synthetic batch, as in the reference; it is
 the recipe's `compile_step`, exactly what the trainer runs (CycleGAN's host image pool included, and
-its share of the step time reported as ``pool_share``).
+its share of the step time reported as ``pool_share``). SRGAN's VGG19 gets random weights (timing
+only), and its row adds x4 inference speed in output megapixels/s (``upscale_mp_s``, SRResNet on one
+128 x 128 LR tile; ``torch_upscale_mp_s`` the same network in PyTorch).
 Runs without TensorFlow (the accelerator machines have none).
 """
 from __future__ import annotations
@@ -20,6 +22,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -35,7 +38,11 @@ MODELS = {
     "wgan": ("wgan", dict(image_size=64, batch_size=64, **_FULL_WIDTH)),
     "pix2pix": ("pix2pix", {"image_size": 256, "batch_size": 1, "model.num_downs": 8, **_FULL_WIDTH}),
     "cyclegan": ("cyclegan", {"image_size": 256, "batch_size": 1, "model.num_blocks": 9, **_FULL_WIDTH}),
+    # the SRGAN phase (D update + G update with the VGG54 content loss), the paper's SRResNet
+    "srgan": ("srgan", {"image_size": 96, "batch_size": 16, "pretrain_steps": 0, "content_loss": "vgg54",
+                        "model.num_blocks": 16, "model.features": 64, "model.d_features": 64}),
 }
+UPSCALE_TILE = 128              # x4 inference: LR tiles of 128 x 128 -> 512 x 512 outputs
 
 
 def load_config(name: str, overrides: dict, batch: int | None, size: int | None):
@@ -69,6 +76,11 @@ def bench_jax(name: str, args) -> dict:
     set_conv_impl(args.conv_impl)
     config_name, overrides = MODELS[name]
     config = load_config(config_name, overrides, args.batch, args.size)
+    if config.recipe == "srgan":
+        from jaxgan.models.vgg import write_random_vgg19_h5
+
+        config.vgg_weights = str(Path(tempfile.mkdtemp()) / "vgg19_random.h5")
+        write_random_vgg19_h5(config.vgg_weights)
     recipe = recipes.build(config)
     mesh = parallel.make_mesh()
     rng = np.random.default_rng(0)
@@ -99,7 +111,26 @@ def bench_jax(name: str, args) -> dict:
            "images_per_s": float(f"{config.batch_size / med:.3g}"), "peak_memory_mb": round(peak_memory_mb(jax), 1)}
     if hasattr(recipe, "pool_seconds"):
         row["pool_share"] = round((recipe.pool_seconds - pool_before) / sum(times), 4)
+    if config.recipe == "srgan":
+        variables = recipe.generator_variables(state)
+        upscale = jax.jit(recipe.translate)
+        tile = np.tanh(rng.standard_normal((1, UPSCALE_TILE, UPSCALE_TILE, 3), np.float32))
+        row["upscale_mp_s"] = round(recipe.scale ** 2 * UPSCALE_TILE ** 2 / 1e6 /
+                                    _median_seconds(lambda: upscale(variables, tile), args), 3)
     return row
+
+
+def _median_seconds(run, args) -> float:
+    import jax
+
+    for _ in range(args.warmup):
+        jax.block_until_ready(run())
+    times = []
+    for _ in range(args.steps):
+        t = time.perf_counter()
+        jax.block_until_ready(run())
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
 
 
 def bench_torch(name: str, args, size: int, batch: int) -> dict | None:
@@ -108,7 +139,36 @@ def bench_torch(name: str, args, size: int, batch: int) -> dict | None:
     cmd = [sys.executable, str(TORCH_REFERENCE), "--model", name, "--size", str(size), "--batch", str(batch),
            "--steps", str(args.steps), "--warmup", str(args.warmup)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    row = json.loads(out.strip().splitlines()[-1])
+    if name == "srgan":
+        row["upscale_mp_s"] = _torch_upscale_mp_s(args)
+    return row
+
+
+_TORCH_UPSCALE = """
+import importlib.util, json, statistics, sys, time, torch
+spec = importlib.util.spec_from_file_location("ref", sys.argv[1])
+ref = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(ref)
+dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+g, x = ref.SRResNet().to(dev).eval(), torch.randn(1, 3, int(sys.argv[2]), int(sys.argv[2]), device=dev)
+times = []
+with torch.no_grad():
+    for i in range(int(sys.argv[3]) + int(sys.argv[4])):
+        t = time.perf_counter()
+        g(x)
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t)
+print(json.dumps(16 * int(sys.argv[2]) ** 2 / 1e6 / statistics.median(times[int(sys.argv[3]):])))
+"""
+
+
+def _torch_upscale_mp_s(args) -> float:
+    """The torch reference's SRResNet, x4 on one LR tile: output megapixels/s."""
+    cmd = [sys.executable, "-c", _TORCH_UPSCALE, str(TORCH_REFERENCE), str(UPSCALE_TILE), str(args.warmup),
+           str(args.steps)]
+    return round(float(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()), 3)
 
 
 def main() -> None:
@@ -135,6 +195,12 @@ def main() -> None:
         ratio = f"{(ours['batch'] / ours['step_s']) / (ref['batch'] / ref['step_s']):.2f}" if ref else "n/a"
         print(f"| {ours['model']} | {ours['size']} | {ours['batch']} | {ours['images_per_s']} | "
               f"{ref['images_per_s'] if ref else 'n/a'} | {ratio} | {ours['compile_s']} | {ours['peak_memory_mb']} |")
+    for ours, ref in rows:
+        if "upscale_mp_s" in ours:
+            theirs = ref["upscale_mp_s"] if ref else None
+            ratio = f"{ours['upscale_mp_s'] / theirs:.2f}" if theirs else "n/a"
+            print(f"\nx4 inference ({UPSCALE_TILE}x{UPSCALE_TILE} LR tile): jax {ours['upscale_mp_s']} output MP/s, "
+                  f"torch {theirs or 'n/a'} MP/s, ratio {ratio}")
 
 
 if __name__ == "__main__":

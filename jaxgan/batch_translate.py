@@ -29,6 +29,7 @@ class TranslationReport:
     kept_existing: int = 0
     unreadable: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    output_pixels: int = 0
 
 
 def collect_inputs(spec: str) -> list[tuple[Path, Path]]:
@@ -45,9 +46,7 @@ def collect_inputs(spec: str) -> list[tuple[Path, Path]]:
 
 def _read(path: Path, channels: int) -> np.ndarray | None:
     try:
-        with Image.open(path) as image:
-            image.load()
-            return np.asarray(image_io.to_mode(image, channels))
+        return image_io.load_image(path, 0, channels)
     except image_io.READ_ERRORS:
         return None
 
@@ -80,8 +79,9 @@ def _restore(output: np.ndarray, height: int, width: int, resized: bool) -> np.n
 
 def translate_files(translate: Callable[[np.ndarray], Any], items: list[tuple[Path, Path]], output: Path,
                     channels: int, multiple: int, batch: int, size: int | None = None,
-                    overwrite: bool = False) -> TranslationReport:
-    """Translates ``items`` into ``output``; ``translate`` maps a float batch [-1, 1] to outputs."""
+                    overwrite: bool = False, scale: int = 1) -> TranslationReport:
+    """Translates ``items`` into ``output``; ``translate`` maps a float batch [-1, 1] to outputs
+    ``scale`` times larger (super-resolution) or of the same size."""
     report = TranslationReport()
     todo = []
     for path, rel in items:
@@ -98,8 +98,9 @@ def translate_files(translate: Callable[[np.ndarray], Any], items: list[tuple[Pa
             inputs = np.stack([x for _, _, x in group])
             outputs = np.asarray(translate(inputs))
             for (target, (h, w), _), out in zip(group, outputs):
-                _save(_restore(out, h, w, bool(size)), target)
+                _save(_restore(out, scale * h, scale * w, bool(size)), target)
                 report.translated += 1
+                report.output_pixels += scale * scale * h * w
             bar.update(len(group))
             bar.set_postfix(img_s=f"{report.translated / max(time.perf_counter() - start, 1e-9):.2f}")
 

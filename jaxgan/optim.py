@@ -56,9 +56,11 @@ def learning_rate(cfg: ml_collections.ConfigDict, num_steps: int) -> optax.Sched
     raise ValueError(f"unknown schedule {schedule!r}; choose constant or linear_decay")
 
 
-def make_optimizer(cfg: ml_collections.ConfigDict, num_steps: int) -> optax.GradientTransformation:
-    """An optimiser from ``cfg.name`` (adam | rmsprop | sgd), ``cfg.lr``, betas, and ``cfg.weight_clip``."""
-    lr = learning_rate(cfg, num_steps)
+def make_optimizer(cfg: ml_collections.ConfigDict, num_steps: int,
+                   lr: optax.Schedule | float | None = None) -> optax.GradientTransformation:
+    """An optimiser from ``cfg.name`` (adam | rmsprop | sgd), ``cfg.lr``, betas, and ``cfg.weight_clip``
+    (``lr``, when given, replaces ``cfg``'s learning rate and schedule)."""
+    lr = learning_rate(cfg, num_steps) if lr is None else lr
     if cfg.name == "adam":
         opt = optax.adam(lr, b1=cfg.get("b1", 0.9), b2=cfg.get("b2", 0.999), eps=1e-8)
     elif cfg.name == "rmsprop":  # PyTorch's RMSprop: decay 0.99, eps added outside the square root

@@ -28,14 +28,20 @@ def test_bad_override_fails_at_once_with_one_line(override, field, tmp_path):
     assert field in lines[0] and "Traceback" not in result.stderr
 
 
-@pytest.fixture(scope="module")
-def trained_workdir(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("run")
-    result = run("train.py", "--config", "configs/gan.py", "--workdir", workdir, "--config.num_steps=3",
-                 "--config.batch_size=8", "--config.image_size=16", "--config.evaluate=False", "--config.log_every=1",
-                 "--config.model.g_hidden=(32,)", "--config.model.d_hidden=(32,)")
+def train_tiny(tmp_path_factory, recipe: str, *overrides: str) -> Path:
+    """A workdir trained by ``train.py --config configs/<recipe>.py`` with ``overrides``."""
+    workdir = tmp_path_factory.mktemp(recipe)
+    result = run("train.py", "--config", f"configs/{recipe}.py", "--workdir", workdir, "--config.evaluate=False",
+                 *overrides)
     assert result.returncode == 0, result.stderr[-3000:]
     return workdir
+
+
+@pytest.fixture(scope="module")
+def trained_workdir(tmp_path_factory):
+    return train_tiny(tmp_path_factory, "gan", "--config.num_steps=3", "--config.batch_size=8",
+                      "--config.image_size=16", "--config.log_every=1", "--config.model.g_hidden=(32,)",
+                      "--config.model.d_hidden=(32,)")
 
 
 def test_train_leaves_checkpoints_logs_and_samples(trained_workdir):
@@ -70,13 +76,9 @@ def test_infer_on_missing_workdir_is_one_clear_line(tmp_path):
 
 @pytest.fixture(scope="module")
 def cyclegan_workdir(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("cyclegan")
-    result = run("train.py", "--config", "configs/cyclegan.py", "--workdir", workdir, "--config.num_steps=2",
-                 "--config.image_size=32", "--config.data.load_size=36", "--config.model.num_blocks=1",
-                 "--config.model.g_features=8", "--config.model.d_features=8", "--config.evaluate=False",
-                 "--config.num_samples=2")
-    assert result.returncode == 0, result.stderr[-3000:]
-    return workdir
+    return train_tiny(tmp_path_factory, "cyclegan", "--config.num_steps=2", "--config.image_size=32",
+                      "--config.data.load_size=36", "--config.model.num_blocks=1", "--config.model.g_features=8",
+                      "--config.model.d_features=8", "--config.num_samples=2")
 
 
 def test_infer_translates_a_folder_of_mixed_images(cyclegan_workdir, tmp_path):
@@ -107,3 +109,32 @@ def test_infer_refuses_mismatched_modes(cyclegan_workdir, trained_workdir, tmp_p
     assert no_input.returncode != 0 and "give --input" in no_input.stderr
     noise = run("infer.py", "--workdir", trained_workdir, "--output", tmp_path / "o", "--input", tmp_path)
     assert noise.returncode != 0 and "generates from noise" in noise.stderr
+
+
+@pytest.fixture(scope="module")
+def srgan_workdir(tmp_path_factory):
+    return train_tiny(tmp_path_factory, "srgan", "--config.pretrain_steps=2", "--config.num_steps=2",
+                      "--config.image_size=32", "--config.batch_size=2", "--config.model.num_blocks=1",
+                      "--config.model.features=8", "--config.num_samples=1")
+
+
+def test_infer_upscales_a_folder_x4_and_tiles_seamlessly(srgan_workdir, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (30, 45, 3), np.uint8)).save(src / "photo.png")
+    Image.fromarray(rng.integers(0, 255, (17, 23), np.uint8)).save(src / "gray.png")
+    (src / "corrupt.jpg").write_bytes(b"\xff\xd8 broken")
+    whole = run("infer.py", "--workdir", srgan_workdir, "--input", src, "--output", tmp_path / "whole", "--tile", 64)
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    assert "corrupt.jpg" in whole.stderr and "translated 2 image(s)" in whole.stdout and "megapixels/s" in whole.stdout
+    assert Image.open(tmp_path / "whole" / "photo.png").size == (180, 120)
+    assert Image.open(tmp_path / "whole" / "gray.png").size == (92, 68)
+    # receptive radius 10 with one block: 24-pixel tiles cut the 30x45 photo into 3 x 7 overlapping tiles
+    tiled = run("infer.py", "--workdir", srgan_workdir, "--input", src / "photo.png", "--output", tmp_path / "tiled",
+                "--tile", 24)
+    assert tiled.returncode == 0, tiled.stderr[-3000:]
+    a, b = (np.asarray(Image.open(tmp_path / d / "photo.png"), np.int16) for d in ("whole", "tiled"))
+    assert np.abs(a - b).max() <= 1 and a.std() > 0
+    small = run("infer.py", "--workdir", srgan_workdir, "--input", src, "--output", tmp_path / "x", "--tile", 8)
+    assert small.returncode != 0 and "receptive radius" in small.stderr and "Traceback" not in small.stderr

@@ -1,13 +1,21 @@
-"""SRResNet / SRGAN discriminator shapes and the Keras VGG19 weight loader (layout, order, preprocessing)."""
-import h5py
+"""Super-resolution: models, the Keras VGG19 loader, LR/HR data, tiling, both training phases, evaluation."""
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from PIL import Image
 
+from conftest import assert_one_and_eight_devices_agree
+from jaxgan import tiling
+from jaxgan.data.pipeline import eval_arrays, train_batches
+from jaxgan.data.super_resolution import random_crop_pair
 from jaxgan.errors import ConfigError
+from jaxgan.metrics import image_quality
+from jaxgan.recipes.srgan import downscale
+from jaxgan.reporting import Reporter
+from jaxgan.train import Trainer
 from jaxgan.models.super_resolution import SRGANDiscriminator, SRResNet
-from jaxgan.models.vgg import VGG19Features, layer_names, load_vgg19_h5
+from jaxgan.models.vgg import VGG19Features, layer_names, load_vgg19_h5, write_random_vgg19_h5
 
 
 def test_srresnet_upscales_and_discriminator_scores():
@@ -19,23 +27,6 @@ def test_srresnet_upscales_and_discriminator_scores():
     d = SRGANDiscriminator(features=8)
     hr = jnp.zeros((2, 48, 48, 3))
     assert d.apply(d.init(jax.random.PRNGKey(0), hr, train=False), hr, train=False).shape == (2,)
-
-
-def write_keras_vgg19(path, rng):
-    """A file in the layout of vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5, random weights."""
-    weights, cin = {}, 3
-    with h5py.File(path, "w") as f:
-        f.attrs["layer_names"] = [b"input_1"] + [n.encode() for n in layer_names()]
-        for name in layer_names():
-            width = {"1": 64, "2": 128, "3": 256, "4": 512, "5": 512}[name[5]]
-            kernel = rng.standard_normal((3, 3, cin, width)).astype(np.float32) * 0.05
-            bias = rng.standard_normal(width).astype(np.float32) * 0.1
-            group = f.create_group(name)
-            group.attrs["weight_names"] = [f"{name}/kernel:0".encode(), f"{name}/bias:0".encode()]
-            group[f"{name}/kernel:0"], group[f"{name}/bias:0"] = kernel, bias
-            weights[name] = (kernel, bias)
-            cin = width
-    return weights
 
 
 def reference_features(x, weights, upto):
@@ -54,7 +45,7 @@ def reference_features(x, weights, upto):
 
 @pytest.mark.parametrize("layer", ["block2_conv2", "block3_conv1"])
 def test_vgg19_loader_maps_keras_layout(layer, tmp_path):
-    weights = write_keras_vgg19(tmp_path / "vgg19.h5", np.random.default_rng(0))
+    weights = write_random_vgg19_h5(tmp_path / "vgg19.h5")
     variables = load_vgg19_h5(tmp_path / "vgg19.h5", layer)
     assert list(variables["params"]) == layer_names()[:layer_names().index(layer) + 1]
     x = jax.random.uniform(jax.random.PRNGKey(0), (1, 16, 16, 3), minval=-1, maxval=1)
@@ -70,3 +61,176 @@ def test_missing_or_wrong_vgg_file_is_a_clear_error(tmp_path):
     (tmp_path / "junk.h5").write_bytes(b"not hdf5")
     with pytest.raises(ConfigError, match="not a Keras VGG19 weights file"):
         load_vgg19_h5(tmp_path / "junk.h5")
+
+
+# ------------------------------------------------------------------------------ receptive field, tiling
+def empirical_radius(model, variables, side=40):
+    """How far from the centre the input gradient of one central output pixel reaches."""
+    x = jax.random.normal(jax.random.PRNGKey(1), (1, side, side, 3))
+    c = side // 2 * model.scale
+
+    def centre(x):
+        return model.apply(variables, x, train=False)[0, c, c].sum()
+
+    support = np.argwhere(np.abs(np.asarray(jax.grad(centre)(x)))[0].sum(-1) > 0)
+    return int(np.max(np.abs(support - side // 2)))
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_receptive_radius_matches_the_gradient_support(scale):
+    g = SRResNet(scale=scale, num_blocks=3, features=8)
+    variables = g.init(jax.random.PRNGKey(0), jnp.zeros((1, 8, 8, 3)), train=False)
+    measured = empirical_radius(g, variables)
+    assert measured <= g.receptive_radius() <= measured + 1
+
+
+def test_tiled_upscaling_equals_untiled():
+    g = SRResNet(scale=4, num_blocks=2, features=8)
+    variables = g.init(jax.random.PRNGKey(0), jnp.zeros((1, 8, 8, 3)), train=False)
+    run = jax.jit(lambda x: g.apply(variables, x, train=False))
+    image = np.asarray(jax.random.uniform(jax.random.PRNGKey(2), (45, 62, 3), minval=-1, maxval=1))
+    whole = np.asarray(run(image[None]))[0]
+    margin = g.receptive_radius()
+    tiled = tiling.upscale_tiled(run, image, 4, 2 * margin + 5, margin, batch=3)
+    assert tiled.shape == whole.shape == (180, 248, 3)
+    np.testing.assert_allclose(tiled, whole, atol=1e-5)
+    # The overlap is what makes it exact: without a margin the seams differ.
+    assert not np.allclose(tiling.upscale_tiled(run, image, 4, 20, 0), whole, atol=1e-3)
+    with pytest.raises(ValueError, match="larger than twice"):
+        tiling.upscale_tiled(run, image, 4, 2 * margin, margin)
+
+
+# ------------------------------------------------------------------------------------------------ data
+def test_bicubic_downscale_is_antialiased_like_pil():
+    rng = np.random.default_rng(0)
+    hr = rng.integers(0, 256, (64, 48, 3), np.uint8)
+    hr[::2] = 255 - hr[::2]                             # high frequencies that must be filtered out
+    ours = image_quality.to_unit(downscale(jnp.asarray(hr[None], jnp.float32) / 127.5 - 1.0, 4))[0] * 255
+    pil = np.asarray(Image.fromarray(hr).resize((12, 16), Image.BICUBIC), np.float64)
+    assert np.abs(ours - pil)[2:-2, 2:-2].max() <= 2.0          # interior: same filter (borders differ)
+    assert np.abs(ours - hr[::4, ::4]).mean() > 20               # not a plain subsampling
+
+
+@pytest.mark.parametrize("given_lr", [False, True])
+def test_crops_stay_aligned_under_flips_and_rotations(given_lr):
+    from jaxgan.data.tf_host import tensorflow
+    tf = tensorflow()
+    lr = np.random.default_rng(0).integers(0, 256, (20, 27, 3), np.uint8)
+    hr = np.repeat(np.repeat(lr, 4, 0), 4, 1)                   # each LR pixel is a 4x4 HR block
+    example = {"hr": tf.constant(hr), **({"lr": tf.constant(lr)} if given_lr else {})}
+    seen = set()
+    for position in range(16):
+        out = random_crop_pair(tf, example, 32, 4, True, tf.constant([0, position], tf.int64))
+        crop = out["hr"].numpy()
+        assert crop.shape == (32, 32, 3)
+        if given_lr:
+            np.testing.assert_array_equal(np.repeat(np.repeat(out["lr"].numpy(), 4, 0), 4, 1), crop)
+        seen.add(crop.tobytes())
+    assert len(seen) > 8                                        # crops and orientations vary
+
+
+def test_folder_sources_for_hr_images_and_given_pairs(tiny_sr, tmp_path):
+    rng = np.random.default_rng(0)
+    for name, shape in (("a.png", (40, 52, 3)), ("small.jpg", (20, 30, 3)), ("gray.png", (48, 36))):
+        (tmp_path / "hr" / "HR").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 255, shape, np.uint8)).save(tmp_path / "hr" / "HR" / name)
+    (tmp_path / "hr" / "HR" / "corrupt.png").write_bytes(b"broken")
+    batch = next(train_batches(tiny_sr(**{"data.source": "folder", "data.path": str(tmp_path / "hr" / "HR")}), 1, 0))
+    assert set(batch) == {"hr"} and batch["hr"].shape == (8, 32, 32, 3) and np.abs(batch["hr"]).max() <= 1
+    (tmp_path / "hr" / "LR").mkdir()
+    for f in (tmp_path / "hr" / "HR").glob("*.*"):
+        if f.name != "corrupt.png":
+            image = Image.open(f)
+            image.resize((image.width // 4, image.height // 4), Image.BICUBIC).save(tmp_path / "hr" / "LR" / f.name)
+    config = tiny_sr(**{"data.source": "folder", "data.path": str(tmp_path / "hr"), "data.layout": "lr_hr"})
+    batch = next(train_batches(config, 1, 0))
+    assert batch["hr"].shape == (8, 32, 32, 3) and batch["lr"].shape == (8, 8, 8, 3)
+
+
+def test_tfds_sets_with_hr_and_lr_features(tiny_sr, tmp_path):
+    """A TFDS set laid out like div2k (``hr``/``lr`` images), built offline: pairs stay aligned."""
+    import tensorflow_datasets as tfds
+
+    class FakeDiv2k(tfds.core.GeneratorBasedBuilder):
+        VERSION = tfds.core.Version("1.0.0")
+
+        def _info(self):
+            image = tfds.features.Image(shape=(None, None, 3))
+            return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict({"hr": image, "lr": image}))
+
+        def _split_generators(self, dl_manager):
+            return {"train": self._generate_examples(0, 3), "validation": self._generate_examples(1, 2)}
+
+        def _generate_examples(self, seed, count):
+            rng = np.random.default_rng(seed)
+            for i in range(count):
+                lr = rng.integers(0, 255, (12 + i, 10 + 2 * i, 3), np.uint8)
+                yield i, {"hr": np.repeat(np.repeat(lr, 4, 0), 4, 1), "lr": lr}
+
+    FakeDiv2k(data_dir=str(tmp_path)).download_and_prepare()
+    fields = {"data.source": "tfds", "data.name": "fake_div2k", "data.data_dir": str(tmp_path),
+              "data.eval_split": "validation"}
+    config = tiny_sr(**fields, **{"data.layout": "lr_hr"})
+    batch = next(train_batches(config, 1, 0))
+    np.testing.assert_array_equal(np.repeat(np.repeat(batch["lr"], 4, 1), 4, 2), batch["hr"])
+    held_out = eval_arrays(config, "validation")
+    assert [x.shape for x in held_out["lr"]] == [(12, 10, 3), (13, 12, 3)]
+    assert set(next(train_batches(tiny_sr(**fields), 1, 0))) == {"hr"}          # layout hr: HR only
+
+
+# ---------------------------------------------------------------------------------------------- training
+def run_steps(trainer, steps):
+    metrics = []
+    with jax.set_mesh(trainer.mesh):
+        for _ in range(steps):
+            trainer.state, m = trainer.step_fn(trainer.state, trainer._next_batch())
+            metrics.append({k: float(v) for k, v in m.items()})
+    return metrics
+
+
+def test_two_phases_train_and_resume_exactly_with_vgg_content(tiny_sr, tmp_path):
+    write_random_vgg19_h5(tmp_path / "vgg.h5")
+    config = tiny_sr(content_loss="vgg22", vgg_weights=str(tmp_path / "vgg.h5"), checkpoint_every=2)
+    straight = Trainer(config, tmp_path / "straight", devices=jax.devices()[:1])
+    metrics = run_steps(straight, 4)
+    pre, gan = metrics[:2], metrics[2:]
+    assert all(m["d_loss"] == 0 and m["g_content"] == m["pixel_mse"] for m in pre)      # SRResNet on MSE
+    assert all(m["d_loss"] > 0 and m["g_adversarial"] > 0 and m["g_content"] != m["pixel_mse"] for m in gan)
+    assert all(np.isfinite(list(m.values())).all() for m in metrics)
+    assert pre[1]["pixel_mse"] != pre[0]["pixel_mse"]
+    straight.checkpointer.close()
+
+    first = Trainer(tiny_sr(content_loss="vgg22", vgg_weights=str(tmp_path / "vgg.h5"), num_steps=2),
+                    tmp_path / "resumed", devices=jax.devices()[:1])
+    first.fit()                                                 # the real loop, stopped at the phase boundary
+    config_again = tiny_sr(content_loss="vgg22", vgg_weights=str(tmp_path / "vgg.h5"), checkpoint_every=2)
+    resumed = Trainer(config_again, tmp_path / "resumed", devices=jax.devices()[:1])
+    assert resumed.start_step == 2
+    tail = run_steps(resumed, 2)
+    for a, b in zip(jax.tree.leaves(jax.device_get(straight.state.nets)), jax.tree.leaves(jax.device_get(resumed.state.nets))):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert tail[-1]["g_loss"] == pytest.approx(gan[-1]["g_loss"], rel=1e-5)
+    resumed.checkpointer.close()
+
+
+def test_eight_devices_match_one_in_the_gan_phase(tiny_sr, tmp_path):
+    # SGD, not Adam: Adam's first steps are lr * sign(grad), which float noise flips for ~zero gradients
+    sgd = {"optim.g.name": "sgd", "optim.d.name": "sgd", "optim.g.lr": 0.05, "optim.d.lr": 0.05}
+    assert_one_and_eight_devices_agree(lambda: tiny_sr(pretrain_steps=1, num_steps=2, **sgd), tmp_path, 2)
+
+
+def test_vgg_content_without_weights_is_one_clear_error(tiny_sr, tmp_path):
+    with pytest.raises(ConfigError, match="needs VGG19 weights"):
+        Trainer(tiny_sr(content_loss="vgg54"), tmp_path)
+    with pytest.raises(ConfigError, match="multiple of config.scale"):
+        Trainer(tiny_sr(image_size=30), tmp_path / "b")
+
+
+def test_evaluation_scores_bicubic_and_the_model_on_whole_held_out_photos(tiny_sr, tmp_path):
+    trainer = Trainer(tiny_sr(), tmp_path, devices=jax.devices()[:1])
+    results = trainer.evaluate(0, Reporter(tmp_path, 1, 0, 1, False))
+    trainer.checkpointer.close()
+    assert 22 < results["bicubic_psnr"] < 35 and 0.5 < results["bicubic_ssim"] < 1
+    assert results["held_out_psnr_gain"] == pytest.approx(results["held_out_psnr"] - results["bicubic_psnr"])
+    grid = trainer.sample_grid()                                # bicubic | SR | HR
+    assert grid.shape == (2, 32, 96, 3)

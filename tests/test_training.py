@@ -4,6 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from conftest import assert_one_and_eight_devices_agree
 from jaxgan.train import Trainer
 
 
@@ -32,21 +33,7 @@ def test_recipe_trains_with_finite_moving_losses(name, tiny, tmp_path):
 
 @pytest.mark.parametrize("name", ["dcgan", "wgan_gp"])
 def test_eight_devices_match_one(name, tiny, tmp_path):
-    assert jax.device_count() == 8
-    results = []
-    for devices in (jax.devices()[:1], jax.devices()):
-        config = tiny(name, num_steps=3)
-        trainer = Trainer(config, tmp_path / str(len(devices)), devices=devices)
-        with jax.set_mesh(trainer.mesh):
-            for _ in range(config.num_steps):
-                trainer.state, metrics = trainer.step_fn(trainer.state, trainer._next_batch())
-        results.append((jax.device_get(trainer.state.nets), {k: float(v) for k, v in metrics.items()}))
-        trainer.checkpointer.close()
-    (nets1, m1), (nets8, m8) = results
-    for k in m1:
-        np.testing.assert_allclose(m1[k], m8[k], rtol=2e-4, atol=2e-5, err_msg=k)
-    for a, b in zip(jax.tree.leaves(nets1), jax.tree.leaves(nets8)):
-        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
+    assert_one_and_eight_devices_agree(lambda: tiny(name, num_steps=3), tmp_path, 3)
 
 
 def test_batch_not_divisible_by_devices_is_a_clear_error(tiny, tmp_path):

@@ -5,6 +5,7 @@
 
 - ``grey2photo`` (paired, pix2pix): crops of scikit-image's colour photos, A = grayscale, B = colour.
 - ``photo2sketch`` (unpaired, CycleGAN): A = colour photo crops, B = edge sketches of other images.
+- ``photos`` (super-resolution): the colour photos at their own size (see `data.super_resolution`).
 
 Each is split deterministically into ``train`` and ``test`` (held out for evaluation); the photo sets
 are split by file, so held-out photos never appear in training.
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image
+
+from jaxgan.errors import DataError
 
 EMBEDDED = ("digits", "faces")
 PAIRED = ("grey2photo",)
@@ -50,7 +53,7 @@ def load_embedded(name: str, split: str, size: int) -> dict[str, np.ndarray]:
     elif split == "test":
         idx = order[:held]
     else:
-        raise ValueError(f"embedded data set {name!r} has splits train and test, not {split!r}")
+        raise DataError(f"embedded data set {name!r} has splits train and test, not {split!r}")
     out = {"image": _upscale(images[idx], size), "label": labels[idx]}
     if name == "faces":
         del out["label"]
@@ -80,6 +83,19 @@ def _photo(name: str) -> np.ndarray:
         return io.imread(os.path.join(os.path.dirname(skimage.data.__file__), "clock_motion.png"))
     image = getattr(skimage.data, name)()
     return image[..., :3] if image.ndim == 3 else image
+
+
+def rgb_photo(name: str) -> np.ndarray:
+    """A bundled photo as uint8 RGB at its own size (grayscale ones replicated to 3 channels)."""
+    image = _photo(name)
+    return np.repeat(image[..., None], 3, axis=-1) if image.ndim == 2 else np.ascontiguousarray(image)
+
+
+def super_resolution_photos(split: str) -> tuple[str, ...]:
+    """The ``photos`` super-resolution set: the colour photos above, plus grayscale textures and scenes
+    for training and the camera man (a classic SR test image) held out."""
+    extra = {"train": ("brick", "grass", "gravel", "coins", "moon", "page", "text"), "test": ("camera",)}
+    return _PHOTOS[split] + extra[split]
 
 
 def photo_crops(names: tuple[str, ...], size: int, per_photo: int = 24, crop_fraction: float = 0.35,
@@ -121,7 +137,7 @@ def load_paired(name: str, split: str, size: int) -> dict[str, np.ndarray]:
     """``grey2photo``: A = grayscale crop, B = the same crop in colour (paired)."""
     if name != "grey2photo":
         raise ValueError(f"unknown paired embedded set {name!r}")
-    photos = photo_crops(_PHOTOS[_split(split)], size, seed=0 if split == "train" else 1)
+    photos = photo_crops(_PHOTOS[check_split(split)], size, seed=0 if split == "train" else 1)
     return {"A": np.stack([_gray(p) for p in photos]), "B": photos}
 
 
@@ -129,13 +145,13 @@ def load_unpaired(name: str, split: str, size: int) -> tuple[np.ndarray, np.ndar
     """``photo2sketch``: A = colour photo crops, B = edge sketches of other images (unpaired)."""
     if name != "photo2sketch":
         raise ValueError(f"unknown unpaired embedded set {name!r}")
-    s = _split(split)
+    s = check_split(split)
     photos = photo_crops(_PHOTOS[s], size, seed=2 if s == "train" else 3)
     gray = photo_crops(_SKETCH_SOURCES[s], size, seed=4 if s == "train" else 5)
     return photos, np.stack([_sketch(g) for g in gray])
 
 
-def _split(split: str) -> str:
+def check_split(split: str) -> str:
     if split not in ("train", "test"):
-        raise ValueError(f"embedded image-to-image sets have splits train and test, not {split!r}")
+        raise DataError(f"the embedded photo sets have splits train and test, not {split!r}")
     return split

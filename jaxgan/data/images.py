@@ -37,11 +37,13 @@ def resize(image: Image.Image, size: int, mode: str = "crop") -> Image.Image:
 
 
 def load_image(path: str | os.PathLike, size: int, channels: int, mode: str = "crop") -> np.ndarray:
-    """``uint8 [size, size, channels]`` from any readable image file."""
+    """``uint8 [size, size, channels]`` from any readable image file (``size`` 0: its own size)."""
     with Image.open(path) as image:
         image.load()
-        array = np.asarray(resize(to_mode(image, channels), size, mode))
-    return array.reshape(size, size, channels)
+        image = to_mode(image, channels)
+        if size:
+            image = resize(image, size, mode)
+        return np.asarray(image).reshape(image.height, image.width, channels)
 
 
 def load_side_by_side(path: str | os.PathLike, size: int, channels: int) -> tuple[np.ndarray, np.ndarray]:

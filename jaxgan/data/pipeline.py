@@ -14,12 +14,20 @@ from typing import Any, Iterator
 import ml_collections
 import numpy as np
 
+from jaxgan.data import super_resolution
 from jaxgan.data.sources import make_source
 from jaxgan.errors import DataError
 from jaxgan.data.tf_host import tensorflow
 
 
-IMAGE_KEYS = ("image", "A", "B")
+IMAGE_KEYS = ("image", "A", "B", "hr", "lr")
+
+
+def _source(config: ml_collections.ConfigDict, split: str, size: int, train: bool) -> Any:
+    """Super-resolution layouts read images at their own size; everything else at ``size``."""
+    if config.data.get("layout") in super_resolution.LAYOUTS:
+        return super_resolution.make_hr_source(config.data, split, config.scale, config.image_size if train else 0)
+    return make_source(config.data, split, size)
 
 
 def _to_float(tf: Any, image: Any, channels: int) -> Any:
@@ -60,7 +68,7 @@ def train_batches(config: ml_collections.ConfigDict, examples_per_row: int, star
     tf = tensorflow()
     data = config.data
     load_size = max(data.get("load_size", 0) or config.image_size, config.image_size)
-    source = make_source(data, data.split, load_size)
+    source = _source(config, data.split, load_size, train=True)
     per_step = config.batch_size * examples_per_row
     local = per_step // process_count
     seed = int(config.seed)
@@ -73,8 +81,12 @@ def train_batches(config: ml_collections.ConfigDict, examples_per_row: int, star
 
     def prepare(position: Any, raw: Any) -> dict[str, Any]:
         example = source.decode(raw)
-        example = _jitter(tf, example, config.image_size, data.random_flip,
-                          tf.stack([tf.cast(seed, tf.int64), position]))
+        example_seed = tf.stack([tf.cast(seed, tf.int64), position])
+        if "hr" in example:
+            example = super_resolution.random_crop_pair(tf, example, config.image_size, config.scale,
+                                                        data.random_flip, example_seed)
+        else:
+            example = _jitter(tf, example, config.image_size, data.random_flip, example_seed)
         return _to_model_input(tf, example, data.channels)
 
     ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
@@ -88,17 +100,25 @@ def train_batches(config: ml_collections.ConfigDict, examples_per_row: int, star
 
 
 def eval_arrays(config: ml_collections.ConfigDict, split: str, limit: int = 2000
-                ) -> dict[str, np.ndarray] | None:
-    """Up to ``limit`` real examples of ``split`` as float arrays in [-1, 1], or None where none exist."""
+                ) -> dict[str, np.ndarray | list[np.ndarray]] | None:
+    """Up to ``limit`` real examples of ``split`` as float arrays in [-1, 1], or None where none exist.
+
+    Images of different sizes (super-resolution's whole held-out images) come as lists of arrays."""
     data = config.data
     if data.source == "folder" and data.get("layout", "single") == "single":
         return None                      # a plain folder has no held-out split
     tf = tensorflow()
     try:
-        source = make_source(data, split, config.image_size)
+        source = _source(config, split, config.image_size, train=False)
     except DataError as e:
         logging.getLogger(__name__).warning("no evaluation data for split %r: %s", split, e)
         return None
     raw = source.arrays(limit)
-    return {k: (_to_float(tf, tf.constant(v), data.channels).numpy() if k in IMAGE_KEYS
-                else np.asarray(v, np.int32)) for k, v in raw.items()}
+
+    def convert(key: str, value: Any) -> Any:
+        if isinstance(value, list):
+            return [convert(key, v) for v in value]
+        return _to_float(tf, tf.constant(value), data.channels).numpy() if key in IMAGE_KEYS \
+            else np.asarray(value, np.int32)
+
+    return {k: convert(k, v) for k, v in raw.items()}

@@ -64,7 +64,7 @@ class ArraySource(IndexSource):
 
 
 class FolderSource(IndexSource):
-    """Every readable image under a folder (recursive), decoded by PIL and resized to ``size``.
+    """Every readable image under a folder (recursive), decoded by PIL and resized to ``size`` (0: kept).
 
     ``layout``: ``single`` (one image per file -> ``image``), ``side_by_side`` (the pix2pix layout: A on
     the left half, B on the right -> ``A``, ``B``), or ``two_folders`` (``root/A/...`` and ``root/B/...``
@@ -72,7 +72,7 @@ class FolderSource(IndexSource):
     """
 
     def __init__(self, root: str, size: int, channels: int, resize: str, layout: str = "single",
-                 pair_roots: tuple[Path, Path] | None = None):
+                 pair_roots: tuple[Path, Path] | None = None, keys: tuple[str, ...] | None = None):
         root_path = Path(root)
         if not root_path.is_dir():
             raise DataError(f"data folder {root!r} does not exist or is not a folder")
@@ -97,7 +97,7 @@ class FolderSource(IndexSource):
             raise DataError(f"no readable images under {root!r} ({skipped} unreadable files)")
         self.items, self.skipped, self.layout = [tuple(map(str, item)) for item in good], skipped, layout
         self.num, self.size, self.channels, self.resize = len(good), size, channels, resize
-        self.keys = ("image",) if layout == "single" else ("A", "B")
+        self.keys = keys or (("image",) if layout == "single" else ("A", "B"))
 
     def _load(self, index: np.ndarray) -> tuple[np.ndarray, ...]:
         item = self.items[int(index)]
@@ -110,13 +110,15 @@ class FolderSource(IndexSource):
 
     def decode(self, index: Any) -> dict[str, Any]:
         tf = tensorflow()
-        shape = (self.size, self.size, self.channels)
+        side = self.size or None                        # size 0: each image at its own size
+        shape = (side, side, self.channels)
         loaded = tf.numpy_function(self._load, [index], [tf.uint8] * len(self.keys), stateful=False)
         return {k: tf.ensure_shape(v, shape) for k, v in zip(self.keys, loaded)}
 
     def arrays(self, limit: int) -> dict[str, np.ndarray]:
         loaded = [self._load(np.int64(i)) for i in range(min(limit, self.num))]
-        return {k: np.stack([item[j] for item in loaded]) for j, k in enumerate(self.keys)}
+        stack = np.stack if self.size else list
+        return {k: stack([item[j] for item in loaded]) for j, k in enumerate(self.keys)}
 
 
 class UnpairedSource:
@@ -141,10 +143,14 @@ class UnpairedSource:
 
 
 class TFDSSource:
-    """A TensorFlow Datasets split, read in a seeded shuffled order; images decoded after slicing."""
+    """A TensorFlow Datasets split, read in a seeded shuffled order; images decoded after slicing.
+
+    ``features`` maps our keys to the data set's image features (default ``{"image": "image"}``; the
+    super-resolution sets use ``{"hr": "hr", "lr": "lr"}``); ``size`` 0 keeps each image's own size.
+    """
 
     def __init__(self, name: str, split: str, data_dir: str | None, size: int, resize: str,
-                 download: bool, shuffle_buffer: int):
+                 download: bool, shuffle_buffer: int, features: dict[str, str] | None = None):
         import tensorflow_datasets as tfds
 
         tensorflow()
@@ -167,15 +173,20 @@ class TFDSSource:
         self.builder, self.split, self.size, self.resize = builder, split, size, resize
         self.shuffle_buffer = shuffle_buffer
         self.num = builder.info.splits[split].num_examples
-        self.has_label = "label" in builder.info.features
+        self.features = features or {"image": "image"}
+        missing = sorted(set(self.features.values()) - set(builder.info.features))
+        if missing:
+            raise DataError(f"TFDS data set {name!r} has no feature(s) {missing}; it has "
+                            f"{sorted(builder.info.features)}")
+        self.has_label = "label" in builder.info.features and "image" in self.features
 
     def _raw(self) -> Any:
         import tensorflow_datasets as tfds
 
         ds = self.builder.as_dataset(split=self.split, shuffle_files=False,
-                                     decoders={"image": tfds.decode.SkipDecoding()})
-        keys = ["image"] + (["label"] if self.has_label else [])
-        return ds.map(lambda ex: {k: ex[k] for k in keys})
+                                     decoders={f: tfds.decode.SkipDecoding() for f in self.features.values()})
+        features = dict(self.features, **({"label": "label"} if self.has_label else {}))
+        return ds.map(lambda ex: {k: ex[f] for k, f in features.items()})
 
     def stream(self, seed: int, start: int) -> Any:
         raw = self._raw().repeat().shuffle(self.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
@@ -183,9 +194,10 @@ class TFDSSource:
 
     def decode(self, raw: Any) -> dict[str, Any]:
         tf = tensorflow()
-        image = tf.io.decode_image(raw["image"], channels=3, expand_animations=False)
-        image = _tf_resize(image, self.size, self.resize)
-        out = {"image": image}
+        out = {}
+        for key in self.features:
+            image = tf.io.decode_image(raw[key], channels=3, expand_animations=False)
+            out[key] = _tf_resize(image, self.size, self.resize) if self.size else image
         if self.has_label:
             out["label"] = tf.cast(raw["label"], tf.int32)
         return out
@@ -194,7 +206,8 @@ class TFDSSource:
         """The first ``limit`` examples of the split, decoded (for evaluation)."""
         ds = self._raw().take(limit).map(self.decode)
         items = list(ds.as_numpy_iterator())
-        return {k: np.stack([it[k] for it in items]) for k in items[0]}
+        stack = np.stack if self.size else list
+        return {k: stack([it[k] for it in items]) for k in items[0]}
 
 
 def _prepared(builder: Any) -> bool:

@@ -6,6 +6,8 @@ pixels are cropped from every side first.
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
@@ -22,16 +24,20 @@ def luminance(images01: np.ndarray) -> np.ndarray:
     return y[..., None]
 
 
-def paired_scores(outputs: np.ndarray, targets: np.ndarray, prefix: str = "", y_channel: bool = False,
-                  border: int = 0) -> dict[str, float]:
-    """``{prefix}l1``, ``{prefix}psnr`` (dB) and ``{prefix}ssim`` of outputs against targets."""
-    a, b = to_unit(outputs), to_unit(targets)
-    if y_channel:
-        a, b = luminance(a), luminance(b)
-    if border:
-        a, b = a[:, border:-border, border:-border], b[:, border:-border, border:-border]
-    psnr = [peak_signal_noise_ratio(t, o, data_range=1.0) for o, t in zip(a, b)]
-    ssim = [structural_similarity(t, o, data_range=1.0, channel_axis=-1, gaussian_weights=True, sigma=1.5,
-                                  use_sample_covariance=False) for o, t in zip(a, b)]
-    return {f"{prefix}l1": float(np.mean(np.abs(a - b))), f"{prefix}psnr": float(np.mean(psnr)),
+def paired_scores(outputs: Sequence[np.ndarray], targets: Sequence[np.ndarray], prefix: str = "",
+                  y_channel: bool = False, border: int = 0) -> dict[str, float]:
+    """``{prefix}l1``, ``{prefix}psnr`` (dB) and ``{prefix}ssim`` of outputs against targets, averaged over
+    images (a batch, or a list of images of different sizes)."""
+    l1, psnr, ssim = [], [], []
+    for output, target in zip(outputs, targets):
+        a, b = to_unit(output), to_unit(target)
+        if y_channel:
+            a, b = luminance(a), luminance(b)
+        if border:
+            a, b = a[border:-border, border:-border], b[border:-border, border:-border]
+        l1.append(np.mean(np.abs(a - b)))
+        psnr.append(peak_signal_noise_ratio(b, a, data_range=1.0))
+        ssim.append(structural_similarity(b, a, data_range=1.0, channel_axis=-1, gaussian_weights=True,
+                                          sigma=1.5, use_sample_covariance=False))
+    return {f"{prefix}l1": float(np.mean(l1)), f"{prefix}psnr": float(np.mean(psnr)),
             f"{prefix}ssim": float(np.mean(ssim))}

@@ -22,11 +22,22 @@ class SRResNet(nn.Module):
     channels: int = 3
     dtype: Any = None
 
-    @nn.compact
-    def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
+    def receptive_radius(self) -> int:
+        """Input pixels on each side that can reach an output pixel: the overlap tiles need to be exact."""
+        radius = 4                                   # 9x9 tail, at the output resolution
+        for _ in range(self._stages()):
+            radius = math.ceil(radius / 2) + 1       # pixel shuffle halves it; the stage's 3x3 conv adds 1
+        return radius + 1 + 2 * self.num_blocks + 4  # body's last conv, two 3x3 per block, 9x9 head
+
+    def _stages(self) -> int:
         stages = int(math.log2(self.scale))
         if 2 ** stages != self.scale or stages < 1:
             raise ValueError(f"scale must be a power of two >= 2, got {self.scale}")
+        return stages
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
+        stages = self._stages()
         f = self.features
         h = activation("prelu")(Conv(f, 9, 1, 4, dtype=self.dtype)(x))
         body = h

@@ -78,3 +78,24 @@ def load_vgg19_h5(path: str | Path, layer: str = "block5_conv4") -> dict[str, An
             raise ConfigError(f"{path}: {name} has kernel shape {shape}, expected {(3, 3, expected_in, width)}")
         expected_in = width
     return {"params": params}
+
+
+def write_random_vgg19_h5(path: str | Path, seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """A file in the Keras VGG19 'notop' layout with random weights (for tests and timing, not for
+    training); returns ``{layer: (kernel, bias)}`` as written."""
+    import h5py
+
+    rng = np.random.default_rng(seed)
+    weights, cin = {}, 3
+    widths = [width for _, convs, width in VGG19_BLOCKS for _ in range(convs)]
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names"] = [b"input_1"] + [n.encode() for n in layer_names()]
+        for name, width in zip(layer_names(), widths):
+            kernel = (rng.standard_normal((3, 3, cin, width)) * np.sqrt(2.0 / (9 * cin))).astype(np.float32)
+            bias = (rng.standard_normal(width) * 0.1).astype(np.float32)
+            group = f.create_group(name)
+            group.attrs["weight_names"] = [f"{name}/kernel:0".encode(), f"{name}/bias:0".encode()]
+            group[f"{name}/kernel:0"], group[f"{name}/bias:0"] = kernel, bias
+            weights[name] = (kernel, bias)
+            cin = width
+    return weights

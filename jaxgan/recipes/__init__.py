@@ -7,8 +7,10 @@ from jaxgan.recipes.base import NetState, Recipe, TrainState
 from jaxgan.recipes.cyclegan import CycleGAN
 from jaxgan.recipes.noise_to_image import NoiseToImage
 from jaxgan.recipes.pix2pix import Pix2Pix
+from jaxgan.recipes.srgan import SRGAN
 
-RECIPES: dict[str, type[Recipe]] = {"noise_to_image": NoiseToImage, "pix2pix": Pix2Pix, "cyclegan": CycleGAN}
+RECIPES: dict[str, type[Recipe]] = {"noise_to_image": NoiseToImage, "pix2pix": Pix2Pix, "cyclegan": CycleGAN,
+                                    "srgan": SRGAN}
 
 
 def build(config: ml_collections.ConfigDict) -> Recipe:

@@ -74,6 +74,8 @@ class Recipe:
     needs_examples: bool = False
     #: translation recipes: image sides must be multiples of this (infer.py pads to it)
     size_multiple: int = 1
+    #: translation recipes: output side / input side (super-resolution: 2 or 4)
+    scale: int = 1
     #: which nets `generate` needs (infer.py restores only what it needs to know about)
     generator_names: tuple[str, ...] = ("G",)
 
@@ -123,7 +125,8 @@ class Recipe:
         """Quality figures logged during and at the end of training; empty by default.
 
         ``variables`` are the generators' (`generator_variables`); ``train`` / ``held_out`` are real
-        evaluation arrays in [-1, 1] (``image``/``label`` or ``A``/``B``), or None where none exist.
+        evaluation arrays in [-1, 1] (``image``/``label``, ``A``/``B``, or super-resolution's ``hr`` /
+        ``lr`` lists of whole images), or None where none exist.
         """
         return {}
 

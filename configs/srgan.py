@@ -1,0 +1,43 @@
+"""SRResNet pre-training then SRGAN (Ledig et al. 2017), x4, on the embedded photos (~30 min on 2 CPU cores).
+
+The default trains SRResNet on the pixel MSE for ``pretrain_steps`` (64x64 HR crops and a fast decaying
+learning rate, to beat bicubic within a CPU budget), then SRGAN with the MSE content loss (no VGG file
+needed). Paper setting (on a GPU), with DIV2K prepared by `tfds build div2k/bicubic_x4`:
+--config.data.source=tfds --config.data.name=div2k/bicubic_x4 --config.data.eval_split=validation
+--config.image_size=96 --config.pretrain_steps=1000000 --config.num_steps=1100000
+--config.optim.pretrain.lr=1e-4 --config.optim.pretrain.schedule=constant
+--config.content_loss=vgg54 --config.vgg_weights=/path/to/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5
+Your own HR images: --config.data.source=folder --config.data.path=/data/hr (train/ and test/ sub-folders
+for a held-out split); given LR/HR pairs: --config.data.layout=lr_hr with HR/ and LR/ sub-folders.
+"""
+from jaxgan.config import adam, base_config
+
+
+def get_config():
+    c = base_config()
+    c.recipe = "srgan"
+    c.scale = 4                              # 2 or 4
+    c.image_size = 64                        # HR crop side (LR crops are image_size / scale); paper: 96
+    c.batch_size = 16
+    c.pretrain_steps = 600                   # phase 1: SRResNet on the pixel MSE
+    c.num_steps = 700                        # then phase 2 (SRGAN) to here
+    c.content_loss = "mse"                   # mse | vgg22 | vgg54 (VGG needs vgg_weights)
+    c.vgg_weights = ""                       # Keras vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5
+    c.adversarial_weight = 1e-3
+    c.tile = 128                             # LR tile side for evaluation and infer.py (bounded memory)
+    c.data.source = "photos"                 # photos (embedded) | folder | tfds
+    c.data.layout = "hr"                     # hr (LR made by bicubic downsampling) | lr_hr (given pairs)
+    c.data.channels = 3
+    c.data.random_flip = True                # flips and 90-degree rotations
+    c.model.num_blocks = 16
+    c.model.features = 64
+    c.model.d_features = 64
+    c.optim.pretrain = dict(lr=1e-3, schedule="linear_decay", decay_start=0.5)    # phase 1 (G's Adam)
+    c.optim.g = adam(1e-4, 0.9)              # phase 2 (the paper: 1e-4, then 1e-5 for as long again)
+    c.optim.d = adam(1e-4, 0.9)
+    c.log_every = 20
+    c.sample_every = 200
+    c.checkpoint_every = 200
+    c.eval_every = 200
+    c.num_samples = 3
+    return c

@@ -1,0 +1,244 @@
+"""SRResNet and SRGAN (Ledig et al. 2017): single-image super-resolution by ``config.scale`` (2 or 4).
+
+One run has two phases, both resumable at any step (the phase is a function of the step):
+
+1. steps 1..``pretrain_steps``: SRResNet alone, on the pixel MSE, at ``optim.pretrain``'s learning rate
+   schedule (G's Adam moments then carry over into phase 2, at ``optim.g``'s schedule);
+2. the remaining steps: SRGAN, one D update (real HR vs G(LR)) then one G update on the content loss +
+   ``adversarial_weight`` x the non-saturating adversarial loss. ``content_loss``: ``mse``, or ``vgg22`` /
+   ``vgg54``, the MSE of VGG19 features rescaled by 1/12.75 as in the paper, with weights read from
+   ``config.vgg_weights`` (a Keras ``.h5`` file; nothing is downloaded).
+
+Inputs are HR crops (``hr``) and, for given pairs, LR crops (``lr``); otherwise the step makes the LR
+input by antialiased bicubic downsampling, quantised to 8 bits like a saved LR image.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from jaxgan import losses, models, parallel, tiling
+from jaxgan.errors import ConfigError
+from jaxgan.metrics import image_quality
+from jaxgan.models import vgg
+from jaxgan.optim import learning_rate, make_optimizer
+from jaxgan.recipes.base import Batch, Metrics, Recipe, TrainState, apply_grads, init_net, new_state
+
+CONTENT_LOSSES = ("mse", "vgg22", "vgg54")
+VGG_RESCALE = 1.0 / 12.75
+
+
+def downscale(hr: jax.Array, scale: int) -> jax.Array:
+    """[N, H, W, C] in [-1, 1] -> antialiased bicubic [N, H/scale, W/scale, C], rounded to 8-bit levels."""
+    n, h, w, c = hr.shape
+    lr = jax.image.resize(hr, (n, h // scale, w // scale, c), "bicubic", antialias=True)
+    return jnp.round((jnp.clip(lr, -1.0, 1.0) + 1.0) * 127.5) / 127.5 - 1.0
+
+
+def bicubic_upscale(lr: jax.Array, scale: int) -> jax.Array:
+    """The baseline every SR result is compared with: bicubic upsampling, clipped to [-1, 1]."""
+    n, h, w, c = lr.shape
+    return jnp.clip(jax.image.resize(lr, (n, h * scale, w * scale, c), "bicubic"), -1.0, 1.0)
+
+
+def _mse(a: jax.Array, b: jax.Array) -> jax.Array:
+    return jnp.mean(jnp.square(a.astype(jnp.float32) - b.astype(jnp.float32)))
+
+
+class SRGAN(Recipe):
+    needs_examples = True
+
+    def __init__(self, config: ml_collections.ConfigDict):
+        super().__init__(config)
+        m = config.model
+        self.scale = int(config.scale)
+        if config.image_size % self.scale:
+            raise ConfigError(f"config.image_size ({config.image_size}) must be a multiple of config.scale "
+                              f"({self.scale})")
+        if config.content_loss not in CONTENT_LOSSES:
+            raise ConfigError(f"config.content_loss must be one of {', '.join(CONTENT_LOSSES)}, "
+                              f"not {config.content_loss!r}")
+        dtype = jnp.dtype(m.dtype)
+        self.G = models.SRResNet(self.scale, m.num_blocks, m.features, 3, dtype=dtype)
+        try:
+            self.receptive_radius = self.G.receptive_radius()
+        except ValueError as e:
+            raise ConfigError(f"config.scale: {e}") from None
+        self.D = models.SRGANDiscriminator(m.d_features, dtype=dtype)
+        self.pretrain_steps = int(config.pretrain_steps)
+        gan_steps = max(config.num_steps - self.pretrain_steps, 1)
+        phases = [learning_rate(config.optim.pretrain, self.pretrain_steps), learning_rate(config.optim.g, gan_steps)]
+        g_lr = optax.join_schedules([p if callable(p) else optax.constant_schedule(p) for p in phases],
+                                    [self.pretrain_steps])
+        self.g_opt = make_optimizer(config.optim.g, config.num_steps, g_lr)
+        self.d_opt = make_optimizer(config.optim.d, gan_steps)
+        self.content, self.adversarial_weight = config.content_loss, float(config.adversarial_weight)
+        self.vgg = vgg.VGG19Features(vgg.LAYERS[self.content]) if self.content != "mse" else None
+        self.given_lr = config.data.layout == "lr_hr"
+        self._upscale_fn: Callable[..., Any] | None = None
+
+    # ----------------------------------------------------------------------------------- training
+    def example_batch(self, rows: int = 1) -> dict[str, np.ndarray]:
+        hr = self.config.image_size
+        batch = {"hr": np.zeros((rows, hr, hr, 3), np.float32)}
+        if self.given_lr:
+            batch["lr"] = np.zeros((rows, hr // self.scale, hr // self.scale, 3), np.float32)
+        return batch
+
+    def lr_input(self, batch: Batch) -> jax.Array:
+        return batch["lr"] if "lr" in batch else downscale(batch["hr"], self.scale)
+
+    def init(self, rng: jax.Array, batch: Batch) -> TrainState:
+        g_key, d_key, run_key = jax.random.split(rng, 3)
+        return new_state(run_key, {"G": init_net(self.G, self.g_opt, g_key, self.lr_input(batch)[:1]),
+                                   "D": init_net(self.D, self.d_opt, d_key, batch["hr"][:1])})
+
+    def _generate(self, g: Any, params: Any, lr: jax.Array) -> tuple[jax.Array, Any]:
+        sr, upd = self.G.apply({"params": params, "batch_stats": g.batch_stats}, lr, mutable=["batch_stats"])
+        return sr, upd["batch_stats"]
+
+    def pretrain_step(self, state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
+        """Phase 1: SRResNet on the pixel MSE. Reports the same metrics as phase 2 (D's as zeros)."""
+        g, hr = state.nets["G"], batch["hr"]
+
+        def loss_fn(params):
+            sr, stats = self._generate(g, params, self.lr_input(batch))
+            return _mse(sr, hr), stats
+
+        (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(g.params)
+        g = apply_grads(g, grads, self.g_opt, stats)
+        zero = jnp.zeros((), jnp.float32)
+        metrics = {"g_loss": loss, "g_content": loss, "g_adversarial": zero, "pixel_mse": loss,
+                   "d_loss": zero, "d_real": zero, "d_fake": zero}
+        return state.replace(step=state.step + 1, nets={**state.nets, "G": g}), metrics
+
+    def content_loss(self, sr: jax.Array, hr: jax.Array, vgg_variables: Any) -> jax.Array:
+        if self.vgg is None:
+            return _mse(sr, hr)
+        features = self.vgg.apply(vgg_variables, jnp.concatenate([sr, hr]).astype(sr.dtype)) * VGG_RESCALE
+        fake, real = jnp.split(features, 2)
+        return _mse(fake, jax.lax.stop_gradient(real))
+
+    def gan_step(self, state: TrainState, batch: Batch, vgg_variables: Any) -> tuple[TrainState, Metrics]:
+        """Phase 2: one D update, then one G update on content + adversarial_weight x adversarial."""
+        g, d, hr = state.nets["G"], state.nets["D"], batch["hr"]
+        sr, g_vjp, g_stats = jax.vjp(lambda p: self._generate(g, p, self.lr_input(batch)), g.params, has_aux=True)
+
+        def d_loss_fn(params):
+            variables = {"params": params, "batch_stats": d.batch_stats}
+            real_out, upd = self.D.apply(variables, hr, mutable=["batch_stats"])
+            variables = {"params": params, "batch_stats": upd["batch_stats"]}
+            fake_out, upd = self.D.apply(variables, jax.lax.stop_gradient(sr), mutable=["batch_stats"])
+            loss = losses.discriminator_loss("non_saturating", real_out, fake_out)
+            metrics = {"d_loss": loss, "d_real": losses.discriminator_output("non_saturating", real_out),
+                       "d_fake": losses.discriminator_output("non_saturating", fake_out)}
+            return loss, (metrics, upd["batch_stats"])
+
+        d_grads, (metrics, d_stats) = jax.grad(d_loss_fn, has_aux=True)(d.params)
+        d = apply_grads(d, d_grads, self.d_opt, d_stats)
+
+        def g_loss_fn(images):
+            out, _ = self.D.apply(d.variables, images, mutable=["batch_stats"])
+            adversarial = losses.generator_loss("non_saturating", out)
+            content = self.content_loss(images, hr, vgg_variables)
+            return content + self.adversarial_weight * adversarial, (content, adversarial)
+
+        (g_loss, (content, adversarial)), d_sr = jax.value_and_grad(g_loss_fn, has_aux=True)(sr)
+        (g_grads,) = g_vjp(d_sr)
+        g = apply_grads(g, g_grads, self.g_opt, g_stats)
+        metrics.update(g_loss=g_loss, g_content=content, g_adversarial=adversarial, pixel_mse=_mse(sr, hr))
+        return state.replace(step=state.step + 1, nets={"G": g, "D": d}), metrics
+
+    def load_vgg(self) -> Any:
+        """The content loss's VGG19 variables (None for MSE), read from ``config.vgg_weights``."""
+        if self.vgg is None:
+            return None
+        if not self.config.vgg_weights:
+            raise ConfigError(f"content_loss={self.content} needs VGG19 weights: pass "
+                              f"--config.vgg_weights=/path/to/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5 "
+                              f"(see the README), or use --config.content_loss=mse")
+        return vgg.load_vgg19_h5(self.config.vgg_weights, self.vgg.layer)
+
+    def compile_step(self, mesh: jax.sharding.Mesh) -> Callable[[TrainState, Batch], tuple[TrainState, Metrics]]:
+        """Phase 1 or phase 2, chosen on the host by the step (each phase compiles only when reached)."""
+        repl, batch_sh = parallel.replicated(mesh), parallel.batch_sharded(mesh)
+        pretrain = jax.jit(self.pretrain_step, in_shardings=(repl, batch_sh), out_shardings=(repl, repl),
+                           donate_argnums=0)
+        gan = jax.jit(self.gan_step, in_shardings=(repl, batch_sh, repl), out_shardings=(repl, repl),
+                      donate_argnums=0)
+        vgg_variables = None
+        if self.config.num_steps > self.pretrain_steps:
+            vgg_variables = jax.device_put(self.load_vgg(), repl)
+        counter = {"step": None}
+
+        def step(state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
+            if counter["step"] is None:
+                counter["step"] = int(state.step)          # once per run: the host's step counter
+            counter["step"] += 1
+            if counter["step"] <= self.pretrain_steps:
+                return pretrain(state, batch)
+            return gan(state, batch, vgg_variables)
+
+        return step
+
+    # ---------------------------------------------------------------------------------- generation
+    def translate(self, variables: dict[str, Any], images: jax.Array, direction: str | None = None) -> jax.Array:
+        """LR images -> super-resolved images, clipped to [-1, 1]."""
+        if direction is not None:
+            raise ValueError("super-resolution has no direction")
+        return jnp.clip(self.G.apply(variables["G"], images, train=False), -1.0, 1.0)
+
+    def upscale(self, variables: dict[str, Any], image: np.ndarray, tile: int | None = None,
+                batch: int = 4) -> np.ndarray:
+        """One LR image [H, W, 3] in [-1, 1] -> [scale*H, scale*W, 3], in overlapping tiles of ``tile``
+        LR pixels (default ``config.tile``) with the network's receptive radius as margin."""
+        if self._upscale_fn is None:
+            self._upscale_fn = jax.jit(self.translate)
+        return tiling.upscale_tiled(lambda x: self._upscale_fn(variables, x), image, self.scale,
+                                    tile or self.config.tile, self.receptive_radius, batch)
+
+    def sample_inputs(self, rng: jax.Array, num: int, examples: dict[str, Any] | None = None) -> Any:
+        """Centre crops (``image_size`` HR) of the first ``num`` example images."""
+        hr_side, lr_side = self.config.image_size, self.config.image_size // self.scale
+        inputs = {"hr": np.stack([_centre_crop(x, hr_side) for x in examples["hr"][:num]])}
+        if "lr" in examples:
+            inputs["lr"] = np.stack([_centre_crop(x, lr_side) for x in examples["lr"][:num]])
+        return inputs
+
+    def generate(self, variables: dict[str, Any], inputs: Any) -> jax.Array:
+        """bicubic | super-resolved | HR, side by side."""
+        lr = self.lr_input(inputs)
+        return jnp.concatenate([bicubic_upscale(lr, self.scale), self.translate(variables, lr), inputs["hr"]],
+                               axis=2)
+
+    def evaluate(self, variables: dict[str, Any], train: dict[str, Any] | None,
+                 held_out: dict[str, Any] | None) -> dict[str, float]:
+        """PSNR / SSIM on the Y channel with ``scale`` border pixels cropped, for G and for bicubic,
+        on the whole held-out images (cut to a multiple of ``scale``), and G's PSNR gain over bicubic."""
+        if held_out is None:
+            return {}
+        s = self.scale
+        targets, outputs, baseline = [], [], []
+        for i, hr in enumerate(held_out["hr"]):
+            h, w = hr.shape[0] // s * s, hr.shape[1] // s * s
+            hr = hr[:h, :w]
+            lr = held_out["lr"][i][:h // s, :w // s] if "lr" in held_out else np.asarray(downscale(hr[None], s))[0]
+            targets.append(hr)
+            outputs.append(self.upscale(variables, lr))
+            baseline.append(np.asarray(bicubic_upscale(lr[None], s))[0])
+        ours = image_quality.paired_scores(outputs, targets, "held_out_", y_channel=True, border=s)
+        bicubic = image_quality.paired_scores(baseline, targets, "bicubic_", y_channel=True, border=s)
+        return {**ours, **bicubic, "held_out_psnr_gain": ours["held_out_psnr"] - bicubic["bicubic_psnr"]}
+
+
+def _centre_crop(image: np.ndarray, side: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    if min(h, w) < side:
+        raise ConfigError(f"an example image ({h}x{w}) is smaller than the {side}-pixel crop")
+    top, left = (h - side) // 2, (w - side) // 2
+    return image[top:top + side, left:left + side]
