@@ -11,7 +11,7 @@ Translate (pix2pix, CycleGAN): every readable image under a file, folder or glob
 Upscale (SRResNet / SRGAN): every readable image at its own size, in overlapping tiles of ``--tile``
 LR pixels (bounded memory, seamless: the overlap covers the network's receptive field)::
 
-    python infer.py --workdir runs/srgan --input photos/ --output out/ [--tile 128]
+    python infer.py --workdir runs/srgan --input photos/ --output out/ [--tile 256]
 
 Outputs keep their names (and sub-folders); existing files are kept unless ``--overwrite``.
 """
@@ -33,7 +33,7 @@ _TILE = flags.DEFINE_integer("tile", None, "Upscale: tile side in input pixels (
 _NUM = flags.DEFINE_integer("num", 64, "Generate: how many images.", lower_bound=1)
 _STEP = flags.DEFINE_integer("step", None, "Checkpoint step (default: the latest).")
 _BATCH = flags.DEFINE_integer("batch", None, "Images (upscaling: tiles) per generator call (default 64; "
-                              "translation 8; upscaling 4).", lower_bound=1)
+                              "translation 8; upscaling 2).", lower_bound=1)
 _SEED = flags.DEFINE_integer("seed", 0, "Generate: noise seed.")
 _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace existing output files.")
 flags.mark_flags_as_required(["workdir", "output"])
@@ -73,7 +73,7 @@ def upscaler(recipe, variables):
     if tile <= 2 * recipe.receptive_radius:
         sys.exit(f"error: --tile must exceed twice the network's receptive radius ({recipe.receptive_radius} "
                  f"pixels), got {tile}")
-    return lambda x: recipe.upscale(variables, x[0], tile, _BATCH.value or 4)[None]
+    return lambda x: recipe.upscale(variables, x[0], tile, _BATCH.value or 2)[None]
 
 
 def translate(recipe, variables) -> None:

@@ -24,7 +24,7 @@ def get_config():
     c.content_loss = "mse"                   # mse | vgg22 | vgg54 (VGG needs vgg_weights)
     c.vgg_weights = ""                       # Keras vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5
     c.adversarial_weight = 1e-3
-    c.tile = 128                             # LR tile side for evaluation and infer.py (bounded memory)
+    c.tile = 256                             # LR tile side for evaluation and infer.py (bounded memory)
     c.data.source = "photos"                 # photos (embedded) | folder | tfds
     c.data.layout = "hr"                     # hr (LR made by bicubic downsampling) | lr_hr (given pairs)
     c.data.channels = 3

@@ -120,9 +120,9 @@ class SRGAN(Recipe):
     def content_loss(self, sr: jax.Array, hr: jax.Array, vgg_variables: Any) -> jax.Array:
         if self.vgg is None:
             return _mse(sr, hr)
-        features = self.vgg.apply(vgg_variables, jnp.concatenate([sr, hr]).astype(sr.dtype)) * VGG_RESCALE
-        fake, real = jnp.split(features, 2)
-        return _mse(fake, jax.lax.stop_gradient(real))
+        # Two passes, not one on the concatenated batch: the backward pass then covers only G's half.
+        real = jax.lax.stop_gradient(self.vgg.apply(vgg_variables, hr.astype(sr.dtype)))
+        return _mse(self.vgg.apply(vgg_variables, sr) * VGG_RESCALE, real * VGG_RESCALE)
 
     def gan_step(self, state: TrainState, batch: Batch, vgg_variables: Any) -> tuple[TrainState, Metrics]:
         """Phase 2: one D update, then one G update on content + adversarial_weight x adversarial."""
