@@ -23,7 +23,7 @@ import numpy as np
 import optax
 
 from jaxgan import losses, models, parallel, tiling
-from jaxgan.errors import ConfigError
+from jaxgan.errors import ConfigError, DataError
 from jaxgan.metrics import image_quality
 from jaxgan.models import vgg
 from jaxgan.optim import learning_rate, make_optimizer
@@ -239,6 +239,6 @@ class SRGAN(Recipe):
 def _centre_crop(image: np.ndarray, side: int) -> np.ndarray:
     h, w = image.shape[:2]
     if min(h, w) < side:
-        raise ConfigError(f"an example image ({h}x{w}) is smaller than the {side}-pixel crop")
+        raise DataError(f"an example image ({h}x{w}) is smaller than the {side}-pixel crop")
     top, left = (h - side) // 2, (w - side) // 2
     return image[top:top + side, left:left + side]
