@@ -1,4 +1,4 @@
-"""Use a trained run.
+"""Use a trained run: what it does follows from what the run's generator consumes.
 
 Generate (noise-to-image recipes)::
 
@@ -25,23 +25,38 @@ from absl import flags
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A training run's workdir.")
 _OUTPUT = flags.DEFINE_string("output", None, "Folder to write images into.")
-_INPUT = flags.DEFINE_string("input", None, "Translate: an image file, a folder (recursive) or a glob.")
-_DIRECTION = flags.DEFINE_enum("direction", None, ["AtoB", "BtoA"], "Translate: direction (CycleGAN).")
-_SIZE = flags.DEFINE_integer("size", None, "Translate: resize inputs to SIZE x SIZE (default: native).")
-_TILE = flags.DEFINE_integer("tile", None, "Upscale: tile side in input pixels (default: the run's config.tile).",
+_INPUT = flags.DEFINE_string("input", None, "Runs that take images: an image file, a folder (recursive) or a glob.")
+_SIZE = flags.DEFINE_integer("size", None, "Runs that take images: resize inputs to SIZE x SIZE (default: native).",
                              lower_bound=1)
-_NUM = flags.DEFINE_integer("num", 64, "Generate: how many images.", lower_bound=1)
+_TILE = flags.DEFINE_integer("tile", None, "Tiled runs (super-resolution): tile side in input pixels (default: the "
+                             "run's config.tile).", lower_bound=1)
+_NUM = flags.DEFINE_integer("num", 64, "Runs that generate from noise: how many images.", lower_bound=1)
+_SEED = flags.DEFINE_integer("seed", 0, "Runs that generate from noise: noise seed.")
 _STEP = flags.DEFINE_integer("step", None, "Checkpoint step (default: the latest).")
-_BATCH = flags.DEFINE_integer("batch", None, "Images (upscaling: tiles) per generator call (default 64; "
-                              "translation 8; upscaling 2).", lower_bound=1)
-_SEED = flags.DEFINE_integer("seed", 0, "Generate: noise seed.")
+_BATCH = flags.DEFINE_integer("batch", None, "Images (tiled runs: tiles) per generator call (default 64 from noise, "
+                              "8 from images, 2 tiles).", lower_bound=1)
 _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace existing output files.")
+# Named choices a recipe's predict takes (its GeneratorSpec lists the values it allows).
+CHOICES = {"direction": flags.DEFINE_string("direction", None, "Translation direction, e.g. AtoB or BtoA (CycleGAN).")}
 flags.mark_flags_as_required(["workdir", "output"])
 
 
-def generate(recipe, variables, step: int) -> None:
+def check_flags(spec) -> None:
+    """Exits with one line when a flag the user gave does not apply to this run's generator."""
+    tiled = spec.consumes == "image" and spec.tile_margin > 0
+    applies = {"num": spec.consumes == "noise", "seed": spec.consumes == "noise", "input": spec.consumes == "image",
+               "size": spec.consumes == "image" and not tiled, "tile": tiled}
+    for name, ok in applies.items():
+        if flags.FLAGS[name].present and not ok:
+            kind = "generates from noise" if spec.consumes == "noise" else \
+                "upscales images at their own size, in tiles" if tiled else "translates images"
+            sys.exit(f"error: --{name} does not apply: this run {kind}")
+    if spec.consumes == "image" and _INPUT.value is None:
+        sys.exit("error: this run translates images; give --input FILE|FOLDER|GLOB")
+
+
+def generate(predictor, step: int) -> None:
     import jax
-    import numpy as np
     from tqdm import tqdm
 
     from jaxgan.data.images import save_png, to_uint8
@@ -52,52 +67,31 @@ def generate(recipe, variables, step: int) -> None:
     if existing and not _OVERWRITE.value:
         sys.exit(f"error: {len(existing)} output file(s) already exist in {out} (e.g. {existing[0].name}); "
                  f"pass --overwrite to replace them")
-    run = jax.jit(recipe.generate)
     rng = jax.random.PRNGKey(_SEED.value)
     with tqdm(total=_NUM.value, unit="img", desc=f"step {step}", file=sys.stderr) as bar:
         for start in range(0, _NUM.value, batch):
             count = min(batch, _NUM.value - start)
-            images = to_uint8(np.asarray(run(variables, recipe.sample_inputs(jax.random.fold_in(rng, start), batch))))
-            for i, image in enumerate(images[:count]):
+            noise = jax.random.normal(jax.random.fold_in(rng, start), (batch, predictor.spec.latent_dim))
+            for i, image in enumerate(to_uint8(predictor(noise))[:count]):
                 save_png(image, names[start + i])
             bar.update(count)
     print(f"wrote {_NUM.value} images to {out}")
 
 
-def upscaler(recipe, variables):
-    """Super-resolution: one image per call, tiled (checks the flags that do not apply)."""
-    if _SIZE.value or _DIRECTION.value:
-        sys.exit("error: --size and --direction do not apply to super-resolution (images are upscaled at "
-                 "their own size)")
-    tile = _TILE.value or recipe.config.tile
-    if tile <= 2 * recipe.receptive_radius:
-        sys.exit(f"error: --tile must exceed twice the network's receptive radius ({recipe.receptive_radius} "
-                 f"pixels), got {tile}")
-    return lambda x: recipe.upscale(variables, x[0], tile, _BATCH.value or 2)[None]
-
-
-def translate(recipe, variables) -> None:
-    import jax
-
+def translate(predictor) -> None:
     from jaxgan.batch_translate import collect_inputs, translate_files
 
+    spec = predictor.spec
     items = collect_inputs(_INPUT.value)
     if not items:
         sys.exit(f"error: no files match {_INPUT.value!r}")
-    if recipe.scale > 1:
-        run_batch, batch = upscaler(recipe, variables), 1
+    if spec.tile_margin:
+        tile, tiles = _TILE.value or spec.tile, _BATCH.value or 2
+        run_batch, batch = (lambda x: predictor.tiled(x[0], tile, tiles)[None]), 1
     else:
-        if _TILE.value:
-            sys.exit("error: --tile is for super-resolution runs (their receptive field is bounded)")
-        try:
-            run = jax.jit(lambda v, x: recipe.translate(v, x, _DIRECTION.value))
-            jax.eval_shape(run, variables, jax.ShapeDtypeStruct(
-                (1, recipe.size_multiple, recipe.size_multiple, recipe.config.data.channels), "float32"))
-        except ValueError as e:
-            sys.exit(f"error: {e}")
-        run_batch, batch = (lambda x: run(variables, x)), _BATCH.value or 8
-    report = translate_files(run_batch, items, Path(_OUTPUT.value), recipe.config.data.channels,
-                             recipe.size_multiple, batch, _SIZE.value, _OVERWRITE.value, recipe.scale)
+        run_batch, batch = predictor, _BATCH.value or 8
+    report = translate_files(run_batch, items, Path(_OUTPUT.value), spec.channels, spec.size_multiple, batch,
+                             _SIZE.value, _OVERWRITE.value, spec.scale)
     for path in report.unreadable:
         print(f"skipped unreadable file: {path}", file=sys.stderr)
     if report.kept_existing:
@@ -113,21 +107,18 @@ def main(argv: list[str]) -> None:
     if len(argv) > 1:
         sys.exit(f"error: unexpected arguments {' '.join(argv[1:])}")
     from jaxgan.errors import UserError
-    from jaxgan.inference import load_generator
+    from jaxgan.inference import Predictor, load_generator
 
     try:
         recipe, variables, step = load_generator(_WORKDIR.value, _STEP.value)
+        check_flags(recipe.generator_spec)
+        predictor = Predictor(recipe, variables, **{name: flag.value for name, flag in CHOICES.items()})
+        if recipe.generator_spec.consumes == "noise":
+            generate(predictor, step)
+        else:
+            translate(predictor)
     except UserError as e:
         sys.exit(f"error: {e}")
-    translates = hasattr(recipe, "translate")
-    if _INPUT.value is not None:
-        if not translates:
-            sys.exit("error: this run generates from noise; --input is for translation and super-resolution runs")
-        translate(recipe, variables)
-    else:
-        if translates:
-            sys.exit("error: this run translates images; give --input FILE|FOLDER|GLOB")
-        generate(recipe, variables, step)
 
 
 if __name__ == "__main__":

@@ -23,11 +23,17 @@ def main(argv: list[str]) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("absl", "jax._src", "orbax", "tensorflow", "tensorboardX"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        config = _CONFIG.value
+        config.get("recipe")          # a file that failed to load answers every access with its error
+    except Exception as e:  # ml_collections loads the file lazily and raises IOError, SyntaxError, NameError...
+        reason = [line.strip() for line in str(e).splitlines() if line.strip()][-1:] or [type(e).__name__]
+        sys.exit(f"error: cannot load the --config file: {reason[0]}")
     from jaxgan.errors import UserError
     from jaxgan.train import run
 
     try:
-        result = run(_CONFIG.value, _WORKDIR.value)
+        result = run(config, _WORKDIR.value)
     except UserError as e:
         sys.exit(f"error: {e}")
     if result.get("eval"):

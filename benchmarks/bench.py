@@ -7,7 +7,7 @@ For each model: compile time, median step time, images/s, peak memory, and, when
 `../shared/bench/torch_reference.py` run in the same invocation with the same model, size and batch;
 ``ratio`` = our images/s / PyTorch's (> 1: jaxgan is faster). A step is one generator update with all
 its discriminator updates (WGAN: n_critic = 5), on a fixed synthetic batch, as in the reference; it is
-the recipe's `compile_step`, exactly what the trainer runs (CycleGAN's host image pool included, and
+the recipe's `make_step`, exactly what the trainer runs (CycleGAN's host image pool included, and
 its share of the step time reported as ``pool_share``). SRGAN's VGG19 gets random weights (timing
 only), and its row adds x4 inference speed in output megapixels/s (``upscale_mp_s``, SRResNet on one
 128 x 128 LR tile; ``torch_upscale_mp_s`` the same network in PyTorch).
@@ -71,11 +71,10 @@ def bench_jax(name: str, args) -> dict:
     import numpy as np
 
     from jaxgan import parallel, recipes
-    from jaxgan.nn import set_conv_impl
 
-    set_conv_impl(args.conv_impl)
     config_name, overrides = MODELS[name]
     config = load_config(config_name, overrides, args.batch, args.size)
+    config.model.conv_impl = args.conv_impl
     if config.recipe == "srgan":
         from jaxgan.models.vgg import write_random_vgg19_h5
 
@@ -88,20 +87,25 @@ def bench_jax(name: str, args) -> dict:
               for k, v in recipe.example_batch(config.batch_size).items()}
     with jax.set_mesh(mesh):
         batch = parallel.global_batch(images, mesh)
-        state = jax.jit(recipe.init, out_shardings=parallel.replicated(mesh))(jax.random.PRNGKey(0), batch)
-        step = recipe.compile_step(mesh)           # exactly what the trainer runs (CycleGAN: pool included)
+        init = parallel.jit_sharded(recipe.init, mesh, (parallel.REPLICATED, parallel.BATCH), parallel.REPLICATED)
+        state = init(jax.random.PRNGKey(0), batch)
+        host = recipe.init_host_state(images)
+        frozen = jax.device_put({k: net.load() for k, net in recipe.frozen_networks().items()},
+                                parallel.replicated(mesh))
+        step = recipe.make_step(mesh, frozen)      # exactly what the trainer runs (CycleGAN: pool included)
+        number = config.num_steps                  # the last phase (SRGAN: the GAN phase)
         t0 = time.perf_counter()
-        state, metrics = step(state, batch)
+        state, host, metrics = step(number, state, batch, host)
         jax.block_until_ready(metrics)
         first_s = time.perf_counter() - t0
         for _ in range(args.warmup - 1):
-            state, metrics = step(state, batch)
+            state, host, metrics = step(number, state, batch, host)
         jax.block_until_ready(metrics)
         pool_before = getattr(recipe, "pool_seconds", 0.0)
         times = []
         for _ in range(args.steps):
             t = time.perf_counter()
-            state, metrics = step(state, batch)
+            state, host, metrics = step(number, state, batch, host)
             jax.block_until_ready(metrics)
             times.append(time.perf_counter() - t)
     med = statistics.median(times)
@@ -113,7 +117,7 @@ def bench_jax(name: str, args) -> dict:
         row["pool_share"] = round((recipe.pool_seconds - pool_before) / sum(times), 4)
     if config.recipe == "srgan":
         variables = recipe.generator_variables(state)
-        upscale = jax.jit(recipe.translate)
+        upscale = jax.jit(recipe.predict)
         tile = np.tanh(rng.standard_normal((1, UPSCALE_TILE, UPSCALE_TILE, 3), np.float32))
         row["upscale_mp_s"] = round(recipe.scale ** 2 * UPSCALE_TILE ** 2 / 1e6 /
                                     _median_seconds(lambda: upscale(variables, tile), args), 3)

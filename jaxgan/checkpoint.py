@@ -1,9 +1,11 @@
-"""Full-state checkpoints with orbax: every network, optimiser state, step, RNG and data position.
+"""Full-state checkpoints with orbax: every network, optimiser state, step, RNG, host state, data position.
 
 Orbax writes each checkpoint into a temporary folder and renames it when complete, so a crash (even
-SIGKILL) mid-save never damages the last good one. Saves are asynchronous. Each checkpoint also holds a
-``meta`` record: the data position and a fingerprint of the state's structure (every array's path, shape
-and dtype), so a checkpoint from another config is reported as such instead of half-restored.
+SIGKILL) mid-save never damages the last good one. Saves are asynchronous. A checkpoint holds one pytree,
+``{"train": TrainState, "host": host state}`` (host state as one row per process, so every host gets its
+own back), and a ``meta`` record: the data position, the config and a fingerprint of the tree (every
+array's path, shape and dtype), so a checkpoint from another config is reported as such instead of
+half-restored. Inference restores only the generators' variables.
 """
 from __future__ import annotations
 
@@ -16,10 +18,18 @@ import orbax.checkpoint as ocp
 from jaxgan.errors import CheckpointError
 
 
+def _key_name(entry: Any) -> str:
+    for attr in ("key", "name", "idx"):
+        if hasattr(entry, attr):
+            return str(getattr(entry, attr))
+    return str(entry)
+
+
 def fingerprint(tree: Any) -> dict[str, str]:
-    """``{"path/to/leaf": "float32[3, 3, 64, 128]"}`` for every array leaf."""
+    """``{"train/nets/G/params/Conv_0/kernel": "float32[3, 3, 64, 128]"}`` for every array leaf (the same
+    path whether a level is a dict or a dataclass)."""
     leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
-    return {jax.tree_util.keystr(path): f"{leaf.dtype}{list(leaf.shape)}" for path, leaf in leaves}
+    return {"/".join(_key_name(e) for e in path): f"{leaf.dtype}{list(leaf.shape)}" for path, leaf in leaves}
 
 
 def _describe_mismatch(saved: dict[str, str], expected: dict[str, str]) -> str:
@@ -38,13 +48,13 @@ def _describe_mismatch(saved: dict[str, str], expected: dict[str, str]) -> str:
 
 
 class Checkpointer:
-    """Saves and restores `TrainState`s under ``<workdir>/checkpoints/<step>/``; keeps the last ``keep``."""
+    """Saves and restores run states under ``<workdir>/checkpoints/<step>/``; keeps the last ``keep``."""
 
     def __init__(self, directory: str | Path, keep: int = 3, asynchronous: bool = True):
         self.directory = Path(directory).absolute()
         options = ocp.CheckpointManagerOptions(max_to_keep=keep, enable_async_checkpointing=asynchronous,
                                                create=True)
-        self.manager = ocp.CheckpointManager(self.directory, options=options, item_names=("state", "meta", "host"))
+        self.manager = ocp.CheckpointManager(self.directory, options=options, item_names=("state", "meta"))
 
     def latest_step(self) -> int | None:
         return self.manager.latest_step()
@@ -52,16 +62,13 @@ class Checkpointer:
     def all_steps(self) -> list[int]:
         return list(self.manager.all_steps())
 
-    def save(self, step: int, state: Any, meta: dict[str, Any], host: dict[str, Any] | None = None) -> None:
-        """Saves asynchronously; ``host`` is a recipe's host-side state (numpy arrays), if any."""
-        meta = dict(meta, structure=fingerprint(state), has_host_state=bool(host))
-        items = {"state": ocp.args.StandardSave(state), "meta": ocp.args.JsonSave(meta)}
-        if host:
-            items["host"] = ocp.args.StandardSave(host)
-        self.manager.save(step, args=ocp.args.Composite(**items))
+    def save(self, step: int, tree: Any, meta: dict[str, Any]) -> None:
+        """Saves ``tree`` (``{"train": ..., "host": ...}``) and ``meta`` asynchronously."""
+        meta = dict(meta, structure=fingerprint(tree))
+        self.manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(tree),
+                                                        meta=ocp.args.JsonSave(meta)))
 
-    def restore(self, step: int, target: Any) -> tuple[Any, dict[str, Any], dict[str, Any]]:
-        """Restores into the structure (and shardings) of ``target``; clear errors when it cannot."""
+    def _checked_meta(self, step: int, target: Any, subset: bool) -> dict[str, Any]:
         where = self.directory / str(step)
         try:
             meta = self.manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
@@ -70,25 +77,33 @@ class Checkpointer:
                                   f"delete it to resume from an earlier one, or use a new workdir") from None
         expected = fingerprint(target)
         saved = meta.get("structure", {})
+        if subset:
+            saved = {k: v for k, v in saved.items() if k in expected}
         if saved != expected:
             raise CheckpointError(f"checkpoint {where} does not match this config: "
                                   f"{_describe_mismatch(saved, expected)}. Use a new workdir for a new config")
-        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
-        items = {"state": ocp.args.StandardRestore(abstract)}
-        if meta.get("has_host_state"):
-            items["host"] = ocp.args.StandardRestore()
-        try:
-            restored = self.manager.restore(step, args=ocp.args.Composite(**items))
-        except Exception as e:
-            raise CheckpointError(f"checkpoint {where} is damaged or incomplete ({type(e).__name__}: "
-                                  f"{str(e).splitlines()[0][:200]}); delete it to resume from an earlier "
-                                  f"one, or use a new workdir") from None
-        host = restored["host"] if meta.get("has_host_state") else {}
-        return restored["state"], meta, host
+        return meta
 
-    def wait(self) -> None:
-        """Blocks until pending asynchronous saves are on disk."""
-        self.manager.wait_until_finished()
+    def _restore(self, step: int, args: Any) -> Any:
+        try:
+            return self.manager.restore(step, args=ocp.args.Composite(state=args))["state"]
+        except Exception as e:
+            raise CheckpointError(f"checkpoint {self.directory / str(step)} is damaged or incomplete "
+                                  f"({type(e).__name__}: {str(e).splitlines()[0][:200]}); delete it to resume "
+                                  f"from an earlier one, or use a new workdir") from None
+
+    def restore(self, step: int, target: Any) -> tuple[Any, dict[str, Any]]:
+        """The whole tree, into the structure (and shardings) of ``target``; clear errors when it cannot."""
+        meta = self._checked_meta(step, target, subset=False)
+        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
+        return self._restore(step, ocp.args.StandardRestore(abstract)), meta
+
+    def restore_subset(self, step: int, target: Any) -> Any:
+        """Only the arrays ``target`` names (e.g. the generators' variables, nested as in the saved tree)."""
+        self._checked_meta(step, target, subset=True)
+        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
+        return self._restore(step, ocp.args.PyTreeRestore(
+            abstract, restore_args=ocp.checkpoint_utils.construct_restore_args(abstract), partial_restore=True))
 
     def close(self) -> None:
         self.manager.wait_until_finished()

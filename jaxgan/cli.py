@@ -1,4 +1,5 @@
-"""Entry-point helpers: absl flag errors (unknown or ill-typed config fields) as one clear line."""
+"""Entry-point helpers: absl flag errors (unknown or ill-typed config fields, a broken config file) as one
+clear line."""
 from __future__ import annotations
 
 import sys
@@ -23,4 +24,6 @@ def run_absl_app(main: Callable[[list[str]], None]) -> None:
     except (flags.Error, AttributeError, KeyError, TypeError, ValueError) as e:
         kind = "unknown config field" if isinstance(e, (AttributeError, KeyError)) else "bad flag"
         sys.exit(f"error: {kind}: {_one_line(e)}")
+    except Exception as e:  # noqa: BLE001  a --config file that runs but fails (SyntaxError, NameError, ...)
+        sys.exit(f"error: cannot load the --config file: {type(e).__name__}: {_one_line(e)}")
     app.run(main, argv=argv, flags_parser=lambda a: a)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jax.numpy as jnp
 import ml_collections
 
 from jaxgan.errors import ConfigError
@@ -19,7 +20,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.image_size = 32
 
     c.data = ml_collections.ConfigDict()
-    c.data.source = "digits"     # digits | faces (embedded) | folder | tfds
+    c.data.source = "digits"     # a registered source (jaxgan/data/registry.py): digits | faces | folder | tfds ...
     c.data.name = ""             # TFDS name, e.g. mnist, cifar10, celeb_a
     c.data.split = "train"
     c.data.eval_split = "test"
@@ -28,13 +29,14 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.path = ""             # image folder for source=folder
     c.data.channels = 1          # 1 (grayscale) or 3 (RGB); inputs are converted
     c.data.resize = "crop"       # crop (shorter side + centre crop) | stretch
-    c.data.layout = "single"     # folder/tfds: single | side_by_side | two_folders | unpaired
+    c.data.layout = ""           # "": the source's default; single | side_by_side | two_folders | unpaired | hr | lr_hr
     c.data.load_size = 0         # > image_size: load at this size, then random-crop (pix2pix jitter)
     c.data.random_flip = False
     c.data.shuffle_buffer = 10_000
 
     c.model = ml_collections.ConfigDict()
     c.model.dtype = "float32"    # compute dtype (bfloat16 on accelerators); params stay float32
+    c.model.conv_impl = "auto"   # convolution lowering: auto (matmul on CPU, native elsewhere) | xla | matmul
 
     c.optim = ml_collections.ConfigDict()
     c.log_every = 50
@@ -44,7 +46,6 @@ def base_config() -> ml_collections.ConfigDict:
     c.eval_every = 0             # also every this many steps (0: only at the end)
     c.keep_checkpoints = 3
     c.num_samples = 64           # images in each sample grid
-    c.conv_impl = "auto"         # auto (matmul lowering on CPU, native elsewhere) | xla | matmul
     return c
 
 
@@ -66,15 +67,50 @@ def set_field(config: ml_collections.ConfigDict, dotted: str, value) -> None:
     config[leaf] = value
 
 
+def _get(config: ml_collections.ConfigDict, dotted: str):
+    """The value of a dotted field, or None where the config has no such field."""
+    for part in dotted.split("."):
+        if not isinstance(config, ml_collections.ConfigDict) or part not in config:
+            return None
+        config = config[part]
+    return config
+
+
 def validate(config: ml_collections.ConfigDict) -> None:
-    """Cross-field checks that ml_collections' per-field typing cannot express."""
-    for field in ("batch_size", "num_steps", "image_size", "log_every", "keep_checkpoints", "num_samples"):
+    """Every name field against what exists, and the ranges and cross-field rules ml_collections' per-field
+    typing cannot express; raises `ConfigError` naming the field."""
+    from jaxgan import losses, nn, optim, recipes
+    from jaxgan.data import registry
+
+    for field in ("batch_size", "num_steps", "image_size", "log_every", "sample_every", "checkpoint_every",
+                  "keep_checkpoints", "num_samples"):
         if config[field] <= 0:
             raise ConfigError(f"config.{field} must be positive, got {config[field]}")
     if config.data.channels not in (1, 3):
         raise ConfigError(f"config.data.channels must be 1 or 3, got {config.data.channels}")
-    if config.conv_impl not in ("auto", "xla", "matmul"):
-        raise ConfigError(f"config.conv_impl must be auto, xla or matmul, got {config.conv_impl!r}")
+    names = {"recipe": recipes.RECIPES, "model.conv_impl": nn.CONV_IMPLS, "model.norm": nn.NORMS,
+             "model.d_norm": nn.NORMS, "gan.loss": losses.ADVERSARIAL, "data.source": registry.SOURCES,
+             "data.layout": ("",) + registry.LAYOUTS, "data.resize": ("crop", "stretch")}
+    for net in (config.optim.keys() if "optim" in config else ()):
+        names[f"optim.{net}.name"] = optim.OPTIMIZERS
+        names[f"optim.{net}.schedule"] = optim.SCHEDULES
+    for field, allowed in names.items():
+        value = _get(config, field)
+        if value is not None and value not in allowed:
+            raise ConfigError(f"config.{field}={value!r} is unknown; choose one of {', '.join(sorted(allowed))}")
+    try:
+        jnp.dtype(config.model.dtype)
+    except TypeError:
+        raise ConfigError(f"config.model.dtype={config.model.dtype!r} is not a dtype (float32, bfloat16)") from None
+    ranges = {"gan.n_critic": (1, None), "gan.pool_size": (0, None), "model.dropout": (0.0, 0.99),
+              "gan.gp_weight": (0.0, None), "eval_every": (0, None), "data.load_size": (0, None)}
+    for net in (config.optim.keys() if "optim" in config else ()):
+        ranges[f"optim.{net}.lr"] = (0.0, None)
+    for field, (low, high) in ranges.items():
+        value = _get(config, field)
+        if value is not None and (value < low or (high is not None and value > high)):
+            bound = f">= {low}" if high is None else f"in [{low}, {high}]"
+            raise ConfigError(f"config.{field} must be {bound}, got {value}")
 
 
 def save_json(config: ml_collections.ConfigDict, path: str | Path) -> None:

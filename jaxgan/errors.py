@@ -5,8 +5,9 @@ class UserError(Exception):
     """Base class: bad input, missing data, a damaged checkpoint... never a bug in jaxgan."""
 
 
-class ConfigError(UserError):
-    """An unknown, ill-typed or inconsistent config field."""
+class ConfigError(UserError, ValueError):
+    """An unknown, ill-typed, out-of-range or inconsistent config field (also a `ValueError`, for library
+    callers)."""
 
 
 class DataError(UserError):

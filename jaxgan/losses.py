@@ -11,12 +11,14 @@ import jax
 import jax.numpy as jnp
 from jax.nn import softplus
 
+from jaxgan.errors import ConfigError
+
 ADVERSARIAL = ("minimax", "non_saturating", "least_squares", "wasserstein", "hinge")
 
 
 def _check(kind: str) -> None:
     if kind not in ADVERSARIAL:
-        raise ValueError(f"unknown adversarial loss {kind!r}; choose one of {', '.join(ADVERSARIAL)}")
+        raise ConfigError(f"unknown adversarial loss {kind!r}; choose one of {', '.join(ADVERSARIAL)}")
 
 
 def discriminator_loss(kind: str, real: jax.Array, fake: jax.Array) -> jax.Array:

@@ -8,7 +8,10 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from jaxgan.errors import ConfigError
+
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
+SCHEDULES = ("constant", "linear_decay")
 
 
 class ClipParamsState(NamedTuple):
@@ -53,7 +56,7 @@ def learning_rate(cfg: ml_collections.ConfigDict, num_steps: int) -> optax.Sched
         return optax.join_schedules(
             [optax.constant_schedule(cfg.lr), optax.linear_schedule(cfg.lr, 0.0, max(num_steps - start, 1))],
             [start])
-    raise ValueError(f"unknown schedule {schedule!r}; choose constant or linear_decay")
+    raise ConfigError(f"unknown schedule {schedule!r}; choose constant or linear_decay")
 
 
 def make_optimizer(cfg: ml_collections.ConfigDict, num_steps: int,
@@ -68,6 +71,6 @@ def make_optimizer(cfg: ml_collections.ConfigDict, num_steps: int,
     elif cfg.name == "sgd":
         opt = optax.sgd(lr, momentum=cfg.get("momentum", 0.0) or None)
     else:
-        raise ValueError(f"unknown optimizer {cfg.name!r}; choose one of {', '.join(OPTIMIZERS)}")
+        raise ConfigError(f"unknown optimizer {cfg.name!r}; choose one of {', '.join(OPTIMIZERS)}")
     clip = cfg.get("weight_clip", 0.0)
     return optax.chain(opt, clip_params(clip)) if clip else opt

@@ -1,8 +1,8 @@
-"""Device mesh, shardings, multi-host start-up and global-batch assembly (jit + NamedSharding)."""
+"""Device mesh, shardings, the one jit helper, multi-host start-up, global-batch and host-state assembly."""
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import jax
 import numpy as np
@@ -11,6 +11,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 from jaxgan.errors import ConfigError
 
 BATCH_AXIS = "data"
+REPLICATED = P()             # parameters, optimiser state, metrics: a full copy on every device
+BATCH = P(BATCH_AXIS)        # batches: split over the devices along the leading (batch) axis
 # Any of these means a multi-process launch that jax.distributed.initialize() can read.
 _CLUSTER_VARS = ("JAX_COORDINATOR_ADDRESS", "COORDINATOR_ADDRESS", "SLURM_STEP_NUM_TASKS",
                  "OMPI_COMM_WORLD_SIZE", "TPU_WORKER_HOSTNAMES", "MEGASCALE_COORDINATOR_ADDRESS")
@@ -30,11 +32,24 @@ def make_mesh(devices: list[jax.Device] | None = None) -> Mesh:
 
 
 def replicated(mesh: Mesh) -> NamedSharding:
-    return NamedSharding(mesh, P())
+    return NamedSharding(mesh, REPLICATED)
 
 
 def batch_sharded(mesh: Mesh) -> NamedSharding:
-    return NamedSharding(mesh, P(BATCH_AXIS))
+    return NamedSharding(mesh, BATCH)
+
+
+def jit_sharded(fn: Callable[..., Any], mesh: Mesh, in_specs: Sequence[Any], out_specs: Any,
+                donate_argnums: int | tuple[int, ...] = (), static_argnames: tuple[str, ...] = ()
+                ) -> Callable[..., Any]:
+    """`jax.jit` of ``fn`` with every argument and output placed on ``mesh`` by a spec (`REPLICATED` or
+    `BATCH`, or a pytree of them). Every jitted function of a run goes through here, so sharding work
+    touches one place."""
+    def shardings(specs: Any) -> Any:
+        return jax.tree.map(lambda s: NamedSharding(mesh, s), specs, is_leaf=lambda x: isinstance(x, P))
+
+    return jax.jit(fn, in_shardings=shardings(tuple(in_specs)), out_shardings=shardings(out_specs),
+                   donate_argnums=donate_argnums, static_argnames=static_argnames)
 
 
 def check_batch_size(batch_size: int, mesh: Mesh) -> None:
@@ -56,3 +71,23 @@ def constrain_batch(x: Any) -> Any:
     if mesh.empty or BATCH_AXIS not in mesh.axis_names:
         return x
     return jax.lax.with_sharding_constraint(x, P(BATCH_AXIS))
+
+
+def host_sharding(mesh: Mesh) -> NamedSharding:
+    """A leading axis of one row per process, each row on (only) that process's devices."""
+    devices = sorted(mesh.devices.flat, key=lambda d: (d.process_index, d.id))
+    grid = np.asarray(devices).reshape(jax.process_count(), -1)
+    return NamedSharding(Mesh(grid, ("process", "local")), P("process"))
+
+
+def host_state_to_global(host: Any, mesh: Mesh) -> Any:
+    """Each process's own host state (a pytree of numpy arrays) as rows of global arrays
+    ``[process_count, ...]``: a checkpoint then stores every host's row, and restoring into
+    `host_sharding` hands each host back its own."""
+    sharding = host_sharding(mesh)
+    return jax.tree.map(lambda v: jax.make_array_from_process_local_data(sharding, np.asarray(v)[None]), host)
+
+
+def host_state_from_global(arrays: Any) -> Any:
+    """This process's row of `host_state_to_global`'s arrays, as numpy."""
+    return jax.tree.map(lambda a: np.array(a.addressable_shards[0].data)[0], arrays)

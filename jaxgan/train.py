@@ -1,8 +1,9 @@
 """The recipe-agnostic training loop: resume, step, log, sample, evaluate, checkpoint, stop.
 
-`run(config, workdir)` is all `train.py` calls. The recipe's `train_step` is jitted once with the state
-replicated and donated and the batch sharded over the device mesh; the host waits on the device only at
-log, sample, evaluation and checkpoint steps. A NaN/inf loss stops the run (naming the first bad step)
+`run(config, workdir)` is all `train.py` calls. The recipe's step function (its jitted updates: state
+replicated and donated, batch sharded over the device mesh) is called with each step's number; the host
+waits on the device only at log, sample, evaluation and checkpoint steps (and where a recipe's host
+state needs device results, e.g. CycleGAN's image pools). A NaN/inf loss stops the run (naming the first bad step)
 without checkpointing the bad state, so the last good checkpoint survives.
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ from jaxgan import config as config_lib
 from jaxgan import data, parallel, recipes
 from jaxgan.checkpoint import Checkpointer
 from jaxgan.errors import TrainingError
-from jaxgan.nn import set_conv_impl
+from jaxgan.parallel import BATCH, REPLICATED
 from jaxgan.reporting import Reporter, summary_line
 
 log = logging.getLogger(__name__)
@@ -41,60 +42,74 @@ def _empty_acc(metrics_shape: dict[str, Any]) -> dict[str, Any]:
 
 
 class Trainer:
-    """Holds a run's compiled functions and state; `fit` trains to ``config.num_steps``."""
+    """Holds a run's compiled functions, device state and host state; `fit` trains to ``config.num_steps``.
+
+    The trainer owns the step: it hands each iteration's number to the recipe's step function, and holds
+    and checkpoints the recipe's host state (each host its own)."""
 
     def __init__(self, config: ml_collections.ConfigDict, workdir: str | Path,
                  devices: list[jax.Device] | None = None):
         config_lib.validate(config)
         parallel.initialize_distributed()
-        set_conv_impl(config.conv_impl)
         self.mesh = parallel.make_mesh(devices)
         parallel.check_batch_size(config.batch_size, self.mesh)
         self.config, self.workdir = config, Path(workdir)
         self.is_chief = jax.process_index() == 0
-        self.workdir.mkdir(parents=True, exist_ok=True)
         self.recipe = recipes.build(config)
+        frozen = {name: net.load() for name, net in self.recipe.frozen_networks().items()}
+        self.workdir.mkdir(parents=True, exist_ok=True)
         self.checkpointer = Checkpointer(self.workdir / "checkpoints", config.keep_checkpoints)
-        self.start_step = self.checkpointer.latest_step() or 0
-        self.batches = data.train_batches(config, self.recipe.examples_per_row, self.start_step,
-                                          jax.process_index(), jax.process_count())
-        self._pending = next(self.batches)
-        repl = parallel.replicated(self.mesh)
+        self.start_step = self.step_number = self.checkpointer.latest_step() or 0
+        self.batches = data.train_batches(config, self.recipe.data_spec, self.recipe.examples_per_row,
+                                          self.start_step, jax.process_index(), jax.process_count())
+        self._pending: dict[str, np.ndarray] | None = next(self.batches)
+        init = parallel.jit_sharded(self.recipe.init, self.mesh, (REPLICATED, BATCH), REPLICATED)
         with jax.set_mesh(self.mesh):
-            init = jax.jit(self.recipe.init, out_shardings=repl)
             self.state = init(jax.random.PRNGKey(config.seed), self._global(self._pending))
+        self.host = self.recipe.init_host_state(self._pending)
         if self.start_step:
-            self.state, meta, host = self.checkpointer.restore(self.start_step, self.state)
-            self.recipe.load_host_state(host)
+            tree, meta = self.checkpointer.restore(self.start_step, self._checkpoint_tree())
+            self.state, self.host = tree["train"], parallel.host_state_from_global(tree["host"])
             log.info("resumed from step %d (data position %s)", self.start_step, meta.get("data_position"))
         if self.is_chief:
             config_lib.save_json(config, self.workdir / "config.json")
-        self.step_fn = self.recipe.compile_step(self.mesh)
-        self.accumulate = jax.jit(_accumulate, donate_argnums=0)
+        self.step_fn = self.recipe.make_step(self.mesh, jax.device_put(frozen, parallel.replicated(self.mesh)))
+        self.accumulate = parallel.jit_sharded(_accumulate, self.mesh, (REPLICATED, REPLICATED, REPLICATED),
+                                               REPLICATED, donate_argnums=0)
         examples = None
         if self.recipe.needs_examples:
-            examples = data.eval_arrays(config, config.data.eval_split, config.num_samples) \
-                or data.eval_arrays(config, config.data.split, config.num_samples)
+            spec = self.recipe.data_spec
+            examples = data.eval_arrays(config, spec, config.data.eval_split, config.num_samples) \
+                or data.eval_arrays(config, spec, config.data.split, config.num_samples)
         self.sample_inputs = self.recipe.sample_inputs(jax.random.PRNGKey(config.seed + 1), config.num_samples,
                                                        examples)
-        self.generate = jax.jit(self.recipe.generate)
+        self._sample_grid = jax.jit(self.recipe.sample_grid)
 
     def _global(self, local: dict[str, np.ndarray]) -> dict[str, jax.Array]:
         return parallel.global_batch(local, self.mesh)
 
-    def _next_batch(self) -> dict[str, jax.Array]:
+    def _checkpoint_tree(self) -> dict[str, Any]:
+        return {"train": self.state, "host": parallel.host_state_to_global(self.host, self.mesh)}
+
+    def step(self) -> dict[str, jax.Array]:
+        """Runs the next iteration (every D and G update of step ``step_number + 1``); returns its metrics
+        as device arrays (reading them waits for the device)."""
         local = self._pending if self._pending is not None else next(self.batches)
         self._pending = None
-        return self._global(local)
+        self.step_number += 1
+        with jax.set_mesh(self.mesh):
+            self.state, self.host, metrics = self.step_fn(self.step_number, self.state, self._global(local),
+                                                          self.host)
+        return metrics
 
     def sample_grid(self) -> np.ndarray:
         """The fixed sample inputs through the current generator(s) (numpy, [-1, 1])."""
-        return np.asarray(self.generate(self.recipe.generator_variables(self.state), self.sample_inputs))
+        return np.asarray(self._sample_grid(self.recipe.generator_variables(self.state), self.sample_inputs))
 
     def evaluate(self, step: int, reporter: Reporter) -> dict[str, float]:
         cfg = self.config
-        train = data.eval_arrays(cfg, cfg.data.split)
-        held_out = data.eval_arrays(cfg, cfg.data.eval_split)
+        train = data.eval_arrays(cfg, self.recipe.data_spec, cfg.data.split)
+        held_out = data.eval_arrays(cfg, self.recipe.data_spec, cfg.data.eval_split)
         results = self.recipe.evaluate(self.recipe.generator_variables(self.state), train, held_out)
         if results:
             reporter.scalars(step, results, prefix="eval")
@@ -103,48 +118,45 @@ class Trainer:
 
     def _save(self, step: int) -> None:
         position = step * self.config.batch_size * self.recipe.examples_per_row
-        self.checkpointer.save(step, self.state, {"step": step, "data_position": position,
-                                                  "config": json.loads(self.config.to_json_best_effort())},
-                               self.recipe.host_state())
+        self.checkpointer.save(step, self._checkpoint_tree(),
+                               {"step": step, "data_position": position,
+                                "config": json.loads(self.config.to_json_best_effort())})
 
     def fit(self) -> dict[str, Any]:
         """Trains from the current step to ``num_steps``; returns the last logged metrics and evaluation."""
         cfg = self.config
-        images_per_step = cfg.batch_size
-        reporter = Reporter(self.workdir, cfg.num_steps, self.start_step, images_per_step, self.is_chief)
+        reporter = Reporter(self.workdir, cfg.num_steps, self.start_step, cfg.batch_size, self.is_chief)
         result: dict[str, Any] = {"start_step": self.start_step}
         acc = None
         last_saved = self.start_step
         try:
-            with jax.set_mesh(self.mesh):
-                for step in range(self.start_step + 1, cfg.num_steps + 1):
-                    self.state, metrics = self.step_fn(self.state, self._next_batch())
-                    acc = self.accumulate(acc if acc is not None else _empty_acc(metrics), metrics,
-                                          jnp.int32(step))
-                    reporter.advance()
-                    last = step == cfg.num_steps
-                    if step % cfg.log_every == 0 or last or step % cfg.checkpoint_every == 0:
-                        values = self._drain(acc, step, last_saved)
-                        acc = None
-                        if values is not None:
-                            values["images_per_second"] = reporter.throughput(step)
-                            reporter.scalars(step, values)
-                            result["metrics"] = values
-                    if step % cfg.sample_every == 0 or last:
-                        reporter.image_grid(step, "samples", self.sample_grid())
-                    if step % cfg.checkpoint_every == 0 or last:
-                        self._save(step)
-                        last_saved = step
-                    if cfg.evaluate and cfg.eval_every and step % cfg.eval_every == 0 and not last:
-                        self.evaluate(step, reporter)
-                finished_now = self.start_step < cfg.num_steps
-                result["eval"] = self.evaluate(cfg.num_steps, reporter) if cfg.evaluate and finished_now else {}
+            while self.step_number < cfg.num_steps:
+                metrics = self.step()
+                step = self.step_number
+                acc = self.accumulate(acc if acc is not None else _empty_acc(metrics), metrics, jnp.int32(step))
+                reporter.advance()
+                last = step == cfg.num_steps
+                if step % cfg.log_every == 0 or last or step % cfg.checkpoint_every == 0:
+                    values = self._drain(acc, step, last_saved)
+                    acc = None
+                    values["images_per_second"] = reporter.throughput(step)
+                    reporter.scalars(step, values)
+                    result["metrics"] = values
+                if step % cfg.sample_every == 0 or last:
+                    reporter.image_grid(step, "samples", self.sample_grid())
+                if step % cfg.checkpoint_every == 0 or last:
+                    self._save(step)
+                    last_saved = step
+                if cfg.evaluate and cfg.eval_every and step % cfg.eval_every == 0 and not last:
+                    self.evaluate(step, reporter)
+            finished_now = self.start_step < cfg.num_steps
+            result["eval"] = self.evaluate(cfg.num_steps, reporter) if cfg.evaluate and finished_now else {}
         finally:
             self.checkpointer.close()
             reporter.close()
         return result
 
-    def _drain(self, acc: dict[str, Any], step: int, last_saved: int) -> dict[str, float] | None:
+    def _drain(self, acc: dict[str, Any], step: int, last_saved: int) -> dict[str, float]:
         """Host sync: mean metrics of the interval; raises `TrainingError` on a non-finite loss."""
         acc = jax.device_get(acc)
         bad = int(acc["first_bad_step"])

@@ -101,6 +101,25 @@ def tiny_sr():
     return tiny_sr_config
 
 
+def train_batches(config, start_step=0, **kw):
+    """The training stream ``config``'s recipe reads (its fields, sizes and augmentation)."""
+    from jaxgan import data, recipes
+
+    recipe = recipes.build(config)
+    return data.train_batches(config, recipe.data_spec, recipe.examples_per_row, start_step, **kw)
+
+
+def eval_arrays(config, split):
+    from jaxgan import data, recipes
+
+    return data.eval_arrays(config, recipes.build(config).data_spec, split)
+
+
+def run_steps(trainer, steps):
+    """``steps`` iterations through the trainer's public `step`; their metrics as floats."""
+    return [{k: float(v) for k, v in trainer.step().items()} for _ in range(steps)]
+
+
 def assert_one_and_eight_devices_agree(make_config, workdir: Path, steps: int) -> None:
     """Trains ``steps`` steps of ``make_config()`` on 1 and on 8 devices: same metrics, same networks."""
     from jaxgan.train import Trainer
@@ -109,10 +128,8 @@ def assert_one_and_eight_devices_agree(make_config, workdir: Path, steps: int) -
     results = []
     for devices in (jax.devices()[:1], jax.devices()):
         trainer = Trainer(make_config(), workdir / str(len(devices)), devices=devices)
-        with jax.set_mesh(trainer.mesh):
-            for _ in range(steps):
-                trainer.state, metrics = trainer.step_fn(trainer.state, trainer._next_batch())
-        results.append((jax.device_get(trainer.state.nets), {k: float(v) for k, v in metrics.items()}))
+        metrics = run_steps(trainer, steps)[-1]
+        results.append((jax.device_get(trainer.state.nets), metrics))
         trainer.checkpointer.close()
     (nets1, m1), (nets8, m8) = results
     for k in m1:

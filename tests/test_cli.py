@@ -17,15 +17,18 @@ def run(*args):
                           timeout=600)
 
 
-@pytest.mark.parametrize("override,field", [("--config.batch_sise=3", "batch_sise"),
-                                            ("--config.model.nope=1", "nope"),
-                                            ("--config.batch_size=abc", "batch_size")])
-def test_bad_override_fails_at_once_with_one_line(override, field, tmp_path):
-    result = run("train.py", "--config", "configs/dcgan.py", "--workdir", tmp_path, override)
+@pytest.mark.parametrize("config,override,field", [
+    ("configs/dcgan.py", "--config.batch_sise=3", "batch_sise"),                 # unknown field
+    ("configs/dcgan.py", "--config.batch_size=abc", "batch_size"),               # ill-typed value
+    ("configs/dcgan.py", "--config.model.d_norm=batchnorm", "model.d_norm"),     # unknown name
+    ("configs/cyclegan.py", "--config.optim.g.lr=-1", "optim.g.lr"),             # out of range
+    ("configs/nope.py", "--config.seed=1", "configs/nope.py")])                  # missing config file
+def test_bad_config_fails_at_once_with_one_line(config, override, field, tmp_path):
+    result = run("train.py", "--config", config, "--workdir", tmp_path / "w", override)
     assert result.returncode != 0
     lines = [l for l in result.stderr.strip().splitlines() if l.strip()]
     assert len(lines) == 1, result.stderr
-    assert field in lines[0] and "Traceback" not in result.stderr
+    assert field in lines[0] and lines[0].startswith("error:") and not (tmp_path / "w").exists()
 
 
 def train_tiny(tmp_path_factory, recipe: str, *overrides: str) -> Path:
@@ -108,7 +111,25 @@ def test_infer_refuses_mismatched_modes(cyclegan_workdir, trained_workdir, tmp_p
     no_input = run("infer.py", "--workdir", cyclegan_workdir, "--output", tmp_path / "o")
     assert no_input.returncode != 0 and "give --input" in no_input.stderr
     noise = run("infer.py", "--workdir", trained_workdir, "--output", tmp_path / "o", "--input", tmp_path)
-    assert noise.returncode != 0 and "generates from noise" in noise.stderr
+    assert noise.returncode != 0 and "--input does not apply: this run generates from noise" in noise.stderr
+
+
+def test_pix2pix_translates_in_its_direction_only(tmp_path_factory, tmp_path):
+    workdir = train_tiny(tmp_path_factory, "pix2pix", "--config.num_steps=2", "--config.image_size=32",
+                         "--config.data.load_size=36", "--config.model.num_downs=5", "--config.model.g_features=8",
+                         "--config.model.d_features=8", "--config.batch_size=2", "--config.num_samples=2")
+    src = tmp_path / "in"
+    src.mkdir()
+    rng = np.random.default_rng(0)
+    for name, shape in (("a.png", (40, 50, 3)), ("b.png", (32, 32, 3))):
+        Image.fromarray(rng.integers(0, 255, shape, np.uint8)).save(src / name)
+    result = run("infer.py", "--workdir", workdir, "--input", src, "--output", tmp_path / "out", "--direction", "BtoA")
+    assert result.returncode != 0 and "can be AtoB, not 'BtoA'" in result.stderr and "Traceback" not in result.stderr
+    result = run("infer.py", "--workdir", workdir, "--input", src, "--output", tmp_path / "out")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "translated 2 image(s)" in result.stdout
+    assert Image.open(tmp_path / "out" / "a.png").size == (50, 40)
+    assert np.asarray(Image.open(tmp_path / "out" / "b.png")).std() > 0
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jaxgan.data import eval_arrays, train_batches
+from conftest import eval_arrays, train_batches
 from jaxgan.errors import DataError
 
 
@@ -28,7 +28,7 @@ def folder_config(tiny, path, **kw):
 def test_folder_loader_handles_odd_images(tiny, tmp_path, channels, caplog):
     make_odd_folder(tmp_path)
     config = folder_config(tiny, tmp_path, **{"data.channels": channels, "batch_size": 4})
-    batch = next(train_batches(config, 1, 0))
+    batch = next(train_batches(config))
     assert batch["image"].shape == (4, 16, 16, channels)
     assert batch["image"].dtype == np.float32
     assert -1 <= batch["image"].min() and batch["image"].max() <= 1
@@ -37,9 +37,9 @@ def test_folder_loader_handles_odd_images(tiny, tmp_path, channels, caplog):
 
 def test_empty_or_missing_folder_is_a_clear_error(tiny, tmp_path):
     with pytest.raises(DataError, match="no readable images"):
-        next(train_batches(folder_config(tiny, tmp_path), 1, 0))
+        next(train_batches(folder_config(tiny, tmp_path)))
     with pytest.raises(DataError, match="is not a folder"):
-        next(train_batches(folder_config(tiny, tmp_path / "nope"), 1, 0))
+        next(train_batches(folder_config(tiny, tmp_path / "nope")))
 
 
 def take(iterator, n):
@@ -48,25 +48,26 @@ def take(iterator, n):
 
 def test_stream_is_deterministic_resumable_and_host_sharded(tiny):
     config = tiny("dcgan", batch_size=8)
-    full = take(train_batches(config, 1, 0), 5)
-    again = take(train_batches(config, 1, 0), 5)
-    resumed = take(train_batches(config, 1, 3), 2)
+    full = take(train_batches(config), 5)
+    again = take(train_batches(config), 5)
+    resumed = take(train_batches(config, 3), 2)
     np.testing.assert_array_equal(np.stack(full), np.stack(again))
     np.testing.assert_array_equal(np.stack(full[3:]), np.stack(resumed))
-    hosts = [take(train_batches(config, 1, 0, process_index=h, process_count=2), 2) for h in range(2)]
+    hosts = [take(train_batches(config, process_index=h, process_count=2), 2) for h in range(2)]
     for step in range(2):
         np.testing.assert_array_equal(np.concatenate([hosts[0][step], hosts[1][step]]), full[step])
     assert not np.array_equal(full[0], full[1])
 
 
 def test_rows_group_examples_for_critic_iterations(tiny):
-    batch = next(train_batches(tiny("wgan", batch_size=4), 5, 0))
+    batch = next(train_batches(tiny("wgan", batch_size=4)))
     assert batch["image"].shape == (4, 5, 16, 16, 1)
 
 
 def test_embedded_sets_and_held_out_split(tiny):
     digits = eval_arrays(tiny("dcgan"), "test")
     assert digits["image"].shape == (297, 16, 16, 1) and set(np.unique(digits["label"])) == set(range(10))
+    assert digits["image"].dtype == np.float32 and digits["label"].dtype == np.int32     # each field its dtype
     faces = eval_arrays(tiny("dcgan", **{"data.source": "faces", "data.channels": 3}), "train")
     assert faces["image"].shape == (80, 16, 16, 3) and "label" not in faces
 
@@ -74,4 +75,11 @@ def test_embedded_sets_and_held_out_split(tiny):
 def test_unprepared_tfds_dataset_says_how_to_prepare(tiny, tmp_path):
     config = tiny("dcgan", **{"data.source": "tfds", "data.name": "mnist", "data.data_dir": str(tmp_path)})
     with pytest.raises(DataError, match="not prepared.*tfds build mnist"):
-        next(train_batches(config, 1, 0))
+        next(train_batches(config))
+
+
+def test_a_source_without_the_recipes_fields_or_layout_is_a_clear_error(tiny, tiny_i2i):
+    with pytest.raises(DataError, match="yields image, label; this recipe needs A, B"):
+        next(train_batches(tiny_i2i("pix2pix", **{"data.source": "digits", "data.channels": 1})))
+    with pytest.raises(DataError, match="has no layout 'side_by_side'"):
+        next(train_batches(tiny("dcgan", **{"data.source": "tfds", "data.name": "mnist", "data.layout": "side_by_side"})))

@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jaxgan import models
-from jaxgan.data import eval_arrays, train_batches
-from jaxgan.image_pool import ImagePool
+from conftest import eval_arrays, run_steps, train_batches
+from jaxgan import image_pool, models
 from jaxgan.recipes.cyclegan import CycleGAN
 from jaxgan.train import Trainer as _Trainer
 
@@ -48,19 +47,23 @@ def test_patchgan_receptive_field(n_layers, expected):
 
 
 def test_image_pool_semantics():
-    pool = ImagePool(4)
+    pool = image_pool.empty_pool(4, (2, 2, 1))
     rng = np.random.default_rng(0)
     first = np.arange(3, dtype=np.float32)[:, None, None, None] * np.ones((3, 2, 2, 1), np.float32)
-    np.testing.assert_array_equal(pool.query(first, rng), first)        # filling: fakes pass through
-    assert len(pool) == 3
+    pool, out = image_pool.query(pool, first, rng)
+    np.testing.assert_array_equal(out, first)                            # filling: fakes pass through
+    assert int(pool["count"]) == 3
     swapped = 0
     for i in range(200):
         new = np.full((2, 2, 2, 1), 100.0 + i, np.float32)
-        out = pool.query(new, rng)
-        assert len(pool) == 4
-        swapped += int(np.sum(out[:, 0, 0, 0] != new[:, 0, 0, 0]))
+        before = pool["images"].copy()
+        pool, out = image_pool.query(pool, new, rng)
+        assert int(pool["count"]) == 4
+        history = out[:, 0, 0, 0] != new[:, 0, 0, 0]
+        swapped += int(np.sum(history))
+        assert all(v in before[:, 0, 0, 0] for v in out[history, 0, 0, 0])   # older fakes, from the pool
     assert 0.4 < swapped / 400 < 0.6                                      # half come from the history
-    assert np.array_equal(ImagePool(0).query(first, rng), first)
+    assert image_pool.query(image_pool.empty_pool(0, (2, 2, 1)), first, rng)[1] is first
 
 
 class Identity(nn.Module):
@@ -78,7 +81,7 @@ def test_cycle_and_identity_terms_are_wired_as_specified(sign, tiny_i2i):
     batch = {"A": jax.random.uniform(jax.random.PRNGKey(0), (1, 32, 32, 3), minval=-1),
              "B": jax.random.uniform(jax.random.PRNGKey(1), (1, 32, 32, 3), minval=-1)}
     state = recipe.init(jax.random.PRNGKey(0), batch)
-    _, _, metrics = recipe.generator_step(state, batch)
+    _, _, metrics = recipe.generator_step(state, batch, {})
     # G(G(x)) == x for x -> x and x -> -x: the cycle loss vanishes.
     assert float(metrics["cycle"]) == pytest.approx(0.0, abs=1e-7)
     # Identity: |G_AB(b) - b| + |G_BA(a) - a| is 0 for x -> x and 2(|a| + |b|) for x -> -x.
@@ -102,16 +105,19 @@ def test_translation_recipe_trains_and_evaluates(name, tiny_i2i, tmp_path):
     assert len(set(d_losses)) > 1, "discriminator loss did not move"
 
 
-def test_pool_survives_checkpoint_and_resume(tiny_i2i, tmp_path):
-    Trainer(tiny_i2i("cyclegan", num_steps=3, checkpoint_every=3), tmp_path).fit()
-    first = Trainer(tiny_i2i("cyclegan", num_steps=3), tmp_path)
-    resumed_pool = first.recipe.pools["A"].images.copy()
-    assert len(first.recipe.pools["A"]) == 3
-    first.checkpointer.close()
-    # An uninterrupted 3-step run ends with the same pool.
-    fresh = Trainer(tiny_i2i("cyclegan", num_steps=3, checkpoint_every=3), tmp_path / "fresh")
-    fresh.fit()
-    np.testing.assert_array_equal(resumed_pool, fresh.recipe.pools["A"].images)
+def test_cyclegan_resumes_exactly_params_and_pools(tiny_i2i, tmp_path):
+    pool = {"gan.pool_size": 2}                    # full after 2 steps: steps 3-4 draw from it at random
+    straight = Trainer(tiny_i2i("cyclegan", num_steps=4, **pool), tmp_path / "straight")
+    run_steps(straight, 4)
+    Trainer(tiny_i2i("cyclegan", num_steps=2, checkpoint_every=2, **pool), tmp_path / "resumed").fit()
+    resumed = Trainer(tiny_i2i("cyclegan", num_steps=4, **pool), tmp_path / "resumed")
+    assert resumed.start_step == 2 and int(resumed.host["pool_A"]["count"]) == 2     # the pools came back
+    run_steps(resumed, 2)
+    for a, b in zip(jax.tree.leaves((straight.host, jax.device_get(straight.state))),
+                    jax.tree.leaves((resumed.host, jax.device_get(resumed.state)))):
+        np.testing.assert_array_equal(a, b)
+    for trainer in (straight, resumed):
+        trainer.checkpointer.close()
 
 
 def _write_pairs(root, side_by_side: bool):
@@ -131,7 +137,7 @@ def _write_pairs(root, side_by_side: bool):
 def test_paired_folders_get_the_same_jitter_on_both_sides(layout, tiny_i2i, tmp_path):
     _write_pairs(tmp_path, layout == "side_by_side")
     config = tiny_i2i("pix2pix", **{"data.source": "folder", "data.layout": layout, "data.path": str(tmp_path)})
-    batch = next(train_batches(config, 1, 0))
+    batch = next(train_batches(config))
     assert batch["A"].shape == batch["B"].shape == (2, 32, 32, 3)
     np.testing.assert_array_equal(batch["A"], batch["B"])           # identical halves stay identical
 
@@ -143,7 +149,7 @@ def test_unpaired_folders_and_embedded_sets(tiny_i2i, tmp_path):
         for i in range(n):
             Image.fromarray(rng.integers(0, 255, (30 + i, 40, 3), np.uint8)).save(tmp_path / f"{split}{side}" / f"{i}.jpg")
     config = tiny_i2i("cyclegan", **{"data.source": "folder", "data.layout": "unpaired", "data.path": str(tmp_path)})
-    batch = next(train_batches(config, 1, 0))
+    batch = next(train_batches(config))
     assert batch["A"].shape == batch["B"].shape == (1, 32, 32, 3)
     held = eval_arrays(config, "test")
     assert held["A"].shape == (2, 32, 32, 3)

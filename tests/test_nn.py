@@ -1,11 +1,11 @@
-"""The shared building blocks against XLA's reference convolutions: values and gradients."""
+"""The shared building blocks against reference implementations and closed forms: values and gradients."""
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgan.nn import Conv, ConvTranspose, conv2d, pixel_shuffle, set_conv_impl
+from jaxgan.nn import BatchNorm, Conv, ConvTranspose, conv2d, make_norm, pixel_shuffle
 
 
 def reference_conv_transpose(x, kernel, stride, padding, output_padding):
@@ -44,18 +44,21 @@ def test_conv_transpose_rejects_non_exact_upsampling():
 def test_matmul_conv_matches_xla(k, s, p, cout):
     x = jax.random.normal(jax.random.PRNGKey(0), (2, 11, 11, 16))
     w = jax.random.normal(jax.random.PRNGKey(1), (k, k, 16, cout))
-    try:
-        set_conv_impl("matmul")
-        ours = conv2d(x, w, s, p)
-        grads = jax.grad(lambda w, x: jnp.sum(jnp.sin(conv2d(x, w, s, p))), (0, 1))(w, x)
-        set_conv_impl("xla")
-        ref = conv2d(x, w, s, p)
-        ref_grads = jax.grad(lambda w, x: jnp.sum(jnp.sin(conv2d(x, w, s, p))), (0, 1))(w, x)
-    finally:
-        set_conv_impl("auto")
-    np.testing.assert_allclose(ours, ref, atol=1e-4)
-    for a, b in zip(grads, ref_grads):
+    outputs = {}
+    for impl in ("matmul", "xla"):
+        value = conv2d(x, w, s, p, impl)
+        grads = jax.grad(lambda w, x: jnp.sum(jnp.sin(conv2d(x, w, s, p, impl))), (0, 1))(w, x)
+        outputs[impl] = (value, *grads)
+    for a, b in zip(outputs["matmul"], outputs["xla"]):
         np.testing.assert_allclose(a, b, atol=1e-3)
+
+
+def test_conv_lowering_is_a_layer_field_not_global_state():
+    x = jnp.ones((1, 6, 6, 2))
+    for impl in ("matmul", "xla"):
+        text = jax.jit(lambda v, x: Conv(3, 3, 1, 1, impl=impl).apply(v, x)).lower(
+            Conv(3).init(jax.random.PRNGKey(0), x), x).as_text()
+        assert ("convolution" in text) == (impl == "xla"), impl
 
 
 def test_conv_reflect_padding_and_flax_equivalence():
@@ -67,8 +70,42 @@ def test_conv_reflect_padding_and_flax_equivalence():
     np.testing.assert_allclose(ours.apply(v, x), ref, atol=1e-5)
 
 
-def test_pixel_shuffle_places_channels_as_offsets():
-    x = jnp.arange(2 * 2 * 4, dtype=jnp.float32).reshape(1, 2, 2, 4)
-    y = pixel_shuffle(x, 2)
-    assert y.shape == (1, 4, 4, 1)
-    assert float(y[0, 0, 1, 0]) == float(x[0, 0, 0, 1]) and float(y[0, 1, 0, 0]) == float(x[0, 0, 0, 2])
+def test_pixel_shuffle_follows_torch_channel_order():
+    # torch.nn.functional.pixel_shuffle: out[c, f*h + a, f*w + b] = in[c*f*f + a*f + b, h, w] (NCHW)
+    f, c_out, h, w = 2, 3, 2, 4
+    x = np.random.default_rng(0).standard_normal((1, h, w, c_out * f * f)).astype(np.float32)
+    y = np.asarray(pixel_shuffle(jnp.asarray(x), f))
+    assert y.shape == (1, f * h, f * w, c_out)
+    for c in range(c_out):
+        for a in range(f):
+            for b in range(f):
+                np.testing.assert_array_equal(y[0, a::f, b::f, c], x[0, :, :, c * f * f + a * f + b])
+
+
+def test_batch_norm_keeps_pytorchs_unbiased_running_variance():
+    x = jax.random.normal(jax.random.PRNGKey(0), (2, 1, 2, 3)) * 3.0 + 1.0     # 4 values per channel
+    bn = BatchNorm()
+    variables = bn.init(jax.random.PRNGKey(1), x)
+    y, updates = bn.apply(variables, x, mutable=["batch_stats"])
+    flat = np.asarray(x).reshape(-1, 3)
+    np.testing.assert_allclose(updates["batch_stats"]["var"], 0.9 + 0.1 * flat.var(0, ddof=1), rtol=1e-5)
+    np.testing.assert_allclose(updates["batch_stats"]["mean"], 0.1 * flat.mean(0), rtol=1e-5, atol=1e-7)
+    # Training mode normalises with the biased variance, as PyTorch does.
+    np.testing.assert_allclose(np.asarray(y).reshape(-1, 3), (flat - flat.mean(0)) / np.sqrt(flat.var(0) + 1e-5),
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_normalisation_is_precise_when_the_mean_dwarfs_the_spread():
+    base = 1e4 + np.array([0.0, 0.5, 1.0, 1.5], np.float32)          # mean 1e4, spread 0.56
+    x = jnp.asarray(base.reshape(1, 2, 2, 1))
+    expected = (base - base.mean()) / np.sqrt(base.var() + 1e-5)
+    for norm in (BatchNorm(), make_norm("instance", train=True)):     # (flax's one-pass variance: +-750)
+        y, _ = norm.apply(norm.init(jax.random.PRNGKey(0), x), x, mutable=["batch_stats"])
+        np.testing.assert_allclose(np.asarray(y).ravel(), expected, atol=1e-3, err_msg=type(norm).__name__)
+
+
+def test_instance_norm_affine_is_a_choice():
+    x = jnp.ones((1, 4, 4, 3))
+    assert make_norm("instance", True).init(jax.random.PRNGKey(0), x) == {}
+    params = make_norm("instance_affine", True).init(jax.random.PRNGKey(0), x)["params"]
+    assert set(params) == {"scale", "bias"}

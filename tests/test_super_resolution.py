@@ -5,10 +5,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import assert_one_and_eight_devices_agree
+from conftest import assert_one_and_eight_devices_agree, eval_arrays, run_steps, train_batches
 from jaxgan import tiling
-from jaxgan.data.pipeline import eval_arrays, train_batches
-from jaxgan.data.super_resolution import random_crop_pair
+from jaxgan.data.augment import aligned_sr_crop
 from jaxgan.errors import ConfigError
 from jaxgan.metrics import image_quality
 from jaxgan.recipes.srgan import downscale
@@ -120,7 +119,7 @@ def test_crops_stay_aligned_under_flips_and_rotations(given_lr):
     example = {"hr": tf.constant(hr), **({"lr": tf.constant(lr)} if given_lr else {})}
     seen = set()
     for position in range(16):
-        out = random_crop_pair(tf, example, 32, 4, True, tf.constant([0, position], tf.int64))
+        out = aligned_sr_crop(example, tf.constant([0, position], tf.int64), hr_size=32, scale=4, augment=True)
         crop = out["hr"].numpy()
         assert crop.shape == (32, 32, 3)
         if given_lr:
@@ -135,7 +134,7 @@ def test_folder_sources_for_hr_images_and_given_pairs(tiny_sr, tmp_path):
         (tmp_path / "hr" / "HR").mkdir(parents=True, exist_ok=True)
         Image.fromarray(rng.integers(0, 255, shape, np.uint8)).save(tmp_path / "hr" / "HR" / name)
     (tmp_path / "hr" / "HR" / "corrupt.png").write_bytes(b"broken")
-    batch = next(train_batches(tiny_sr(**{"data.source": "folder", "data.path": str(tmp_path / "hr" / "HR")}), 1, 0))
+    batch = next(train_batches(tiny_sr(**{"data.source": "folder", "data.path": str(tmp_path / "hr" / "HR")})))
     assert set(batch) == {"hr"} and batch["hr"].shape == (8, 32, 32, 3) and np.abs(batch["hr"]).max() <= 1
     (tmp_path / "hr" / "LR").mkdir()
     for f in (tmp_path / "hr" / "HR").glob("*.*"):
@@ -143,7 +142,7 @@ def test_folder_sources_for_hr_images_and_given_pairs(tiny_sr, tmp_path):
             image = Image.open(f)
             image.resize((image.width // 4, image.height // 4), Image.BICUBIC).save(tmp_path / "hr" / "LR" / f.name)
     config = tiny_sr(**{"data.source": "folder", "data.path": str(tmp_path / "hr"), "data.layout": "lr_hr"})
-    batch = next(train_batches(config, 1, 0))
+    batch = next(train_batches(config))
     assert batch["hr"].shape == (8, 32, 32, 3) and batch["lr"].shape == (8, 8, 8, 3)
 
 
@@ -171,23 +170,14 @@ def test_tfds_sets_with_hr_and_lr_features(tiny_sr, tmp_path):
     fields = {"data.source": "tfds", "data.name": "fake_div2k", "data.data_dir": str(tmp_path),
               "data.eval_split": "validation"}
     config = tiny_sr(**fields, **{"data.layout": "lr_hr"})
-    batch = next(train_batches(config, 1, 0))
+    batch = next(train_batches(config))
     np.testing.assert_array_equal(np.repeat(np.repeat(batch["lr"], 4, 1), 4, 2), batch["hr"])
     held_out = eval_arrays(config, "validation")
     assert [x.shape for x in held_out["lr"]] == [(12, 10, 3), (13, 12, 3)]
-    assert set(next(train_batches(tiny_sr(**fields), 1, 0))) == {"hr"}          # layout hr: HR only
+    assert set(next(train_batches(tiny_sr(**fields)))) == {"hr"}          # layout hr: HR only
 
 
 # ---------------------------------------------------------------------------------------------- training
-def run_steps(trainer, steps):
-    metrics = []
-    with jax.set_mesh(trainer.mesh):
-        for _ in range(steps):
-            trainer.state, m = trainer.step_fn(trainer.state, trainer._next_batch())
-            metrics.append({k: float(v) for k, v in m.items()})
-    return metrics
-
-
 def test_two_phases_train_and_resume_exactly_with_vgg_content(tiny_sr, tmp_path):
     write_random_vgg19_h5(tmp_path / "vgg.h5")
     config = tiny_sr(content_loss="vgg22", vgg_weights=str(tmp_path / "vgg.h5"), checkpoint_every=2)
@@ -231,6 +221,6 @@ def test_evaluation_scores_bicubic_and_the_model_on_whole_held_out_photos(tiny_s
     results = trainer.evaluate(0, Reporter(tmp_path, 1, 0, 1, False))
     trainer.checkpointer.close()
     assert 22 < results["bicubic_psnr"] < 35 and 0.5 < results["bicubic_ssim"] < 1
-    assert results["held_out_psnr_gain"] == pytest.approx(results["held_out_psnr"] - results["bicubic_psnr"])
+    assert results["held_out_psnr"] < results["bicubic_psnr"]               # an untrained SRResNet loses
     grid = trainer.sample_grid()                                # bicubic | SR | HR
     assert grid.shape == (2, 32, 96, 3)

@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from conftest import assert_one_and_eight_devices_agree
+from conftest import assert_one_and_eight_devices_agree, run_steps
 from jaxgan.train import Trainer
 
 
@@ -12,18 +12,14 @@ from jaxgan.train import Trainer
 def test_recipe_trains_with_finite_moving_losses(name, tiny, tmp_path):
     config = tiny(name, num_steps=6)
     trainer = Trainer(config, tmp_path)
-    losses = []
-    with jax.set_mesh(trainer.mesh):
-        for _ in range(config.num_steps):
-            trainer.state, metrics = trainer.step_fn(trainer.state, trainer._next_batch())
-            losses.append({k: float(v) for k, v in metrics.items()})
+    losses = run_steps(trainer, config.num_steps)
     for key in ("d_loss", "g_loss", "d_real", "d_fake"):
         values = np.array([m[key] for m in losses])
         assert np.all(np.isfinite(values)), key
         assert np.ptp(values) > 0, f"{key} did not move: {values}"
     assert int(trainer.state.step) == config.num_steps
     images = trainer.sample_grid()
-    assert images.shape == (8, 16, 16, 1) and np.all(np.abs(images) <= 1)
+    assert images.shape == (8, 16, 16, 1) and np.std(images) > 0
     if name == "wgan":
         limit = config.optim.d.weight_clip
         for leaf in jax.tree.leaves(trainer.state.nets["D"].params):

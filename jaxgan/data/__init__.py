@@ -1,4 +1,5 @@
-"""Host-side input: tf.data pipelines over embedded sets, image folders and TFDS (TF never sees a GPU)."""
-from jaxgan.data.pipeline import eval_arrays, train_batches
+"""Host-side input: tf.data pipelines over registered data sources (TF never sees a GPU)."""
+from jaxgan.data.pipeline import DataSpec, eval_arrays, train_batches
+from jaxgan.data.registry import LAYOUTS, SOURCES, register
 
-__all__ = ["eval_arrays", "train_batches"]
+__all__ = ["DataSpec", "LAYOUTS", "SOURCES", "eval_arrays", "register", "train_batches"]

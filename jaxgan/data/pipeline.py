@@ -8,26 +8,37 @@ any number of hosts and devices, and resuming at step ``s`` restarts the stream 
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import ml_collections
 import numpy as np
 
-from jaxgan.data import super_resolution
-from jaxgan.data.sources import make_source
-from jaxgan.errors import DataError
+from jaxgan.data.registry import layout_of, make_source
 from jaxgan.data.tf_host import tensorflow
+from jaxgan.errors import DataError
 
 
-IMAGE_KEYS = ("image", "A", "B", "hr", "lr")
+@dataclasses.dataclass(frozen=True)
+class DataSpec:
+    """What a recipe reads: the fields it needs, the side sources load images at for training and for
+    evaluation (0: each image at its own size), and its augmentation ``(example, seed) -> example``."""
+
+    fields: tuple[str, ...]
+    load_size: int
+    eval_size: int
+    augment: Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
-def _source(config: ml_collections.ConfigDict, split: str, size: int, train: bool) -> Any:
-    """Super-resolution layouts read images at their own size; everything else at ``size``."""
-    if config.data.get("layout") in super_resolution.LAYOUTS:
-        return super_resolution.make_hr_source(config.data, split, config.scale, config.image_size if train else 0)
-    return make_source(config.data, split, size)
+def _checked_source(config: ml_collections.ConfigDict, spec: DataSpec, split: str, size: int) -> Any:
+    source = make_source(config, split, size)
+    missing = [f for f in spec.fields if f not in source.fields]
+    if missing:
+        raise DataError(f"data.source={config.data.source} (layout {layout_of(config.data)}) yields "
+                        f"{', '.join(source.fields)}; this recipe needs {', '.join(spec.fields)}: choose a source "
+                        f"or data.layout that provides them")
+    return source
 
 
 def _to_float(tf: Any, image: Any, channels: int) -> Any:
@@ -42,33 +53,12 @@ def _to_float(tf: Any, image: Any, channels: int) -> Any:
     return tf.cast(image, tf.float32) / 127.5 - 1.0
 
 
-def _to_model_input(tf: Any, example: dict[str, Any], channels: int) -> dict[str, Any]:
-    return {k: _to_float(tf, v, channels) if k in IMAGE_KEYS else v for k, v in example.items()}
-
-
-def _jitter(tf: Any, example: dict[str, Any], size: int, flip: bool, seed: Any) -> dict[str, Any]:
-    """The same random crop to ``size`` (and flip) for every image of an example (pix2pix's jitter)."""
-    keys = [k for k in IMAGE_KEYS if k in example]
-    load = example[keys[0]].shape[0]
-    out = dict(example)
-    if load > size:
-        offsets = tf.random.stateless_uniform((2,), seed=seed, maxval=load - size + 1, dtype=tf.int32)
-        for k in keys:
-            out[k] = out[k][offsets[0]:offsets[0] + size, offsets[1]:offsets[1] + size]
-    if flip:
-        do_flip = tf.random.stateless_uniform((), seed=seed + 1) < 0.5
-        for k in keys:
-            out[k] = tf.cond(do_flip, lambda k=k: tf.image.flip_left_right(out[k]), lambda k=k: out[k])
-    return out
-
-
-def train_batches(config: ml_collections.ConfigDict, examples_per_row: int, start_step: int,
+def train_batches(config: ml_collections.ConfigDict, spec: DataSpec, examples_per_row: int, start_step: int,
                   process_index: int = 0, process_count: int = 1) -> Iterator[dict[str, np.ndarray]]:
     """This host's share of each global training batch, from step ``start_step`` on, forever."""
     tf = tensorflow()
     data = config.data
-    load_size = max(data.get("load_size", 0) or config.image_size, config.image_size)
-    source = _source(config, data.split, load_size, train=True)
+    source = _checked_source(config, spec, data.split, spec.load_size)
     per_step = config.batch_size * examples_per_row
     local = per_step // process_count
     seed = int(config.seed)
@@ -80,14 +70,8 @@ def train_batches(config: ml_collections.ConfigDict, examples_per_row: int, star
     ds = ds.unbatch()
 
     def prepare(position: Any, raw: Any) -> dict[str, Any]:
-        example = source.decode(raw)
-        example_seed = tf.stack([tf.cast(seed, tf.int64), position])
-        if "hr" in example:
-            example = super_resolution.random_crop_pair(tf, example, config.image_size, config.scale,
-                                                        data.random_flip, example_seed)
-        else:
-            example = _jitter(tf, example, config.image_size, data.random_flip, example_seed)
-        return _to_model_input(tf, example, data.channels)
+        example = spec.augment(source.decode(raw), tf.stack([tf.cast(seed, tf.int64), position]))
+        return {k: _to_float(tf, v, data.channels) if source.fields[k] == "image" else v for k, v in example.items()}
 
     ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if examples_per_row > 1:
@@ -99,26 +83,25 @@ def train_batches(config: ml_collections.ConfigDict, examples_per_row: int, star
     return ds.as_numpy_iterator()
 
 
-def eval_arrays(config: ml_collections.ConfigDict, split: str, limit: int = 2000
-                ) -> dict[str, np.ndarray | list[np.ndarray]] | None:
-    """Up to ``limit`` real examples of ``split`` as float arrays in [-1, 1], or None where none exist.
-
-    Images of different sizes (super-resolution's whole held-out images) come as lists of arrays."""
+def eval_arrays(config: ml_collections.ConfigDict, spec: DataSpec, split: str, limit: int = 2000
+                ) -> dict[str, Any] | None:
+    """Up to ``limit`` real examples of ``split``, or None where none exist: images as float arrays in
+    [-1, 1] (lists of arrays when sizes differ, e.g. whole held-out images), other fields in their own dtype."""
     data = config.data
-    if data.source == "folder" and data.get("layout", "single") == "single":
+    if data.source == "folder" and layout_of(data) == "single":
         return None                      # a plain folder has no held-out split
     tf = tensorflow()
     try:
-        source = _source(config, split, config.image_size, train=False)
+        source = _checked_source(config, spec, split, spec.eval_size)
     except DataError as e:
         logging.getLogger(__name__).warning("no evaluation data for split %r: %s", split, e)
         return None
-    raw = source.arrays(limit)
 
     def convert(key: str, value: Any) -> Any:
         if isinstance(value, list):
             return [convert(key, v) for v in value]
-        return _to_float(tf, tf.constant(value), data.channels).numpy() if key in IMAGE_KEYS \
-            else np.asarray(value, np.int32)
+        if source.fields[key] == "image":
+            return _to_float(tf, tf.constant(value), data.channels).numpy()
+        return np.asarray(value)
 
-    return {k: convert(k, v) for k, v in raw.items()}
+    return {k: convert(k, v) for k, v in source.arrays(limit).items()}

@@ -1,9 +1,10 @@
 """Where examples come from: in-memory arrays (embedded sets), image folders, and TFDS.
 
-A source yields an infinite, deterministic stream of ``(position, raw)`` pairs in global order (every
-host sees the same stream) starting at any position, and decodes a raw element into
-``{"image": uint8 [S, S, C], "label"?}`` inside tf.data. Array and folder sources are random access: epoch
-``e`` visits a permutation seeded by ``(seed, e)``, so resuming at a position costs nothing.
+A source declares the fields it yields (``fields``: name -> kind, ``image`` for uint8 images, else the
+field's own kind such as ``label``), yields an infinite, deterministic stream of ``(position, raw)`` pairs
+in global order (every host sees the same stream) starting at any position, and decodes a raw element
+into ``{field: tensor}`` inside tf.data. Array and folder sources are random access: epoch ``e`` visits a
+permutation seeded by ``(seed, e)``, so resuming at a position costs nothing. `registry` names them.
 """
 from __future__ import annotations
 
@@ -11,15 +12,13 @@ import logging
 from pathlib import Path
 from typing import Any, Iterator
 
-import ml_collections
 import numpy as np
 
-from jaxgan.data import embedded, images
+from jaxgan.data import images
 from jaxgan.data.tf_host import tensorflow
 from jaxgan.errors import DataError
 
 log = logging.getLogger(__name__)
-SOURCES = ("digits", "faces", "grey2photo", "photo2sketch", "folder", "tfds")
 
 
 def _index_stream(num: int, seed: int, start: int) -> Iterator[tuple[int, int]]:
@@ -38,6 +37,7 @@ class IndexSource:
     """A random-access source of ``num`` examples."""
 
     num: int
+    fields: dict[str, str]
 
     def stream(self, seed: int, start: int) -> Any:
         tf = tensorflow()
@@ -52,6 +52,7 @@ class ArraySource(IndexSource):
     def __init__(self, arrays: dict[str, np.ndarray]):
         self._arrays = arrays
         self.num = len(next(iter(arrays.values())))
+        self.fields = {k: "image" if v.dtype == np.uint8 and v.ndim == 4 else "label" for k, v in arrays.items()}
         tf = tensorflow()
         self._tensors = {k: tf.constant(v) for k, v in arrays.items()}
 
@@ -95,9 +96,10 @@ class FolderSource(IndexSource):
             log.warning("skipped %d unreadable image file(s) under %s", skipped, root)
         if not good:
             raise DataError(f"no readable images under {root!r} ({skipped} unreadable files)")
-        self.items, self.skipped, self.layout = [tuple(map(str, item)) for item in good], skipped, layout
+        self.items, self.layout = [tuple(map(str, item)) for item in good], layout
         self.num, self.size, self.channels, self.resize = len(good), size, channels, resize
         self.keys = keys or (("image",) if layout == "single" else ("A", "B"))
+        self.fields = {k: "image" for k in self.keys}
 
     def _load(self, index: np.ndarray) -> tuple[np.ndarray, ...]:
         item = self.items[int(index)]
@@ -127,6 +129,7 @@ class UnpairedSource:
     def __init__(self, a: Any, b: Any):
         self.a, self.b = a, b
         self.num = max(a.num, b.num)
+        self.fields = {"A": "image", "B": "image"}
 
     def stream(self, seed: int, start: int) -> Any:
         tf = tensorflow()
@@ -179,6 +182,9 @@ class TFDSSource:
             raise DataError(f"TFDS data set {name!r} has no feature(s) {missing}; it has "
                             f"{sorted(builder.info.features)}")
         self.has_label = "label" in builder.info.features and "image" in self.features
+        self.fields = {k: "image" for k in self.features}
+        if self.has_label:
+            self.fields["label"] = "label"
 
     def _raw(self) -> Any:
         import tensorflow_datasets as tfds
@@ -229,44 +235,3 @@ def _tf_resize(image: Any, size: int, mode: str) -> Any:
         resized = tf.image.resize(image, new, method="bicubic", antialias=True)
         resized = tf.image.resize_with_crop_or_pad(resized, size, size)
     return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
-
-
-def make_source(data: ml_collections.ConfigDict, split: str, size: int) -> Any:
-    """The source ``data.source`` (and, for folders and TFDS, ``data.layout``) names, at ``size``."""
-    layout = data.get("layout", "single")
-    if data.source in embedded.EMBEDDED:
-        return ArraySource(embedded.load_embedded(data.source, split, size))
-    if data.source in embedded.PAIRED:
-        return ArraySource(embedded.load_paired(data.source, split, size))
-    if data.source in embedded.UNPAIRED:
-        a, b = embedded.load_unpaired(data.source, split, size)
-        return UnpairedSource(ArraySource({"image": a}), ArraySource({"image": b}))
-    if data.source == "folder":
-        if not data.path:
-            raise DataError("data.source=folder needs --config.data.path=/path/to/images")
-        root = Path(data.path)
-        if layout == "unpaired":        # root/trainA, root/trainB, root/testA, root/testB
-            return UnpairedSource(*(FolderSource(str(root / f"{split}{side}"), size, data.channels, data.resize)
-                                    for side in "AB"))
-        if layout == "two_folders":     # root/A/<split>/x.png and root/B/<split>/x.png
-            return _two_folders(root, split, size, data)
-        if layout == "side_by_side" and (root / split).is_dir():    # root/train/*.jpg (pix2pix sets)
-            root = root / split
-        return FolderSource(str(root), size, data.channels, data.resize, layout)
-    if data.source == "tfds":
-        if not data.name:
-            raise DataError("data.source=tfds needs --config.data.name (e.g. mnist, cifar10, cycle_gan/horse2zebra)")
-        def tfds_split(name: str) -> TFDSSource:
-            return TFDSSource(data.name, name, data.data_dir, size, data.resize, data.download, data.shuffle_buffer)
-        if layout == "unpaired":        # e.g. cycle_gan/horse2zebra: trainA, trainB, testA, testB
-            return UnpairedSource(tfds_split(f"{split}A"), tfds_split(f"{split}B"))
-        return tfds_split(split)
-    raise DataError(f"unknown data.source {data.source!r}; choose one of {', '.join(SOURCES)}")
-
-
-def _two_folders(root: Path, split: str, size: int, data: ml_collections.ConfigDict) -> FolderSource:
-    """``root/A/<split>`` and ``root/B/<split>`` (the layout pix2pix's combine script reads)."""
-    pair = (root / "A" / split, root / "B" / split)
-    if not all(p.is_dir() for p in pair):
-        raise DataError(f"two_folders layout needs {pair[0]} and {pair[1]}")
-    return FolderSource(str(root), size, data.channels, data.resize, "two_folders", pair)

@@ -1,1 +1,1 @@
-"""Offline quality metrics: Frechet distance, classifier-based evaluation (FID/KID, PSNR/SSIM follow)."""
+"""Offline quality metrics: Frechet distance, the classifier-based GAN evaluation, L1 / PSNR / SSIM."""

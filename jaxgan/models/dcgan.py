@@ -14,6 +14,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxgan.errors import ConfigError
 from jaxgan.nn import Conv, ConvTranspose, make_norm
 
 DCGAN_INIT = nn.initializers.normal(0.02)
@@ -22,7 +23,7 @@ DCGAN_INIT = nn.initializers.normal(0.02)
 def _num_stages(image_size: int) -> int:
     stages = int(math.log2(image_size)) - 2
     if image_size < 16 or 2 ** (stages + 2) != image_size:
-        raise ValueError(f"DCGAN needs a power-of-two image_size >= 16, got {image_size}")
+        raise ConfigError(f"DCGAN needs a power-of-two image_size >= 16, got {image_size}")
     return stages
 
 
@@ -33,19 +34,21 @@ class DCGANGenerator(nn.Module):
     channels: int
     features: int = 64
     dtype: Any = jnp.float32
+    conv_impl: str = "auto"
 
     @nn.compact
     def __call__(self, z: jax.Array, train: bool = True) -> jax.Array:
         stages = _num_stages(self.image_size)
+        conv = dict(kernel_init=DCGAN_INIT, dtype=self.dtype, impl=self.conv_impl)
         width = self.features * 2 ** (stages - 1)
         h = nn.Dense(4 * 4 * width, use_bias=False, kernel_init=DCGAN_INIT, dtype=self.dtype)(z)
         h = h.reshape(z.shape[0], 4, 4, width)
         h = nn.relu(make_norm("batch", train)(h))
         for _ in range(stages - 1):
             width //= 2
-            h = ConvTranspose(width, 4, 2, 1, use_bias=False, kernel_init=DCGAN_INIT, dtype=self.dtype)(h)
+            h = ConvTranspose(width, 4, 2, 1, use_bias=False, **conv)(h)
             h = nn.relu(make_norm("batch", train)(h))
-        h = ConvTranspose(self.channels, 4, 2, 1, use_bias=False, kernel_init=DCGAN_INIT, dtype=self.dtype)(h)
+        h = ConvTranspose(self.channels, 4, 2, 1, use_bias=False, **conv)(h)
         return jnp.tanh(h.astype(jnp.float32))
 
 
@@ -55,16 +58,18 @@ class DCGANDiscriminator(nn.Module):
     features: int = 64
     norm: str = "batch"
     dtype: Any = jnp.float32
+    conv_impl: str = "auto"
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
         stages = _num_stages(x.shape[1])
+        conv = dict(kernel_init=DCGAN_INIT, dtype=self.dtype, impl=self.conv_impl)
         width = self.features
-        h = Conv(width, 4, 2, 1, use_bias=False, kernel_init=DCGAN_INIT, dtype=self.dtype)(x)
+        h = Conv(width, 4, 2, 1, use_bias=False, **conv)(x)
         h = nn.leaky_relu(h, 0.2)
         for _ in range(stages - 1):
             width *= 2
-            h = Conv(width, 4, 2, 1, use_bias=False, kernel_init=DCGAN_INIT, dtype=self.dtype)(h)
+            h = Conv(width, 4, 2, 1, use_bias=False, **conv)(h)
             h = nn.leaky_relu(make_norm(self.norm, train)(h), 0.2)
-        h = Conv(1, 4, 1, 0, use_bias=False, kernel_init=DCGAN_INIT, dtype=self.dtype)(h)
+        h = Conv(1, 4, 1, 0, use_bias=False, **conv)(h)
         return h.reshape(x.shape[0]).astype(jnp.float32)

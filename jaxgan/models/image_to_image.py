@@ -1,8 +1,9 @@
 """Image-to-image networks: U-Net and ResNet generators (pix2pix, CycleGAN) and the PatchGAN discriminator.
 
 Layouts follow Isola et al. 2017 / Zhu et al. 2017 and their reference code: convolutions 4x4 stride 2,
-LeakyReLU(0.2) on the way down, ReLU on the way up, dropout 0.5 in the inner up-blocks, biases only
-where no norm follows (batch norm) or always (instance norm, which has no affine shift here).
+LeakyReLU(0.2) on the way down, ReLU on the way up, dropout 0.5 in the inner up-blocks, biases
+wherever no batch norm follows (instance norm has no learned shift, as ``InstanceNorm2d(affine=False)`` in
+the reference code; ``norm="instance_affine"`` adds one).
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ class UNetGenerator(nn.Module):
     norm: str = "batch"
     dropout: float = 0.5
     dtype: Any = None
+    conv_impl: str = "auto"
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
@@ -34,7 +36,7 @@ class UNetGenerator(nn.Module):
                              f"{2 ** self.num_downs}, got {x.shape[1:3]}")
         bias = self.norm != "batch"
         widths = [min(self.features * 2 ** i, self.features * 8) for i in range(self.num_downs)]
-        conv = dict(kernel_init=PIX2PIX_INIT, dtype=self.dtype)
+        conv = dict(kernel_init=PIX2PIX_INIT, dtype=self.dtype, impl=self.conv_impl)
         skips, h = [], x
         for i, width in enumerate(widths):                               # encoder
             if i > 0:
@@ -66,10 +68,11 @@ class ResNetGenerator(nn.Module):
     features: int = 64
     norm: str = "instance"
     dtype: Any = None
+    conv_impl: str = "auto"
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
-        conv = dict(kernel_init=PIX2PIX_INIT, dtype=self.dtype)
+        conv = dict(kernel_init=PIX2PIX_INIT, dtype=self.dtype, impl=self.conv_impl)
         h = Conv(self.features, 7, 1, 3, "reflect", **conv)(x)
         h = nn.relu(make_norm(self.norm, train)(h))
         width = self.features
@@ -77,7 +80,7 @@ class ResNetGenerator(nn.Module):
             width *= 2
             h = nn.relu(make_norm(self.norm, train)(Conv(width, 3, 2, 1, **conv)(h)))
         for _ in range(self.num_blocks):
-            h = ResidualBlock(width, self.norm, "reflect", dtype=self.dtype)(h, train)
+            h = ResidualBlock(width, self.norm, "reflect", dtype=self.dtype, conv_impl=self.conv_impl)(h, train)
         for _ in range(2):
             width //= 2
             h = ConvTranspose(width, 3, 2, 1, output_padding=1, **conv)(h)
@@ -93,10 +96,11 @@ class PatchGAN(nn.Module):
     n_layers: int = 3
     norm: str = "batch"
     dtype: Any = None
+    conv_impl: str = "auto"
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
-        conv = dict(kernel_init=PIX2PIX_INIT, dtype=self.dtype)
+        conv = dict(kernel_init=PIX2PIX_INIT, dtype=self.dtype, impl=self.conv_impl)
         bias = self.norm != "batch"
         h = nn.leaky_relu(Conv(self.features, 4, 2, 1, **conv)(x), 0.2)
         for n in range(1, self.n_layers + 1):

@@ -8,6 +8,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxgan.errors import ConfigError
 from jaxgan.nn import Conv, ResidualBlock, activation, make_norm, pixel_shuffle
 
 
@@ -21,6 +22,7 @@ class SRResNet(nn.Module):
     features: int = 64
     channels: int = 3
     dtype: Any = None
+    conv_impl: str = "auto"
 
     def receptive_radius(self) -> int:
         """Input pixels on each side that can reach an output pixel: the overlap tiles need to be exact."""
@@ -32,22 +34,23 @@ class SRResNet(nn.Module):
     def _stages(self) -> int:
         stages = int(math.log2(self.scale))
         if 2 ** stages != self.scale or stages < 1:
-            raise ValueError(f"scale must be a power of two >= 2, got {self.scale}")
+            raise ConfigError(f"scale must be a power of two >= 2, got {self.scale}")
         return stages
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
         stages = self._stages()
         f = self.features
-        h = activation("prelu")(Conv(f, 9, 1, 4, dtype=self.dtype)(x))
+        h = activation("prelu")(Conv(f, 9, 1, 4, dtype=self.dtype, impl=self.conv_impl)(x))
         body = h
         for _ in range(self.num_blocks):
-            body = ResidualBlock(f, "batch", "zeros", act="prelu", dtype=self.dtype)(body, train)
-        body = make_norm("batch", train)(Conv(f, 3, 1, 1, dtype=self.dtype)(body))
+            body = ResidualBlock(f, "batch", "zeros", act="prelu", dtype=self.dtype,
+                                 conv_impl=self.conv_impl)(body, train)
+        body = make_norm("batch", train)(Conv(f, 3, 1, 1, dtype=self.dtype, impl=self.conv_impl)(body))
         h = h + body
         for _ in range(stages):
-            h = activation("prelu")(pixel_shuffle(Conv(4 * f, 3, 1, 1, dtype=self.dtype)(h), 2))
-        return Conv(self.channels, 9, 1, 4, dtype=self.dtype)(h).astype(jnp.float32)
+            h = activation("prelu")(pixel_shuffle(Conv(4 * f, 3, 1, 1, dtype=self.dtype, impl=self.conv_impl)(h), 2))
+        return Conv(self.channels, 9, 1, 4, dtype=self.dtype, impl=self.conv_impl)(h).astype(jnp.float32)
 
 
 class SRGANDiscriminator(nn.Module):
@@ -56,13 +59,14 @@ class SRGANDiscriminator(nn.Module):
 
     features: int = 64
     dtype: Any = None
+    conv_impl: str = "auto"
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
         f = self.features
-        h = nn.leaky_relu(Conv(f, 3, 1, 1, dtype=self.dtype)(x), 0.2)
+        h = nn.leaky_relu(Conv(f, 3, 1, 1, dtype=self.dtype, impl=self.conv_impl)(x), 0.2)
         for width, stride in ((f, 2), (2 * f, 1), (2 * f, 2), (4 * f, 1), (4 * f, 2), (8 * f, 1), (8 * f, 2)):
-            h = Conv(width, 3, stride, 1, dtype=self.dtype)(h)
+            h = Conv(width, 3, stride, 1, dtype=self.dtype, impl=self.conv_impl)(h)
             h = nn.leaky_relu(make_norm("batch", train)(h), 0.2)
         h = nn.leaky_relu(nn.Dense(16 * f, dtype=self.dtype)(h.reshape(h.shape[0], -1)), 0.2)
         return nn.Dense(1, dtype=self.dtype)(h)[:, 0].astype(jnp.float32)

@@ -32,6 +32,7 @@ class VGG19Features(nn.Module):
     """``images in [-1, 1] (RGB) -> features of ``layer`` (e.g. block5_conv4), after its ReLU."""
 
     layer: str = "block5_conv4"
+    conv_impl: str = "auto"
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -44,7 +45,7 @@ class VGG19Features(nn.Module):
                 h = nn.max_pool(h, (2, 2), (2, 2))
             for c in range(1, convs + 1):
                 name = f"block{block}_conv{c}"
-                h = nn.relu(Conv(width, 3, 1, 1, name=name)(h))
+                h = nn.relu(Conv(width, 3, 1, 1, name=name, impl=self.conv_impl)(h))
                 if name == self.layer:
                     return h
         raise AssertionError("unreachable")

@@ -1,4 +1,4 @@
-"""Composite blocks shared by the image-to-image models."""
+"""Composite blocks shared by the models (ResNet generator, SRResNet): activations by name, residual blocks."""
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -6,6 +6,7 @@ from typing import Any, Callable
 import flax.linen as nn
 import jax
 
+from jaxgan.errors import ConfigError
 from jaxgan.nn.conv import Conv
 from jaxgan.nn.norm import make_norm
 
@@ -21,7 +22,7 @@ def activation(name: str) -> Callable[[jax.Array], jax.Array]:
         return nn.PReLU(negative_slope_init=0.25)
     if name == "leaky_relu":
         return lambda x: nn.leaky_relu(x, 0.2)
-    raise ValueError(f"unknown activation {name!r}; choose relu, prelu or leaky_relu")
+    raise ConfigError(f"unknown activation {name!r}; choose relu, prelu or leaky_relu")
 
 
 class ResidualBlock(nn.Module):
@@ -36,10 +37,12 @@ class ResidualBlock(nn.Module):
     use_bias: bool = True
     act: str = "relu"
     dtype: Any = None
+    conv_impl: str = "auto"
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
-        h = Conv(self.features, 3, 1, 1, self.padding_mode, use_bias=self.use_bias, dtype=self.dtype)(x)
+        conv = dict(use_bias=self.use_bias, dtype=self.dtype, impl=self.conv_impl)
+        h = Conv(self.features, 3, 1, 1, self.padding_mode, **conv)(x)
         h = activation(self.act)(make_norm(self.norm, train)(h))
-        h = Conv(self.features, 3, 1, 1, self.padding_mode, use_bias=self.use_bias, dtype=self.dtype)(h)
+        h = Conv(self.features, 3, 1, 1, self.padding_mode, **conv)(h)
         return x + make_norm(self.norm, train)(h)

@@ -5,6 +5,9 @@ same arithmetic, which XLA runs at close to peak. On CPU `conv2d` therefore lowe
 space-to-depth (for strides), an im2col of the (few) window taps and a single matrix multiply, whose
 gradients are matrix multiplies too; when the layer narrows strongly (``cin >= 8 cout``, e.g. a 7x7 conv to RGB)
 the im2col is taken on the output side instead, so the materialised tensor stays small. On GPU/TPU the native convolution (cuDNN) is used.
+
+The lowering is a field of each layer (``impl``, set from ``config.model.conv_impl`` like ``dtype``), never
+process-wide state: ``auto`` picks matmul on CPU and the native convolution elsewhere at trace time.
 """
 from __future__ import annotations
 
@@ -14,22 +17,16 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxgan.errors import ConfigError
+
 Padding = int | tuple[tuple[int, int], tuple[int, int]]
 Impl = Literal["auto", "xla", "matmul"]
-
-# Process-wide choice; "auto" means matmul on CPU and the native convolution elsewhere.
-_IMPL: dict[str, Impl] = {"impl": "auto"}
+CONV_IMPLS = ("auto", "xla", "matmul")
 
 
-def set_conv_impl(impl: Impl) -> None:
-    """Chooses how `conv2d` lowers convolutions (``auto``, ``xla`` or ``matmul``) for later traces."""
-    if impl not in ("auto", "xla", "matmul"):
-        raise ValueError(f"conv impl must be auto, xla or matmul, not {impl!r}")
-    _IMPL["impl"] = impl
-
-
-def _resolved_impl() -> str:
-    impl = _IMPL["impl"]
+def _resolved_impl(impl: str) -> str:
+    if impl not in CONV_IMPLS:
+        raise ConfigError(f"conv impl must be one of {', '.join(CONV_IMPLS)}, not {impl!r}")
     if impl == "auto":
         return "matmul" if jax.default_backend() == "cpu" else "xla"
     return impl
@@ -78,10 +75,10 @@ def _conv_matmul(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
     return y.reshape(n, ho, wo, cout)
 
 
-def conv2d(x: jax.Array, kernel: jax.Array, stride: int = 1, padding: Padding = 0) -> jax.Array:
+def conv2d(x: jax.Array, kernel: jax.Array, stride: int = 1, padding: Padding = 0, impl: Impl = "auto") -> jax.Array:
     """Cross-correlation of NHWC ``x`` with an HWIO ``kernel`` (zero padding, PyTorch semantics)."""
     pads = _pairs(padding)
-    if _resolved_impl() == "xla":
+    if _resolved_impl(impl) == "xla":
         return jax.lax.conv_general_dilated(x, kernel, (stride, stride), pads,
                                             dimension_numbers=("NHWC", "HWIO", "NHWC"))
     x = jnp.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
@@ -92,7 +89,7 @@ class Conv(nn.Module):
     """A square-kernel 2-D convolution layer (NHWC) computed with `conv2d`.
 
     ``padding`` is an int (both sides) or ``((top, bottom), (left, right))``; ``padding_mode`` ``reflect``
-    pads by reflection before a VALID convolution.
+    pads by reflection before a VALID convolution; ``impl`` picks the lowering (see `conv2d`).
     """
 
     features: int
@@ -104,6 +101,7 @@ class Conv(nn.Module):
     dtype: Any = None
     param_dtype: Any = jnp.float32
     kernel_init: Any = nn.initializers.variance_scaling(1 / 3, "fan_in", "uniform")
+    impl: Impl = "auto"
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -116,7 +114,7 @@ class Conv(nn.Module):
             (t, b), (l, r) = _pairs(padding)
             x = jnp.pad(x, ((0, 0), (t, b), (l, r), (0, 0)), mode="reflect")
             padding = 0
-        y = conv2d(x, kernel, self.stride, padding)
+        y = conv2d(x, kernel, self.stride, padding, self.impl)
         if self.use_bias:
             y = y + self.param("bias", nn.initializers.zeros, (self.features,), self.param_dtype).astype(dtype)
         return y

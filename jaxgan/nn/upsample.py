@@ -71,6 +71,7 @@ class ConvTranspose(nn.Module):
     param_dtype: Any = jnp.float32
     # PyTorch's default init (its fan-in of a transposed conv counts the output channels).
     kernel_init: Any = nn.initializers.variance_scaling(1 / 3, "fan_in", "uniform", in_axis=-1, out_axis=-2)
+    impl: str = "auto"            # convolution lowering (see `conv2d`)
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -83,7 +84,7 @@ class ConvTranspose(nn.Module):
         taps, offset, base = _phase_plan(k, s, self.padding)
         t, max_off = taps.shape[1], int(offset.max())
         pad = (-base, max_off + base + t - 1)
-        y = conv2d(x.astype(dtype), phase_kernel(kernel.astype(dtype), taps), 1, (pad, pad))
+        y = conv2d(x.astype(dtype), phase_kernel(kernel.astype(dtype), taps), 1, (pad, pad), self.impl)
         n, h, w = x.shape[:3]
         y = y.reshape(n, h + max_off, w + max_off, s, s, self.features)
         phases = [[y[:, offset[a]:offset[a] + h, offset[b]:offset[b] + w, a, b] for b in range(s)]

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import ml_collections
 
-from jaxgan.recipes.base import NetState, Recipe, TrainState
+from jaxgan.errors import ConfigError
+from jaxgan.recipes.base import GeneratorSpec, NetState, Recipe, TrainState
 from jaxgan.recipes.cyclegan import CycleGAN
 from jaxgan.recipes.noise_to_image import NoiseToImage
 from jaxgan.recipes.pix2pix import Pix2Pix
@@ -18,8 +19,8 @@ def build(config: ml_collections.ConfigDict) -> Recipe:
     try:
         cls = RECIPES[config.recipe]
     except KeyError:
-        raise ValueError(f"unknown recipe {config.recipe!r}; known: {', '.join(sorted(RECIPES))}") from None
+        raise ConfigError(f"unknown recipe {config.recipe!r}; known: {', '.join(sorted(RECIPES))}") from None
     return cls(config)
 
 
-__all__ = ["NetState", "RECIPES", "Recipe", "TrainState", "build"]
+__all__ = ["GeneratorSpec", "NetState", "RECIPES", "Recipe", "TrainState", "build"]

@@ -1,135 +1,159 @@
-"""The contract between a recipe (how one GAN is trained) and the recipe-agnostic trainer."""
+"""The contract between a recipe (how one GAN is trained) and the recipe-agnostic trainer and infer.py.
+
+A recipe is built from the config and provides:
+
+- ``example_batch(rows)`` and ``init(rng, batch) -> TrainState``: the full device state;
+- ``init_host_state(local_batch)``: host-side numpy state (CycleGAN's image pools), default none; the
+  trainer holds it, hands it to every iteration and checkpoints it per host;
+- ``frozen_networks()``: fixed feature networks (VGG19...) the trainer loads once and passes to every
+  update as ``frozen``;
+- ``make_step(mesh, frozen) -> Step``: the per-iteration function. The trainer calls it with the step
+  number it is running (1-based); a phase or a host-side RNG is a pure function of that number. The
+  default jits `train_step` (the pure update of one iteration) through `parallel.jit_sharded`;
+- ``generator_spec`` + ``predict(variables, inputs, **choices)``: what the generator consumes and its
+  one inference function (infer.py, evaluation and sample grids all go through it);
+- ``sample_inputs`` / ``sample_grid``: the fixed inputs and layout of the sample grids; ``evaluate``: the
+  quality figures on held-out data.
+"""
 from __future__ import annotations
 
-from typing import Any, Callable
+import dataclasses
+import functools
+from typing import Any, Callable, Mapping
 
 import flax
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
 
 from jaxgan import parallel
+from jaxgan.data import augment
+from jaxgan.data.pipeline import DataSpec
+from jaxgan.parallel import BATCH, REPLICATED
+from jaxgan.state import Batch, HostState, Metrics, NetState, TrainState, init_net, new_state
 
-Batch = dict[str, jax.Array]
-Metrics = dict[str, jax.Array]
-
-
-@flax.struct.dataclass
-class NetState:
-    """One network: its parameters, batch-norm statistics and optimiser state."""
-
-    params: Any
-    batch_stats: Any
-    opt_state: Any
-
-    @property
-    def variables(self) -> dict[str, Any]:
-        return {"params": self.params, "batch_stats": self.batch_stats}
+#: ``step(step_number, state, batch, host) -> (state, host, metrics)``
+Step = Callable[[int, TrainState, Batch, HostState], tuple[TrainState, HostState, Metrics]]
+__all__ = ["Batch", "FrozenNetwork", "GeneratorSpec", "HostState", "Metrics", "NetState", "Recipe", "Step",
+           "TrainState", "init_net", "model_options", "new_state"]
 
 
-@flax.struct.dataclass
-class TrainState:
-    """Everything a training run needs to continue exactly: step, RNG and every network."""
+@dataclasses.dataclass(frozen=True)
+class GeneratorSpec:
+    """What a recipe's generator consumes and produces; infer.py derives its modes and checks from it.
 
-    step: jax.Array
-    rng: jax.Array          # raw uint32 key data, so it checkpoints as a plain array
-    nets: dict[str, NetState]
+    ``consumes``: ``noise`` (``latent_dim`` values per image) or ``image`` (``channels`` channels, sides
+    padded to ``size_multiple``, output ``scale`` times larger). ``tile_margin`` > 0 declares a bounded
+    receptive field: images then run in overlapping tiles of ``tile`` input pixels with that overlap.
+    ``choices`` are named options of `Recipe.predict` with their allowed values, the first the default
+    (CycleGAN: ``{"direction": ("AtoB", "BtoA")}``).
+    """
 
-    def step_rng(self) -> jax.Array:
-        """This step's key: a pure function of the run's key and the step, so resume is exact."""
-        return jax.random.fold_in(self.rng, self.step)
+    consumes: str
+    channels: int
+    latent_dim: int = 0
+    size_multiple: int = 1
+    scale: int = 1
+    tile_margin: int = 0
+    tile: int = 0
+    choices: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
 
 
-def init_net(module: flax.linen.Module, optimizer: optax.GradientTransformation | None, rng: jax.Array,
-             *inputs: Any) -> NetState:
-    """Initialises a module's variables and (when training it) its optimiser state."""
-    variables = module.init(rng, *inputs, train=False)
-    params = variables["params"]
-    return NetState(params=params, batch_stats=variables.get("batch_stats", {}),
-                    opt_state=optimizer.init(params) if optimizer else None)
+@dataclasses.dataclass(frozen=True)
+class FrozenNetwork:
+    """A fixed feature network (e.g. VGG19 for a content loss): its module and how to load its variables
+    (from a local file; nothing is downloaded). The trainer loads each once, replicated."""
 
-
-def apply_grads(net: NetState, grads: Any, optimizer: optax.GradientTransformation,
-                batch_stats: Any = None) -> NetState:
-    """One optimiser update (the optimiser sees params, as weight clipping needs)."""
-    updates, opt_state = optimizer.update(grads, net.opt_state, net.params)
-    return NetState(params=optax.apply_updates(net.params, updates),
-                    batch_stats=net.batch_stats if batch_stats is None else batch_stats, opt_state=opt_state)
+    module: flax.linen.Module
+    load: Callable[[], Any]
 
 
 class Recipe:
-    """Base class of a GAN recipe. The trainer knows only this interface.
-
-    A recipe provides pure functions: `init` builds the full `TrainState`, `train_step` performs every
-    D and G update of one iteration (the trainer jits it, donates the state and shards the batch),
-    `generate` maps generator variables and inputs to images (sampling, evaluation, infer.py), and
-    `evaluate` computes the recipe's quality figures on the host.
-    """
+    """Base class of a GAN recipe. The trainer and infer.py know only this interface (see the module doc)."""
 
     #: consecutive examples each batch row holds (e.g. WGAN's n_critic real batches per step)
     examples_per_row: int = 1
     #: whether `sample_inputs` needs real examples (translation recipes) rather than only noise
     needs_examples: bool = False
-    #: translation recipes: image sides must be multiples of this (infer.py pads to it)
-    size_multiple: int = 1
-    #: translation recipes: output side / input side (super-resolution: 2 or 4)
-    scale: int = 1
-    #: which nets `generate` needs (infer.py restores only what it needs to know about)
+    #: the nets `predict` needs; inference restores only these
     generator_names: tuple[str, ...] = ("G",)
+    generator_spec: GeneratorSpec
 
     def __init__(self, config: ml_collections.ConfigDict):
         self.config = config
 
-    def init(self, rng: jax.Array, batch: Batch) -> TrainState:
-        raise NotImplementedError
-
+    # ----------------------------------------------------------------------------------- training
     def example_batch(self, rows: int = 1) -> dict[str, np.ndarray]:
         """A zero batch of the shapes `train_step` takes (for abstract initialisation)."""
         c = self.config
         shape = (rows,) + ((self.examples_per_row,) if self.examples_per_row > 1 else ())
         return {"image": np.zeros(shape + (c.image_size, c.image_size, c.data.channels), np.float32)}
 
-    def train_step(self, state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
+    @property
+    def data_spec(self) -> DataSpec:
+        """The fields `train_step` reads (the keys of `example_batch`), loaded at ``data.load_size`` and
+        cropped to ``image_size`` with the same random crop (and flip) for every image field."""
+        c = self.config
+        fields = tuple(self.example_batch())
+        load = max(c.data.get("load_size", 0) or c.image_size, c.image_size)
+        jitter = functools.partial(augment.crop_and_flip, image_fields=fields, size=c.image_size,
+                                   flip=bool(c.data.random_flip))
+        return DataSpec(fields, load, c.image_size, jitter)
+
+    def init(self, rng: jax.Array, batch: Batch) -> TrainState:
         raise NotImplementedError
 
-    def compile_step(self, mesh: jax.sharding.Mesh) -> Callable[[TrainState, Batch], tuple[TrainState, Metrics]]:
-        """The per-iteration update the trainer calls: `train_step` jitted with the state replicated and
-        donated and the batch sharded. A recipe with host state between updates (CycleGAN's image pool)
-        overrides this to chain its jitted parts around the host work."""
-        repl, batch_sh = parallel.replicated(mesh), parallel.batch_sharded(mesh)
-        return jax.jit(self.train_step, in_shardings=(repl, batch_sh), out_shardings=(repl, repl),
-                       donate_argnums=0)
-
-    def host_state(self) -> dict[str, np.ndarray]:
-        """Host-side state checkpointed with the `TrainState` (numpy arrays); none by default."""
+    def init_host_state(self, local_batch: dict[str, np.ndarray]) -> HostState:
+        """Fixed-shape host-side state (numpy), given this host's share of a batch; none by default."""
         return {}
 
-    def load_host_state(self, host: dict[str, np.ndarray]) -> None:
-        """Restores what `host_state` returned."""
+    def frozen_networks(self) -> dict[str, FrozenNetwork]:
+        return {}
 
-    def sample_inputs(self, rng: jax.Array, num: int, examples: dict[str, np.ndarray] | None = None) -> Any:
-        """Fixed inputs for sample grids and infer.py: noise, or (translation) ``examples`` of real data."""
+    def train_step(self, state: TrainState, batch: Batch, frozen: dict[str, Any]) -> tuple[TrainState, Metrics]:
+        """Every D and G update of one iteration, pure (the default `make_step` jits it)."""
         raise NotImplementedError
 
-    def generate(self, variables: dict[str, Any], inputs: Any) -> jax.Array:
-        """Images for `sample_inputs` (translation recipes: input | output | ... side by side)."""
+    def make_step(self, mesh: jax.sharding.Mesh, frozen: dict[str, Any]) -> Step:
+        """The per-iteration function the trainer calls; by default the jitted `train_step`."""
+        update = parallel.jit_sharded(self.train_step, mesh, (REPLICATED, BATCH, REPLICATED),
+                                      (REPLICATED, REPLICATED), donate_argnums=0)
+
+        def step(step_number: int, state: TrainState, batch: Batch, host: HostState
+                 ) -> tuple[TrainState, HostState, Metrics]:
+            del step_number
+            state, metrics = update(state, batch, frozen)
+            return state, host, metrics
+
+        return step
+
+    # ---------------------------------------------------------------------------------- generation
+    def predict(self, variables: dict[str, Any], inputs: jax.Array, **choices: str) -> jax.Array:
+        """The generator(s) on ``inputs`` (noise, or images in [-1, 1]) -> images in [-1, 1]."""
         raise NotImplementedError
 
     def generator_variables(self, state: TrainState) -> dict[str, Any]:
         return {name: state.nets[name].variables for name in self.generator_names}
 
-    def evaluate(self, variables: dict[str, Any], train: dict[str, np.ndarray] | None,
-                 held_out: dict[str, np.ndarray] | None) -> dict[str, float]:
+    def sample_inputs(self, rng: jax.Array, num: int, examples: dict[str, Any] | None = None) -> Any:
+        """Fixed inputs for sample grids: noise, or (translation) ``examples`` of real data."""
+        raise NotImplementedError
+
+    def sample_grid(self, variables: dict[str, Any], inputs: Any) -> jax.Array:
+        """Images for `sample_inputs` (translation recipes: input | output | ... side by side)."""
+        return self.predict(variables, inputs)
+
+    def evaluate(self, variables: dict[str, Any], train: dict[str, Any] | None,
+                 held_out: dict[str, Any] | None) -> dict[str, float]:
         """Quality figures logged during and at the end of training; empty by default.
 
         ``variables`` are the generators' (`generator_variables`); ``train`` / ``held_out`` are real
-        evaluation arrays in [-1, 1] (``image``/``label``, ``A``/``B``, or super-resolution's ``hr`` /
-        ``lr`` lists of whole images), or None where none exist.
+        evaluation arrays (images in [-1, 1], other fields in their own dtype), or None where none exist.
         """
         return {}
 
 
-def new_state(rng: jax.Array, nets: dict[str, NetState]) -> TrainState:
-    return TrainState(step=jnp.zeros((), jnp.int32), rng=rng, nets=nets)
+def model_options(config: ml_collections.ConfigDict) -> dict[str, Any]:
+    """The fields every model takes from ``config.model``: compute dtype and convolution lowering."""
+    return {"dtype": jnp.dtype(config.model.dtype), "conv_impl": config.model.get("conv_impl", "auto")}

@@ -16,24 +16,29 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from jaxgan import losses, models
+from jaxgan import adversarial, models
+from jaxgan.errors import ConfigError
 from jaxgan.metrics import classifier_eval
 from jaxgan.optim import make_optimizer
 from jaxgan.parallel import constrain_batch
-from jaxgan.recipes.base import Batch, Metrics, NetState, Recipe, TrainState, apply_grads, init_net, new_state
+from jaxgan.recipes.base import (Batch, GeneratorSpec, Metrics, NetState, Recipe, TrainState, init_net,
+                                 model_options, new_state)
+
+ARCHS = ("mlp", "dcgan")
 
 
 def build_networks(config: ml_collections.ConfigDict) -> tuple[nn.Module, nn.Module]:
     """The generator and discriminator named by ``config.model.arch``."""
     m, size, channels = config.model, config.image_size, config.data.channels
-    dtype = jnp.dtype(m.dtype)
+    options = model_options(config)
     if m.arch == "mlp":
+        dtype = options["dtype"]
         return (models.MLPGenerator(size, channels, tuple(m.g_hidden), dtype=dtype),
                 models.MLPDiscriminator(tuple(m.d_hidden), dtype=dtype))
     if m.arch == "dcgan":
-        return (models.DCGANGenerator(size, channels, m.g_features, dtype=dtype),
-                models.DCGANDiscriminator(m.d_features, m.d_norm, dtype=dtype))
-    raise ValueError(f"unknown model.arch {m.arch!r}; choose mlp or dcgan")
+        return (models.DCGANGenerator(size, channels, m.g_features, **options),
+                models.DCGANDiscriminator(m.d_features, m.d_norm, **options))
+    raise ConfigError(f"unknown model.arch {m.arch!r}; choose one of {', '.join(ARCHS)}")
 
 
 class NoiseToImage(Recipe):
@@ -45,11 +50,11 @@ class NoiseToImage(Recipe):
         self.g_opt = make_optimizer(config.optim.g, config.num_steps)
         self.d_opt = make_optimizer(config.optim.d, config.num_steps)
         self.loss = config.gan.loss
-        losses.generator_loss(self.loss, jnp.zeros(1))   # fail early on an unknown loss name
         self.n_critic = int(config.gan.n_critic)
         self.gp_weight = float(config.gan.gp_weight)
         self.latent_dim = int(config.model.latent_dim)
         self.examples_per_row = self.n_critic
+        self.generator_spec = GeneratorSpec("noise", config.data.channels, latent_dim=self.latent_dim)
 
     # ----------------------------------------------------------------------------------------- state
     def init(self, rng: jax.Array, batch: Batch) -> TrainState:
@@ -57,7 +62,7 @@ class NoiseToImage(Recipe):
         z = jnp.zeros((1, self.latent_dim))
         image = self._real_batches(batch)[0][:1]
         return new_state(run_key, {"G": init_net(self.G, self.g_opt, g_key, z),
-                                    "D": init_net(self.D, self.d_opt, d_key, image)})
+                                   "D": init_net(self.D, self.d_opt, d_key, image)})
 
     def _real_batches(self, batch: Batch) -> jax.Array:
         """``[n_critic, B, H, W, C]`` real images, one batch per critic update."""
@@ -72,80 +77,51 @@ class NoiseToImage(Recipe):
 
     def _critic_update(self, d: NetState, real: jax.Array, fake: jax.Array, rng: jax.Array
                        ) -> tuple[NetState, Metrics]:
-        def loss_fn(params):
-            variables = {"params": params, "batch_stats": d.batch_stats}
-            real_out, upd = self.D.apply(variables, real, mutable=["batch_stats"])
-            variables = {"params": params, "batch_stats": upd.get("batch_stats", d.batch_stats)}
-            fake_out, upd = self.D.apply(variables, fake, mutable=["batch_stats"])
-            loss = losses.discriminator_loss(self.loss, real_out, fake_out)
-            metrics = {"d_real": losses.discriminator_output(self.loss, real_out),
-                       "d_fake": losses.discriminator_output(self.loss, fake_out)}
-            if self.gp_weight:
-                def critic(x):
-                    return self.D.apply({"params": params, "batch_stats": d.batch_stats}, x,
-                                        mutable=["batch_stats"])[0]
-                gp = losses.gradient_penalty(critic, real, fake, rng)
-                metrics["gradient_penalty"] = gp
-                loss = loss + self.gp_weight * gp
-            metrics["d_loss"] = loss
-            return loss, (metrics, upd.get("batch_stats", d.batch_stats))
+        return adversarial.discriminator_update(self.D, d, self.d_opt, real, fake, self.loss,
+                                                gp_weight=self.gp_weight, rng=rng)
 
-        grads, (metrics, stats) = jax.grad(loss_fn, has_aux=True)(d.params)
-        return apply_grads(d, grads, self.d_opt, stats), metrics
-
-    def train_step(self, state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
+    def train_step(self, state: TrainState, batch: Batch, frozen: dict[str, Any]) -> tuple[TrainState, Metrics]:
         g, d = state.nets["G"], state.nets["D"]
         reals = self._real_batches(batch)
         n = reals.shape[1]
         key_g, key_d = jax.random.split(state.step_rng())
-
-        def generate(params, z):
-            return self.G.apply({"params": params, "batch_stats": g.batch_stats}, z, mutable=["batch_stats"])
-
-        # The generator's forward pass, kept for its update below.
-        z = self._noise(key_g, n)
-        fake, g_vjp, g_upd = jax.vjp(lambda p: generate(p, z), g.params, has_aux=True)
+        forward = adversarial.generator_forward(self.G, g, self._noise(key_g, n))
         if self.n_critic == 1:
-            d, metrics = self._critic_update(d, reals[0], jax.lax.stop_gradient(fake), key_d)
+            d, metrics = self._critic_update(d, reals[0], forward.fake, key_d)
         else:
             def critic_iteration(d, inputs):
                 real, key = inputs
                 k_z, k_gp = jax.random.split(key)
-                fake_i = generate(g.params, self._noise(k_z, n))[0]
-                return self._critic_update(d, real, jax.lax.stop_gradient(fake_i), k_gp)
+                fake = adversarial.apply_train(self.G, g, g.params, self._noise(k_z, n))[0]
+                return self._critic_update(d, real, fake, k_gp)
 
-            d, per_iter = jax.lax.scan(critic_iteration, d, (reals, jax.random.split(key_d, self.n_critic)))
-            metrics = jax.tree.map(jnp.mean, per_iter)
+            d, metrics = adversarial.critic_loop(critic_iteration, d,
+                                                 (reals, jax.random.split(key_d, self.n_critic)))
 
         # Generator update against the updated discriminator.
-        def g_loss_fn(fake_images):
-            out, _ = self.D.apply(d.variables, fake_images, mutable=["batch_stats"])
-            return losses.generator_loss(self.loss, out)
-
-        g_loss, d_fake_images = jax.value_and_grad(g_loss_fn)(fake)
-        (g_grads,) = g_vjp(d_fake_images)
-        g = apply_grads(g, g_grads, self.g_opt, g_upd["batch_stats"] if g_upd else g.batch_stats)
-        metrics = dict(metrics, g_loss=g_loss)
+        g, g_metrics = adversarial.generator_update(
+            forward, g, self.g_opt, lambda fake: (adversarial.adversarial_loss(self.D, d, fake, self.loss), {}))
+        metrics = dict(metrics, **g_metrics)
         if self.loss == "wasserstein":
             metrics["wasserstein_estimate"] = metrics["d_real"] - metrics["d_fake"]
         return state.replace(step=state.step + 1, nets={"G": g, "D": d}), metrics
 
     # ---------------------------------------------------------------------------------- generation
-    def sample_inputs(self, rng: jax.Array, num: int, examples: dict[str, np.ndarray] | None = None) -> jax.Array:
-        return jax.random.normal(rng, (num, self.latent_dim))
-
-    def generate(self, variables: dict[str, Any], inputs: jax.Array) -> jax.Array:
+    def predict(self, variables: dict[str, Any], inputs: jax.Array, **choices: str) -> jax.Array:
         return self.G.apply(variables["G"], inputs, train=False)
+
+    def sample_inputs(self, rng: jax.Array, num: int, examples: dict[str, Any] | None = None) -> jax.Array:
+        return jax.random.normal(rng, (num, self.latent_dim))
 
     def sample(self, variables: dict[str, Any], num: int, seed: int, batch: int = 256) -> np.ndarray:
         """``num`` generated images (numpy, [-1, 1]), in fixed-size batches (one compilation)."""
-        generate = jax.jit(self.generate)
+        generate = jax.jit(self.predict)
         out = [np.asarray(generate(variables, self.sample_inputs(jax.random.PRNGKey(seed + i), batch)))
                for i in range(0, num, batch)]
         return np.concatenate(out)[:num]
 
-    def evaluate(self, variables: dict[str, Any], train: dict[str, np.ndarray] | None,
-                 held_out: dict[str, np.ndarray] | None) -> dict[str, float]:
+    def evaluate(self, variables: dict[str, Any], train: dict[str, Any] | None,
+                 held_out: dict[str, Any] | None) -> dict[str, float]:
         """Frechet distance in a classifier's feature space and the spread of its predicted classes."""
         if train is None or held_out is None or "label" not in train:
             return {}

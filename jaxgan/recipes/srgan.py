@@ -14,7 +14,8 @@ input by antialiased bicubic downsampling, quantised to 8 bits like a saved LR i
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+import functools
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -22,12 +23,16 @@ import ml_collections
 import numpy as np
 import optax
 
-from jaxgan import losses, models, parallel, tiling
+from jaxgan import adversarial, models, parallel, tiling
+from jaxgan.data import augment
+from jaxgan.data.pipeline import DataSpec
 from jaxgan.errors import ConfigError, DataError
 from jaxgan.metrics import image_quality
 from jaxgan.models import vgg
 from jaxgan.optim import learning_rate, make_optimizer
-from jaxgan.recipes.base import Batch, Metrics, Recipe, TrainState, apply_grads, init_net, new_state
+from jaxgan.parallel import BATCH, REPLICATED
+from jaxgan.recipes.base import (Batch, FrozenNetwork, GeneratorSpec, HostState, Metrics, Recipe, Step, TrainState,
+                                 init_net, model_options, new_state)
 
 CONTENT_LOSSES = ("mse", "vgg22", "vgg54")
 VGG_RESCALE = 1.0 / 12.75
@@ -63,13 +68,13 @@ class SRGAN(Recipe):
         if config.content_loss not in CONTENT_LOSSES:
             raise ConfigError(f"config.content_loss must be one of {', '.join(CONTENT_LOSSES)}, "
                               f"not {config.content_loss!r}")
-        dtype = jnp.dtype(m.dtype)
-        self.G = models.SRResNet(self.scale, m.num_blocks, m.features, 3, dtype=dtype)
+        options = model_options(config)
+        self.G = models.SRResNet(self.scale, m.num_blocks, m.features, 3, **options)
         try:
             self.receptive_radius = self.G.receptive_radius()
         except ValueError as e:
             raise ConfigError(f"config.scale: {e}") from None
-        self.D = models.SRGANDiscriminator(m.d_features, dtype=dtype)
+        self.D = models.SRGANDiscriminator(m.d_features, **options)
         self.pretrain_steps = int(config.pretrain_steps)
         gan_steps = max(config.num_steps - self.pretrain_steps, 1)
         phases = [learning_rate(config.optim.pretrain, self.pretrain_steps), learning_rate(config.optim.g, gan_steps)]
@@ -78,9 +83,12 @@ class SRGAN(Recipe):
         self.g_opt = make_optimizer(config.optim.g, config.num_steps, g_lr)
         self.d_opt = make_optimizer(config.optim.d, gan_steps)
         self.content, self.adversarial_weight = config.content_loss, float(config.adversarial_weight)
-        self.vgg = vgg.VGG19Features(vgg.LAYERS[self.content]) if self.content != "mse" else None
+        self.vgg = (vgg.VGG19Features(vgg.LAYERS[self.content], conv_impl=options["conv_impl"])
+                    if self.content != "mse" else None)
         self.given_lr = config.data.layout == "lr_hr"
-        self._upscale_fn: Callable[..., Any] | None = None
+        self.generator_spec = GeneratorSpec("image", 3, scale=self.scale, tile_margin=self.receptive_radius,
+                                            tile=int(config.tile))
+        self._jit_predict = jax.jit(self.predict)
 
     # ----------------------------------------------------------------------------------- training
     def example_batch(self, rows: int = 1) -> dict[str, np.ndarray]:
@@ -90,6 +98,14 @@ class SRGAN(Recipe):
             batch["lr"] = np.zeros((rows, hr // self.scale, hr // self.scale, 3), np.float32)
         return batch
 
+    @property
+    def data_spec(self) -> DataSpec:
+        """Whole images (training and evaluation); a training example is an aligned random HR/LR crop under
+        one of the 8 flips/rotations."""
+        crop = functools.partial(augment.aligned_sr_crop, hr_size=self.config.image_size, scale=self.scale,
+                                 augment=bool(self.config.data.random_flip))
+        return DataSpec(tuple(self.example_batch()), 0, 0, crop)
+
     def lr_input(self, batch: Batch) -> jax.Array:
         return batch["lr"] if "lr" in batch else downscale(batch["hr"], self.scale)
 
@@ -98,20 +114,16 @@ class SRGAN(Recipe):
         return new_state(run_key, {"G": init_net(self.G, self.g_opt, g_key, self.lr_input(batch)[:1]),
                                    "D": init_net(self.D, self.d_opt, d_key, batch["hr"][:1])})
 
-    def _generate(self, g: Any, params: Any, lr: jax.Array) -> tuple[jax.Array, Any]:
-        sr, upd = self.G.apply({"params": params, "batch_stats": g.batch_stats}, lr, mutable=["batch_stats"])
-        return sr, upd["batch_stats"]
-
-    def pretrain_step(self, state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
+    def pretrain_step(self, state: TrainState, batch: Batch, frozen: dict[str, Any]) -> tuple[TrainState, Metrics]:
         """Phase 1: SRResNet on the pixel MSE. Reports the same metrics as phase 2 (D's as zeros)."""
         g, hr = state.nets["G"], batch["hr"]
 
         def loss_fn(params):
-            sr, stats = self._generate(g, params, self.lr_input(batch))
+            sr, stats = adversarial.apply_train(self.G, g, params, self.lr_input(batch))
             return _mse(sr, hr), stats
 
         (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(g.params)
-        g = apply_grads(g, grads, self.g_opt, stats)
+        g = adversarial.apply_grads(g, grads, self.g_opt, stats)
         zero = jnp.zeros((), jnp.float32)
         metrics = {"g_loss": loss, "g_content": loss, "g_adversarial": zero, "pixel_mse": loss,
                    "d_loss": zero, "d_real": zero, "d_fake": zero}
@@ -124,82 +136,55 @@ class SRGAN(Recipe):
         real = jax.lax.stop_gradient(self.vgg.apply(vgg_variables, hr.astype(sr.dtype)))
         return _mse(self.vgg.apply(vgg_variables, sr) * VGG_RESCALE, real * VGG_RESCALE)
 
-    def gan_step(self, state: TrainState, batch: Batch, vgg_variables: Any) -> tuple[TrainState, Metrics]:
+    def gan_step(self, state: TrainState, batch: Batch, frozen: dict[str, Any]) -> tuple[TrainState, Metrics]:
         """Phase 2: one D update, then one G update on content + adversarial_weight x adversarial."""
         g, d, hr = state.nets["G"], state.nets["D"], batch["hr"]
-        sr, g_vjp, g_stats = jax.vjp(lambda p: self._generate(g, p, self.lr_input(batch)), g.params, has_aux=True)
+        forward = adversarial.generator_forward(self.G, g, self.lr_input(batch))
+        d, metrics = adversarial.discriminator_update(self.D, d, self.d_opt, hr, forward.fake, "non_saturating")
 
-        def d_loss_fn(params):
-            variables = {"params": params, "batch_stats": d.batch_stats}
-            real_out, upd = self.D.apply(variables, hr, mutable=["batch_stats"])
-            variables = {"params": params, "batch_stats": upd["batch_stats"]}
-            fake_out, upd = self.D.apply(variables, jax.lax.stop_gradient(sr), mutable=["batch_stats"])
-            loss = losses.discriminator_loss("non_saturating", real_out, fake_out)
-            metrics = {"d_loss": loss, "d_real": losses.discriminator_output("non_saturating", real_out),
-                       "d_fake": losses.discriminator_output("non_saturating", fake_out)}
-            return loss, (metrics, upd["batch_stats"])
+        def g_loss(sr):
+            adversarial_term = adversarial.adversarial_loss(self.D, d, sr, "non_saturating")
+            content = self.content_loss(sr, hr, frozen.get("vgg"))
+            return content + self.adversarial_weight * adversarial_term, {"g_content": content,
+                                                                          "g_adversarial": adversarial_term}
 
-        d_grads, (metrics, d_stats) = jax.grad(d_loss_fn, has_aux=True)(d.params)
-        d = apply_grads(d, d_grads, self.d_opt, d_stats)
-
-        def g_loss_fn(images):
-            out, _ = self.D.apply(d.variables, images, mutable=["batch_stats"])
-            adversarial = losses.generator_loss("non_saturating", out)
-            content = self.content_loss(images, hr, vgg_variables)
-            return content + self.adversarial_weight * adversarial, (content, adversarial)
-
-        (g_loss, (content, adversarial)), d_sr = jax.value_and_grad(g_loss_fn, has_aux=True)(sr)
-        (g_grads,) = g_vjp(d_sr)
-        g = apply_grads(g, g_grads, self.g_opt, g_stats)
-        metrics.update(g_loss=g_loss, g_content=content, g_adversarial=adversarial, pixel_mse=_mse(sr, hr))
+        g, g_metrics = adversarial.generator_update(forward, g, self.g_opt, g_loss)
+        metrics.update(g_metrics, pixel_mse=_mse(forward.fake, hr))
         return state.replace(step=state.step + 1, nets={"G": g, "D": d}), metrics
 
-    def load_vgg(self) -> Any:
-        """The content loss's VGG19 variables (None for MSE), read from ``config.vgg_weights``."""
-        if self.vgg is None:
-            return None
+    def frozen_networks(self) -> dict[str, FrozenNetwork]:
+        """VGG19 for a VGG content loss, when the run reaches phase 2; weights from ``config.vgg_weights``."""
+        if self.vgg is None or self.config.num_steps <= self.pretrain_steps:
+            return {}
         if not self.config.vgg_weights:
             raise ConfigError(f"content_loss={self.content} needs VGG19 weights: pass "
                               f"--config.vgg_weights=/path/to/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5 "
                               f"(see the README), or use --config.content_loss=mse")
-        return vgg.load_vgg19_h5(self.config.vgg_weights, self.vgg.layer)
+        return {"vgg": FrozenNetwork(self.vgg, lambda: vgg.load_vgg19_h5(self.config.vgg_weights, self.vgg.layer))}
 
-    def compile_step(self, mesh: jax.sharding.Mesh) -> Callable[[TrainState, Batch], tuple[TrainState, Metrics]]:
-        """Phase 1 or phase 2, chosen on the host by the step (each phase compiles only when reached)."""
-        repl, batch_sh = parallel.replicated(mesh), parallel.batch_sharded(mesh)
-        pretrain = jax.jit(self.pretrain_step, in_shardings=(repl, batch_sh), out_shardings=(repl, repl),
-                           donate_argnums=0)
-        gan = jax.jit(self.gan_step, in_shardings=(repl, batch_sh, repl), out_shardings=(repl, repl),
-                      donate_argnums=0)
-        vgg_variables = None
-        if self.config.num_steps > self.pretrain_steps:
-            vgg_variables = jax.device_put(self.load_vgg(), repl)
-        counter = {"step": None}
+    def make_step(self, mesh: jax.sharding.Mesh, frozen: dict[str, Any]) -> Step:
+        """Phase 1 or phase 2, a function of the step number (each phase compiles only when reached)."""
+        specs = dict(in_specs=(REPLICATED, BATCH, REPLICATED), out_specs=(REPLICATED, REPLICATED), donate_argnums=0)
+        phases = (parallel.jit_sharded(self.pretrain_step, mesh, **specs),
+                  parallel.jit_sharded(self.gan_step, mesh, **specs))
 
-        def step(state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
-            if counter["step"] is None:
-                counter["step"] = int(state.step)          # once per run: the host's step counter
-            counter["step"] += 1
-            if counter["step"] <= self.pretrain_steps:
-                return pretrain(state, batch)
-            return gan(state, batch, vgg_variables)
+        def step(step_number: int, state: TrainState, batch: Batch, host: HostState
+                 ) -> tuple[TrainState, HostState, Metrics]:
+            state, metrics = phases[step_number > self.pretrain_steps](state, batch, frozen)
+            return state, host, metrics
 
         return step
 
     # ---------------------------------------------------------------------------------- generation
-    def translate(self, variables: dict[str, Any], images: jax.Array, direction: str | None = None) -> jax.Array:
+    def predict(self, variables: dict[str, Any], inputs: jax.Array, **choices: str) -> jax.Array:
         """LR images -> super-resolved images, clipped to [-1, 1]."""
-        if direction is not None:
-            raise ValueError("super-resolution has no direction")
-        return jnp.clip(self.G.apply(variables["G"], images, train=False), -1.0, 1.0)
+        return jnp.clip(self.G.apply(variables["G"], inputs, train=False), -1.0, 1.0)
 
     def upscale(self, variables: dict[str, Any], image: np.ndarray, tile: int | None = None,
                 batch: int = 4) -> np.ndarray:
         """One LR image [H, W, 3] in [-1, 1] -> [scale*H, scale*W, 3], in overlapping tiles of ``tile``
         LR pixels (default ``config.tile``) with the network's receptive radius as margin."""
-        if self._upscale_fn is None:
-            self._upscale_fn = jax.jit(self.translate)
-        return tiling.upscale_tiled(lambda x: self._upscale_fn(variables, x), image, self.scale,
+        return tiling.upscale_tiled(lambda x: self._jit_predict(variables, x), image, self.scale,
                                     tile or self.config.tile, self.receptive_radius, batch)
 
     def sample_inputs(self, rng: jax.Array, num: int, examples: dict[str, Any] | None = None) -> Any:
@@ -210,10 +195,10 @@ class SRGAN(Recipe):
             inputs["lr"] = np.stack([_centre_crop(x, lr_side) for x in examples["lr"][:num]])
         return inputs
 
-    def generate(self, variables: dict[str, Any], inputs: Any) -> jax.Array:
+    def sample_grid(self, variables: dict[str, Any], inputs: Any) -> jax.Array:
         """bicubic | super-resolved | HR, side by side."""
         lr = self.lr_input(inputs)
-        return jnp.concatenate([bicubic_upscale(lr, self.scale), self.translate(variables, lr), inputs["hr"]],
+        return jnp.concatenate([bicubic_upscale(lr, self.scale), self.predict(variables, lr), inputs["hr"]],
                                axis=2)
 
     def evaluate(self, variables: dict[str, Any], train: dict[str, Any] | None,

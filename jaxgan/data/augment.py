@@ -1,0 +1,61 @@
+"""Training-time augmentations a recipe chooses (run inside tf.data on the host, TF imported lazily).
+
+Each takes one decoded example ``{field: uint8 image or other value}`` and a stateless seed (a function
+of the run's seed and the example's stream position, so resume is exact) and returns the example.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from jaxgan.data.tf_host import tensorflow
+
+
+def crop_and_flip(example: dict[str, Any], seed: Any, *, image_fields: tuple[str, ...], size: int,
+                  flip: bool) -> dict[str, Any]:
+    """The same random crop to ``size`` (and horizontal flip) for every image of an example (pix2pix's
+    jitter: load at ``load_size``, crop ``size``)."""
+    tf = tensorflow()
+    out = dict(example)
+    load = example[image_fields[0]].shape[0]
+    if load > size:
+        offsets = tf.random.stateless_uniform((2,), seed=seed, maxval=load - size + 1, dtype=tf.int32)
+        for k in image_fields:
+            out[k] = out[k][offsets[0]:offsets[0] + size, offsets[1]:offsets[1] + size]
+    if flip:
+        do_flip = tf.random.stateless_uniform((), seed=seed + 1) < 0.5
+        for k in image_fields:
+            out[k] = tf.cond(do_flip, lambda k=k: tf.image.flip_left_right(out[k]), lambda k=k: out[k])
+    return out
+
+
+def aligned_sr_crop(example: dict[str, Any], seed: Any, *, hr_size: int, scale: int, augment: bool
+                    ) -> dict[str, Any]:
+    """A random ``hr_size`` HR crop (and the aligned LR crop when ``lr`` is given), then, with
+    ``augment``, one of the 8 flips/rotations, the same for both. Too-small HR-only images are enlarged."""
+    tf = tensorflow()
+    hr, lr = example["hr"], example.get("lr")
+    if lr is None:                    # crop anywhere; an image smaller than the crop is enlarged first
+        shape = tf.shape(hr)[:2]
+        short = tf.reduce_min(shape)
+        grow = tf.cast(tf.math.ceil(hr_size * tf.cast(shape, tf.float32) / tf.cast(short, tf.float32)), tf.int32)
+        hr = tf.cond(short < hr_size,
+                     lambda: tf.cast(tf.clip_by_value(tf.round(tf.image.resize(hr, grow, "bicubic", antialias=True)),
+                                                      0, 255), tf.uint8),
+                     lambda: hr)
+        unit, grid, crop_on = 1, hr_size, hr
+    else:                             # crop on the LR grid so the two crops stay aligned
+        unit, grid, crop_on = scale, hr_size // scale, lr
+    room = tf.shape(crop_on)[:2] - grid + 1
+    top = tf.random.stateless_uniform((), seed=seed, maxval=room[0], dtype=tf.int32)
+    left = tf.random.stateless_uniform((), seed=seed + 1, maxval=room[1], dtype=tf.int32)
+    out = {"hr": hr[top * unit:top * unit + hr_size, left * unit:left * unit + hr_size]}
+    if lr is not None:
+        out["lr"] = lr[top:top + grid, left:left + grid]
+    if augment:
+        turns = tf.random.stateless_uniform((), seed=seed + 2, maxval=4, dtype=tf.int32)
+        flip = tf.random.stateless_uniform((), seed=seed + 3) < 0.5
+        for k in out:
+            rotated = tf.image.rot90(out[k], turns)
+            out[k] = tf.cond(flip, lambda r=rotated: tf.image.flip_left_right(r), lambda r=rotated: r)
+    sides = {"hr": hr_size, "lr": hr_size // scale}
+    return {k: tf.ensure_shape(v, (sides[k], sides[k], 3)) for k, v in out.items()}

@@ -1,0 +1,157 @@
+"""Data sets by name: each registered source says which layouts it reads and builds the source for a split.
+
+``config.data.source`` names a registered source and ``config.data.layout`` how its files are laid out
+(``""``: the source's own default, its first layout). A layout fixes the fields a source yields:
+
+| layout | fields |
+|---|---|
+| single | image (+ label where the data set has one) |
+| paired, side_by_side, two_folders | A, B (the same scene in two domains) |
+| unpaired | A, B (independently shuffled) |
+| hr / lr_hr | hr / lr + hr (super-resolution, images at their own size) |
+
+Adding a data set is one `register` call; the pipeline and the recipes name no data set.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Callable
+
+import ml_collections
+
+from jaxgan.data import embedded, super_resolution
+from jaxgan.data.sources import ArraySource, FolderSource, TFDSSource, UnpairedSource
+from jaxgan.data.tf_host import tensorflow
+from jaxgan.errors import DataError
+
+LAYOUTS = ("single", "paired", "side_by_side", "two_folders", "unpaired", "hr", "lr_hr")
+#: ``build(config, split, size, layout)``; ``size`` 0 keeps each image at its own size
+Builder = Callable[[ml_collections.ConfigDict, str, int, str], Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Registered:
+    layouts: tuple[str, ...]
+    build: Builder
+
+
+SOURCES: dict[str, Registered] = {}
+
+
+def register(name: str, layouts: tuple[str, ...]) -> Callable[[Builder], Builder]:
+    """Registers ``build`` as the data source ``name`` reading ``layouts`` (the first is its default)."""
+    def decorate(build: Builder) -> Builder:
+        SOURCES[name] = Registered(layouts, build)
+        return build
+    return decorate
+
+
+def layout_of(data: ml_collections.ConfigDict) -> str:
+    """The layout ``data`` asks for (its source's default when ``data.layout`` is empty)."""
+    registered = SOURCES.get(data.source)
+    if registered is None:
+        raise DataError(f"unknown data.source {data.source!r}; choose one of {', '.join(SOURCES)}")
+    layout = data.get("layout", "") or registered.layouts[0]
+    if layout not in registered.layouts:
+        raise DataError(f"data.source={data.source} has no layout {layout!r}; choose one of "
+                        f"{', '.join(registered.layouts)}")
+    return layout
+
+
+def make_source(config: ml_collections.ConfigDict, split: str, size: int) -> Any:
+    """The source ``config.data`` names, for ``split``, with images at ``size`` (0: their own size)."""
+    layout = layout_of(config.data)
+    return SOURCES[config.data.source].build(config, split, size, layout)
+
+
+# ------------------------------------------------------------------------------ embedded (no network)
+@register("digits", ("single",))
+def _digits(config: ml_collections.ConfigDict, split: str, size: int, layout: str) -> Any:
+    return ArraySource(embedded.load_embedded("digits", split, size))
+
+
+@register("faces", ("single",))
+def _faces(config: ml_collections.ConfigDict, split: str, size: int, layout: str) -> Any:
+    return ArraySource(embedded.load_embedded("faces", split, size))
+
+
+@register("grey2photo", ("paired",))
+def _grey2photo(config: ml_collections.ConfigDict, split: str, size: int, layout: str) -> Any:
+    return ArraySource(embedded.load_paired("grey2photo", split, size))
+
+
+@register("photo2sketch", ("unpaired",))
+def _photo2sketch(config: ml_collections.ConfigDict, split: str, size: int, layout: str) -> Any:
+    a, b = embedded.load_unpaired("photo2sketch", split, size)
+    return UnpairedSource(ArraySource({"image": a}), ArraySource({"image": b}))
+
+
+@register("photos", ("hr",))
+def _photos(config: ml_collections.ConfigDict, split: str, size: int, layout: str) -> Any:
+    return super_resolution.PhotoSource(embedded.check_split(split))
+
+
+# ------------------------------------------------------------------------------------- your own data
+@register("folder", ("single", "side_by_side", "two_folders", "unpaired", "hr", "lr_hr"))
+def _folder(config: ml_collections.ConfigDict, split: str, size: int, layout: str) -> Any:
+    data = config.data
+    if not data.path:
+        raise DataError("data.source=folder needs --config.data.path=/path/to/images")
+    root = Path(data.path)
+
+    def images(path: Path, **kw: Any) -> FolderSource:
+        return FolderSource(str(path), size, data.channels, data.resize, **kw)
+
+    if layout == "unpaired":          # root/trainA, root/trainB, root/testA, root/testB
+        return UnpairedSource(*(images(root / f"{split}{side}") for side in "AB"))
+    if layout == "two_folders":       # root/A/<split>/x.png and root/B/<split>/x.png
+        pair = (root / "A" / split, root / "B" / split)
+        if not all(p.is_dir() for p in pair):
+            raise DataError(f"two_folders layout needs {pair[0]} and {pair[1]}")
+        return images(root, layout="two_folders", pair_roots=pair)
+    if layout in ("side_by_side", "hr", "lr_hr"):     # root/<split>/... (the pix2pix sets; SR train/test)
+        if (root / split).is_dir():
+            root = root / split
+        elif split != data.split:
+            raise DataError(f"no held-out folder {root / split}")
+    if layout == "lr_hr":
+        lr_root, hr_root = root / "LR", root / "HR"
+        if not (lr_root.is_dir() and hr_root.is_dir()):
+            raise DataError(f"data.layout=lr_hr needs {hr_root} and {lr_root} with matching file names")
+        source = FolderSource(str(root), 0, 3, "crop", "two_folders", (lr_root, hr_root), keys=("lr", "hr"))
+        training = split == data.split                 # training crops need pairs of at least image_size
+        return super_resolution.keep_usable_pairs(source, config.scale, config.image_size if training else 0)
+    if layout == "hr":
+        return FolderSource(str(root), 0, 3, "crop", keys=("hr",))
+    return images(root, layout=layout)
+
+
+@register("tfds", ("single", "unpaired", "hr", "lr_hr"))
+def _tfds(config: ml_collections.ConfigDict, split: str, size: int, layout: str) -> Any:
+    data = config.data
+    if not data.name:
+        raise DataError("data.source=tfds needs --config.data.name (e.g. mnist, cycle_gan/horse2zebra, "
+                        "div2k/bicubic_x4)")
+
+    def tfds_split(name: str, features: dict[str, str] | None = None) -> TFDSSource:
+        return TFDSSource(data.name, name, data.data_dir, size, data.resize, data.download, data.shuffle_buffer,
+                          features)
+
+    if layout == "unpaired":          # e.g. cycle_gan/horse2zebra: trainA, trainB, testA, testB
+        return UnpairedSource(tfds_split(f"{split}A"), tfds_split(f"{split}B"))
+    if layout == "lr_hr":
+        return tfds_split(split, {"lr": "lr", "hr": "hr"})
+    if layout == "hr":
+        return tfds_split(split, {"hr": "hr" if "hr" in _tfds_features(data) else "image"})
+    return tfds_split(split)
+
+
+def _tfds_features(data: ml_collections.ConfigDict) -> Any:
+    import tensorflow_datasets as tfds
+
+    tensorflow()
+    try:
+        return tfds.builder(data.name, data_dir=data.data_dir or None).info.features
+    except Exception as e:  # tfds raises many types for unknown / unreachable data sets
+        raise DataError(f"TFDS data set {data.name!r} is unknown or unavailable: {e}") from None

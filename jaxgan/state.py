@@ -1,0 +1,53 @@
+"""The device state of a training run: every network's variables and optimiser state, the step, the RNG."""
+from __future__ import annotations
+
+from typing import Any
+
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+Batch = dict[str, jax.Array]
+Metrics = dict[str, jax.Array]
+HostState = dict[str, np.ndarray]
+
+
+@flax.struct.dataclass
+class NetState:
+    """One network: its parameters, batch-norm statistics and optimiser state."""
+
+    params: Any
+    batch_stats: Any
+    opt_state: Any
+
+    @property
+    def variables(self) -> dict[str, Any]:
+        return {"params": self.params, "batch_stats": self.batch_stats}
+
+
+@flax.struct.dataclass
+class TrainState:
+    """Everything a training run needs to continue exactly: step, RNG and every network."""
+
+    step: jax.Array
+    rng: jax.Array          # raw uint32 key data, so it checkpoints as a plain array
+    nets: dict[str, NetState]
+
+    def step_rng(self) -> jax.Array:
+        """This step's key: a pure function of the run's key and the step, so resume is exact."""
+        return jax.random.fold_in(self.rng, self.step)
+
+
+def init_net(module: flax.linen.Module, optimizer: optax.GradientTransformation | None, rng: jax.Array,
+             *inputs: Any) -> NetState:
+    """Initialises a module's variables and (when training it) its optimiser state."""
+    variables = module.init(rng, *inputs, train=False)
+    params = variables["params"]
+    return NetState(params=params, batch_stats=variables.get("batch_stats", {}),
+                    opt_state=optimizer.init(params) if optimizer else None)
+
+
+def new_state(rng: jax.Array, nets: dict[str, NetState]) -> TrainState:
+    return TrainState(step=jnp.zeros((), jnp.int32), rng=rng, nets=nets)

@@ -1,0 +1,56 @@
+"""Evaluation figures and schedules against closed forms."""
+import ml_collections
+import numpy as np
+import pytest
+
+from conftest import eval_arrays
+from jaxgan.metrics import classifier_eval
+from jaxgan.metrics.frechet import frechet_distance
+from jaxgan.optim import learning_rate
+
+
+def samples_with_moments(mean, cov, n=400, seed=0):
+    """``n`` samples whose sample mean and (unbiased) covariance are exactly ``mean`` and ``cov``."""
+    z = np.random.default_rng(seed).standard_normal((n, len(mean)))
+    z -= z.mean(0)
+    z = z @ np.linalg.inv(np.linalg.cholesky(np.cov(z, rowvar=False))).T      # sample covariance = I
+    return z @ np.linalg.cholesky(cov).T + mean
+
+
+def test_frechet_distance_matches_the_gaussian_closed_form():
+    rotation = np.linalg.qr(np.random.default_rng(1).standard_normal((4, 4)))[0]
+    s_a, s_b = np.array([1.0, 2.0, 0.5, 3.0]), np.array([4.0, 0.5, 0.5, 1.0])
+    mu_a, mu_b = np.array([0.0, 1.0, 2.0, 3.0]), np.array([1.0, 1.0, 0.0, 3.0])
+    a = samples_with_moments(mu_a, rotation @ np.diag(s_a) @ rotation.T)
+    b = samples_with_moments(mu_b, rotation @ np.diag(s_b) @ rotation.T, seed=2)
+    # Commuting covariances: ||mu_a - mu_b||^2 + sum (sqrt(s_a) - sqrt(s_b))^2
+    expected = np.sum((mu_a - mu_b) ** 2) + np.sum((np.sqrt(s_a) - np.sqrt(s_b)) ** 2)
+    assert frechet_distance(a, b) == pytest.approx(expected, rel=1e-6)
+    assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_class_spread_counts_entropy_and_covered_classes():
+    logits = np.eye(10)[[0] * 50 + [1] * 49 + [2]]            # 50%, 49%, 1% of predictions
+    entropy, covered = classifier_eval.class_spread(logits, 10)
+    assert entropy == pytest.approx(-(0.5 * np.log(0.5) + 0.49 * np.log(0.49) + 0.01 * np.log(0.01)))
+    assert covered == 2                                        # 1% is below a quarter of an even 10% share
+
+
+def test_classifier_evaluation_of_a_perfect_generator_equals_the_held_out_figures(tiny):
+    config = tiny("dcgan")
+    train, held_out = eval_arrays(config, "train"), eval_arrays(config, "test")
+    results = classifier_eval.evaluate(lambda n: held_out["image"][:n], train, held_out, seed=0)
+    assert results["fd_generated"] == results["fd_held_out"] > 0
+    assert results["class_entropy_generated"] == results["class_entropy_held_out"] > 2.0
+    assert results["classes_covered_generated"] == 10 and results["classifier_accuracy"] > 0.85
+    collapsed = classifier_eval.evaluate(lambda n: np.repeat(held_out["image"][:1], n, 0), train, held_out, seed=0)
+    assert collapsed["class_entropy_generated"] == 0 and collapsed["classes_covered_generated"] == 1
+    assert collapsed["fd_generated"] > 3 * results["fd_generated"]
+
+
+def test_linear_decay_schedule_values():
+    cfg = ml_collections.ConfigDict(dict(lr=2e-4, schedule="linear_decay", decay_start=0.5))
+    schedule = learning_rate(cfg, 100)
+    for step, expected in ((0, 2e-4), (50, 2e-4), (75, 1e-4), (99, 2e-4 * 1 / 50), (100, 0.0)):
+        assert float(schedule(step)) == pytest.approx(expected, rel=1e-6, abs=1e-12), step
+    assert learning_rate(ml_collections.ConfigDict(dict(lr=1e-3, schedule="constant")), 10) == 1e-3
