@@ -36,3 +36,14 @@ def test_batch_not_divisible_by_devices_is_a_clear_error(tiny, tmp_path):
     from jaxgan.errors import ConfigError
     with pytest.raises(ConfigError, match="multiple of the 8 devices"):
         Trainer(tiny("gan", batch_size=12), tmp_path)
+
+
+def test_the_steady_state_step_reads_nothing_back_from_the_device(tiny, tmp_path):
+    """The trainer hands the step number to the recipe: no hidden device-to-host copy of the step."""
+    trainer = Trainer(tiny("dcgan"), tmp_path)
+    trainer.step()
+    with jax.transfer_guard_device_to_host("disallow"):
+        for _ in range(2):
+            trainer.step()
+    assert trainer.step_number == int(trainer.state.step) == 3
+    trainer.checkpointer.close()

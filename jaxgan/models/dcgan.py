@@ -20,7 +20,8 @@ from jaxgan.nn import Conv, ConvTranspose, make_norm
 DCGAN_INIT = nn.initializers.normal(0.02)
 
 
-def _num_stages(image_size: int) -> int:
+def check_image_size(image_size: int) -> int:
+    """The number of x2 stages for ``image_size``; `ConfigError` unless it is a power of two >= 16."""
     stages = int(math.log2(image_size)) - 2
     if image_size < 16 or 2 ** (stages + 2) != image_size:
         raise ConfigError(f"DCGAN needs a power-of-two image_size >= 16, got {image_size}")
@@ -38,7 +39,7 @@ class DCGANGenerator(nn.Module):
 
     @nn.compact
     def __call__(self, z: jax.Array, train: bool = True) -> jax.Array:
-        stages = _num_stages(self.image_size)
+        stages = check_image_size(self.image_size)
         conv = dict(kernel_init=DCGAN_INIT, dtype=self.dtype, impl=self.conv_impl)
         width = self.features * 2 ** (stages - 1)
         h = nn.Dense(4 * 4 * width, use_bias=False, kernel_init=DCGAN_INIT, dtype=self.dtype)(z)
@@ -62,7 +63,7 @@ class DCGANDiscriminator(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
-        stages = _num_stages(x.shape[1])
+        stages = check_image_size(x.shape[1])
         conv = dict(kernel_init=DCGAN_INIT, dtype=self.dtype, impl=self.conv_impl)
         width = self.features
         h = Conv(width, 4, 2, 1, use_bias=False, **conv)(x)

@@ -38,6 +38,9 @@ class CycleGAN(Recipe):
         m, c = config.model, config.data.channels
         if m.norm == "batch":
             raise ConfigError("cyclegan uses instance norm (or instance_affine / layer / none), not batch norm")
+        if config.image_size % 4:
+            raise ConfigError(f"config.image_size ({config.image_size}) must be a multiple of 4 (two stride-2 "
+                              f"downsamplings)")
         options = model_options(config)
         self.G = models.ResNetGenerator(c, m.num_blocks, m.g_features, m.norm, **options)
         self.D = models.PatchGAN(m.d_features, m.n_layers, m.norm, **options)

@@ -36,6 +36,7 @@ def build_networks(config: ml_collections.ConfigDict) -> tuple[nn.Module, nn.Mod
         return (models.MLPGenerator(size, channels, tuple(m.g_hidden), dtype=dtype),
                 models.MLPDiscriminator(tuple(m.d_hidden), dtype=dtype))
     if m.arch == "dcgan":
+        models.dcgan.check_image_size(size)
         return (models.DCGANGenerator(size, channels, m.g_features, **options),
                 models.DCGANDiscriminator(m.d_features, m.d_norm, **options))
     raise ConfigError(f"unknown model.arch {m.arch!r}; choose one of {', '.join(ARCHS)}")

@@ -40,6 +40,9 @@ class Pix2Pix(Recipe):
         m, c = config.model, config.data.channels
         if config.direction not in DIRECTIONS:
             raise ConfigError(f"config.direction must be AtoB or BtoA, not {config.direction!r}")
+        if config.image_size % 2 ** m.num_downs:
+            raise ConfigError(f"config.image_size ({config.image_size}) must be a multiple of 2**model.num_downs "
+                              f"({2 ** m.num_downs}) for the U-Net")
         options = model_options(config)
         self.G = models.UNetGenerator(c, m.num_downs, m.g_features, m.norm, m.dropout, **options)
         self.D = models.PatchGAN(m.d_features, m.n_layers, m.norm, **options)
