@@ -50,7 +50,7 @@ class Pix2Pix(Recipe):
         self.d_opt = make_optimizer(config.optim.d, config.num_steps)
         self.loss, self.lambda_l1 = config.gan.loss, float(config.gan.lambda_l1)
         self.direction = config.direction
-        self.test_batch_stats = bool(m.test_batch_stats)
+        self.test_batch_stats = bool(m.get("test_batch_stats", True))   # runs recorded before it
         self.generator_spec = GeneratorSpec("image", c, size_multiple=2 ** m.num_downs,
                                             choices={"direction": (self.direction,)})
 
