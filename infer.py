@@ -85,6 +85,12 @@ def translate(predictor) -> None:
     items = collect_inputs(_INPUT.value)
     if not items:
         sys.exit(f"error: no files match {_INPUT.value!r}")
+    output, source = Path(_OUTPUT.value).resolve(), Path(_INPUT.value).resolve()
+    if source.is_dir() and (output == source or source in output.parents):
+        sys.exit("error: --output must not be --input or a folder inside it (the originals would be replaced, or "
+                 "translated again on the next run)")
+    if any((output / rel).resolve() == path.resolve() for path, rel in items):
+        sys.exit("error: --output would overwrite the input images; choose another folder")
     if spec.tile_margin:
         tile, tiles = _TILE.value or spec.tile, _BATCH.value or 2
         run_batch, batch = (lambda x: predictor.tiled(x[0], tile, tiles)[None]), 1

@@ -29,13 +29,17 @@ def main(argv: list[str]) -> None:
     except Exception as e:  # ml_collections loads the file lazily and raises IOError, SyntaxError, NameError...
         reason = [line.strip() for line in str(e).splitlines() if line.strip()][-1:] or [type(e).__name__]
         sys.exit(f"error: cannot load the --config file: {reason[0]}")
-    from jaxgan.errors import UserError
+    from jaxgan.errors import TrainingStopped, UserError
     from jaxgan.train import run
 
     try:
         result = run(config, _WORKDIR.value)
+    except TrainingStopped as e:
+        sys.exit(str(e))
     except UserError as e:
         sys.exit(f"error: {e}")
+    except KeyboardInterrupt:
+        sys.exit("error: stopped at once; the last checkpoint is kept (run the same command to resume from it)")
     if result.get("eval"):
         print("final evaluation: " + "  ".join(f"{k}={v:.4g}" for k, v in result["eval"].items()))
 

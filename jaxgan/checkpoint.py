@@ -14,6 +14,7 @@ from typing import Any
 
 import jax
 import orbax.checkpoint as ocp
+from orbax.checkpoint import checkpoint_managers as preservation
 
 from jaxgan.errors import CheckpointError
 
@@ -50,9 +51,12 @@ def _describe_mismatch(saved: dict[str, str], expected: dict[str, str]) -> str:
 class Checkpointer:
     """Saves and restores run states under ``<workdir>/checkpoints/<step>/``; keeps the last ``keep``."""
 
-    def __init__(self, directory: str | Path, keep: int = 3, asynchronous: bool = True):
+    def __init__(self, directory: str | Path, keep: int = 3, asynchronous: bool = True,
+                 milestones: tuple[int, ...] = ()):
+        """Keeps the last ``keep`` checkpoints and, always, those of the ``milestones`` steps."""
         self.directory = Path(directory).absolute()
-        options = ocp.CheckpointManagerOptions(max_to_keep=keep, enable_async_checkpointing=asynchronous,
+        policy = preservation.AnyPreservationPolicy([preservation.LatestN(keep), preservation.CustomSteps(milestones)])
+        options = ocp.CheckpointManagerOptions(preservation_policy=policy, enable_async_checkpointing=asynchronous,
                                                create=True)
         self.manager = ocp.CheckpointManager(self.directory, options=options, item_names=("state", "meta"))
 

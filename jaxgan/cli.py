@@ -3,7 +3,7 @@ clear line."""
 from __future__ import annotations
 
 import sys
-from typing import Callable
+from typing import Any, Callable
 
 from absl import app, flags
 
@@ -17,8 +17,47 @@ def _one_line(error: BaseException) -> str:
     return text
 
 
+HELP_FLAGS = ("--help", "-h", "--helpshort", "--helpfull", "-?")
+
+
+def _config_fields(config: Any, prefix: str = "") -> list[str]:
+    """``field = value`` lines for every (nested) field of a config."""
+    lines = []
+    for key, value in sorted(config.items()):
+        if hasattr(value, "items"):
+            lines += _config_fields(value, f"{prefix}{key}.")
+        else:
+            lines.append(f"  --config.{prefix}{key}={value!r}")
+    return lines
+
+
+def print_help(argv: list[str]) -> None:
+    """The program's usage, its flags, and (with ``--config FILE``) every field that file's config has."""
+    print((sys.modules["__main__"].__doc__ or "").strip() + "\n")
+    print("flags:\n" + flags.FLAGS.main_module_help())
+    config = None
+    path = next((a.split("=", 1)[1] if "=" in a else argv[i + 2] for i, a in enumerate(argv[1:])
+                 if a.split("=", 1)[0] == "--config" and ("=" in a or i + 2 < len(argv))), None)
+    if path and "config" in flags.FLAGS:
+        try:
+            flags.FLAGS["config"].parse(path)
+            config = flags.FLAGS["config"].value
+            config.get("recipe")
+        except Exception as e:  # noqa: BLE001  the file's own error, in one line
+            print(f"\n(cannot list the fields of {path}: {type(e).__name__})")
+            config = None
+    if config is not None:
+        print("\nconfig fields (override any with --config.<field>=value):\n" + "\n".join(_config_fields(config)))
+    elif "config" in flags.FLAGS and not path:
+        print("\nAdd --config configs/<recipe>.py to --help to list every field of that config.")
+
+
 def run_absl_app(main: Callable[[list[str]], None]) -> None:
-    """Parses flags and runs ``main``; a bad flag or config override exits with a one-line message."""
+    """Parses flags and runs ``main``; a bad flag or config override exits with a one-line message;
+    ``--help`` prints the usage, the flags and the config's fields."""
+    if any(arg in HELP_FLAGS for arg in sys.argv[1:]):
+        print_help([arg for arg in sys.argv if arg not in HELP_FLAGS])
+        return
     try:
         argv = flags.FLAGS(sys.argv)
     except (flags.Error, AttributeError, KeyError, TypeError, ValueError) as e:

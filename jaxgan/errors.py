@@ -19,4 +19,8 @@ class CheckpointError(UserError):
 
 
 class TrainingError(UserError):
-    """Training cannot go on (e.g. a non-finite loss)."""
+    """Training cannot go on (e.g. a non-finite loss, a workdir in use by another run)."""
+
+
+class TrainingStopped(UserError):
+    """The user stopped training (Ctrl-C); a checkpoint of the last step was saved."""

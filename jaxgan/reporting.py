@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -27,6 +28,7 @@ class Reporter:
         if enabled:
             from tensorboardX import SummaryWriter
 
+            _drop_records_after(self.workdir / "metrics.jsonl", start_step)
             self._writer = SummaryWriter(str(self.workdir / "tensorboard"), flush_secs=30)
             self._bar = tqdm(total=total_steps * images_per_step, initial=start_step * images_per_step,
                              unit="img", unit_scale=True, dynamic_ncols=True, file=sys.stderr,
@@ -75,6 +77,19 @@ class Reporter:
             self._bar.close()
         if self._writer is not None:
             self._writer.close()
+
+
+def _drop_records_after(path: Path, step: int) -> None:
+    """Removes the records a killed run logged after its last checkpoint (``step``), atomically, so a
+    resumed run does not log those steps twice."""
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    kept = [line for line in lines if line.strip() and json.loads(line).get("step", 0) <= step]
+    if len(kept) < len(lines):
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text("".join(kept))
+        os.replace(tmp, path)
 
 
 def summary_line(values: dict[str, Any]) -> str:

@@ -8,8 +8,12 @@ without checkpointing the bad state, so the last good checkpoint survives.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
+import os
+import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +25,7 @@ import numpy as np
 from jaxgan import config as config_lib
 from jaxgan import data, parallel, recipes
 from jaxgan.checkpoint import Checkpointer
-from jaxgan.errors import TrainingError
+from jaxgan.errors import TrainingError, TrainingStopped
 from jaxgan.parallel import BATCH, REPLICATED
 from jaxgan.reporting import Reporter, summary_line
 
@@ -58,7 +62,16 @@ class Trainer:
         self.recipe = recipes.build(config)
         frozen = {name: net.load() for name, net in self.recipe.frozen_networks().items()}
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.checkpointer = Checkpointer(self.workdir / "checkpoints", config.keep_checkpoints)
+        self._lock = _lock_workdir(self.workdir) if self.is_chief else None
+        try:
+            self._start(config, frozen)
+        except BaseException:
+            _unlock(self._lock)
+            raise
+
+    def _start(self, config: ml_collections.ConfigDict, frozen: dict[str, Any]) -> None:
+        self.checkpointer = Checkpointer(self.workdir / "checkpoints", config.keep_checkpoints,
+                                         milestones=self.recipe.milestones)
         self.start_step = self.step_number = self.checkpointer.latest_step() or 0
         self.batches = data.train_batches(config, self.recipe.data_spec, self.recipe.examples_per_row,
                                           self.start_step, jax.process_index(), jax.process_count())
@@ -129,6 +142,7 @@ class Trainer:
         result: dict[str, Any] = {"start_step": self.start_step}
         acc = None
         last_saved = self.start_step
+        stop = _StopRequests(reporter)
         try:
             while self.step_number < cfg.num_steps:
                 metrics = self.step()
@@ -144,17 +158,27 @@ class Trainer:
                     result["metrics"] = values
                 if step % cfg.sample_every == 0 or last:
                     reporter.image_grid(step, "samples", self.sample_grid())
-                if step % cfg.checkpoint_every == 0 or last:
+                if step % cfg.checkpoint_every == 0 or last or step in self.recipe.milestones or stop.requested:
                     self._save(step)
                     last_saved = step
+                if stop.requested:
+                    raise TrainingStopped(f"stopped at step {step} (checkpoint saved); run the same command to "
+                                          f"resume")
                 if cfg.evaluate and cfg.eval_every and step % cfg.eval_every == 0 and not last:
                     self.evaluate(step, reporter)
             finished_now = self.start_step < cfg.num_steps
             result["eval"] = self.evaluate(cfg.num_steps, reporter) if cfg.evaluate and finished_now else {}
         finally:
-            self.checkpointer.close()
+            stop.restore()
+            self.close()
             reporter.close()
         return result
+
+    def close(self) -> None:
+        """Waits for pending checkpoint writes and releases the workdir."""
+        self.checkpointer.close()
+        _unlock(self._lock)
+        self._lock = None
 
     def _drain(self, acc: dict[str, Any], step: int, last_saved: int) -> dict[str, float]:
         """Host sync: mean metrics of the interval; raises `TrainingError` on a non-finite loss."""
@@ -166,6 +190,51 @@ class Trainer:
                                 f"or check the data")
         count = max(int(acc["count"]), 1)
         return {k: float(v) / count for k, v in acc["sums"].items()}
+
+
+class _StopRequests:
+    """While training: the first Ctrl-C (or SIGTERM) asks the loop to finish its step, checkpoint and stop;
+    a second Ctrl-C stops at once (the last checkpoint is kept)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, reporter: Reporter):
+        self.requested, self._reporter, self._previous = False, reporter, {}
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = True
+        self._reporter.message("stopping: finishing this step and saving a checkpoint (Ctrl-C again to stop at once)")
+
+    def restore(self) -> None:
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+
+
+def _lock_workdir(workdir: Path) -> Any:
+    """An exclusive lock on ``workdir`` for this run (released when the process ends, however it ends)."""
+    handle = open(workdir / ".lock", "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        owner = handle.read().strip() or "unknown"
+        handle.close()
+        raise TrainingError(f"{workdir} is in use by another training run (pid {owner}); wait for it to finish, "
+                            f"or use another --workdir") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def _unlock(handle: Any) -> None:
+    if handle is not None:
+        handle.close()                   # closing the file releases the flock
 
 
 def run(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:

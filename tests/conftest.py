@@ -130,7 +130,7 @@ def assert_one_and_eight_devices_agree(make_config, workdir: Path, steps: int) -
         trainer = Trainer(make_config(), workdir / str(len(devices)), devices=devices)
         metrics = run_steps(trainer, steps)[-1]
         results.append((jax.device_get(trainer.state.nets), metrics))
-        trainer.checkpointer.close()
+        trainer.close()
     (nets1, m1), (nets8, m8) = results
     for k in m1:
         np.testing.assert_allclose(m1[k], m8[k], rtol=2e-4, atol=2e-5, err_msg=k)

@@ -1,5 +1,7 @@
 """Resume: exact continuation in-process and after SIGKILL; damaged and mismatched checkpoints."""
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -68,6 +70,32 @@ def test_sigkill_mid_training_then_resume_matches_uninterrupted(tmp_path):
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "resumed from step" in resumed.stderr
     assert_trees_equal(final_params(tmp_path / "straight")[1], final_params(tmp_path / "killed")[1])
+    logged = [json.loads(line)["step"] for line in (tmp_path / "killed" / "metrics.jsonl").read_text().splitlines()]
+    assert logged == list(range(2, steps + 1, 2))             # each step once, although steps were redone
+
+
+def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tmp_path):
+    env = dict(os.environ, JAX_NUM_CPU_DEVICES="1")
+    cmd = _train_cmd(tmp_path, 400)[:-4] + ["--config.checkpoint_every=1000", "--config.log_every=5",
+                                           "--config.sample_every=1000", "--config.evaluate=False"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and not (tmp_path / "metrics.jsonl").exists():
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode != 0 and "Traceback" not in err
+    stopped = int(re.search(r"stopped at step (\d+) \(checkpoint saved\); run the same command to resume", err)[1])
+    assert 5 <= stopped < 400 and (tmp_path / "checkpoints" / str(stopped)).is_dir()
+
+
+def test_a_workdir_trains_one_run_at_a_time(tiny, tmp_path):
+    from jaxgan.errors import TrainingError
+    first = Trainer(tiny("gan", num_steps=2), tmp_path)
+    with pytest.raises(TrainingError, match="in use by another training run"):
+        Trainer(tiny("gan", num_steps=2), tmp_path)
+    first.fit()                                        # finishing (or closing) releases the workdir
+    Trainer(tiny("gan", num_steps=2), tmp_path).close()
 
 
 def test_damaged_checkpoint_gives_clear_error(tiny, tmp_path):

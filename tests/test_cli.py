@@ -31,6 +31,13 @@ def test_bad_config_fails_at_once_with_one_line(config, override, field, tmp_pat
     assert field in lines[0] and lines[0].startswith("error:") and not (tmp_path / "w").exists()
 
 
+def test_help_lists_flags_and_config_fields():
+    train = run("train.py", "--config", "configs/dcgan.py", "--help")
+    assert train.returncode == 0 and "--workdir" in train.stdout and "--config.model.d_norm='batch'" in train.stdout
+    infer = run("infer.py", "--help")
+    assert infer.returncode == 0 and "--direction" in infer.stdout and "--tile" in infer.stdout
+
+
 def train_tiny(tmp_path_factory, recipe: str, *overrides: str) -> Path:
     """A workdir trained by ``train.py --config configs/<recipe>.py`` with ``overrides``."""
     workdir = tmp_path_factory.mktemp(recipe)
@@ -105,6 +112,9 @@ def test_infer_translates_a_folder_of_mixed_images(cyclegan_workdir, tmp_path):
     sized = run("infer.py", "--workdir", cyclegan_workdir, "--input", str(src / "*.jpg"), "--output",
                 tmp_path / "sized", "--size", 32)
     assert sized.returncode == 0 and Image.open(tmp_path / "sized" / "wide.jpg").size == (70, 50)
+    before = (src / "wide.jpg").read_bytes()
+    inside = run("infer.py", "--workdir", cyclegan_workdir, "--input", src, "--output", src / "out", "--overwrite")
+    assert inside.returncode != 0 and "inside it" in inside.stderr and (src / "wide.jpg").read_bytes() == before
 
 
 def test_infer_refuses_mismatched_modes(cyclegan_workdir, trained_workdir, tmp_path):
@@ -134,9 +144,14 @@ def test_pix2pix_translates_in_its_direction_only(tmp_path_factory, tmp_path):
 
 @pytest.fixture(scope="module")
 def srgan_workdir(tmp_path_factory):
-    return train_tiny(tmp_path_factory, "srgan", "--config.pretrain_steps=2", "--config.num_steps=2",
+    return train_tiny(tmp_path_factory, "srgan", "--config.pretrain_steps=1", "--config.num_steps=3",
                       "--config.image_size=32", "--config.batch_size=2", "--config.model.num_blocks=1",
-                      "--config.model.features=8", "--config.num_samples=1")
+                      "--config.model.features=8", "--config.model.d_features=8", "--config.num_samples=1",
+                      "--config.checkpoint_every=1", "--config.keep_checkpoints=1")
+
+
+def test_the_end_of_srresnet_pretraining_is_kept(srgan_workdir):
+    assert sorted(int(p.name) for p in (srgan_workdir / "checkpoints").iterdir() if p.name.isdigit()) == [1, 3]
 
 
 def test_infer_upscales_a_folder_x4_and_tiles_seamlessly(srgan_workdir, tmp_path):

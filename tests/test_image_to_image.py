@@ -117,7 +117,7 @@ def test_cyclegan_resumes_exactly_params_and_pools(tiny_i2i, tmp_path):
                     jax.tree.leaves((resumed.host, jax.device_get(resumed.state)))):
         np.testing.assert_array_equal(a, b)
     for trainer in (straight, resumed):
-        trainer.checkpointer.close()
+        trainer.close()
 
 
 def _write_pairs(root, side_by_side: bool):

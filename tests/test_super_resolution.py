@@ -188,7 +188,7 @@ def test_two_phases_train_and_resume_exactly_with_vgg_content(tiny_sr, tmp_path)
     assert all(m["d_loss"] > 0 and m["g_adversarial"] > 0 and m["g_content"] != m["pixel_mse"] for m in gan)
     assert all(np.isfinite(list(m.values())).all() for m in metrics)
     assert pre[1]["pixel_mse"] != pre[0]["pixel_mse"]
-    straight.checkpointer.close()
+    straight.close()
 
     first = Trainer(tiny_sr(content_loss="vgg22", vgg_weights=str(tmp_path / "vgg.h5"), num_steps=2),
                     tmp_path / "resumed", devices=jax.devices()[:1])
@@ -200,7 +200,7 @@ def test_two_phases_train_and_resume_exactly_with_vgg_content(tiny_sr, tmp_path)
     for a, b in zip(jax.tree.leaves(jax.device_get(straight.state.nets)), jax.tree.leaves(jax.device_get(resumed.state.nets))):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     assert tail[-1]["g_loss"] == pytest.approx(gan[-1]["g_loss"], rel=1e-5)
-    resumed.checkpointer.close()
+    resumed.close()
 
 
 def test_eight_devices_match_one_in_the_gan_phase(tiny_sr, tmp_path):
@@ -219,7 +219,7 @@ def test_vgg_content_without_weights_is_one_clear_error(tiny_sr, tmp_path):
 def test_evaluation_scores_bicubic_and_the_model_on_whole_held_out_photos(tiny_sr, tmp_path):
     trainer = Trainer(tiny_sr(), tmp_path, devices=jax.devices()[:1])
     results = trainer.evaluate(0, Reporter(tmp_path, 1, 0, 1, False))
-    trainer.checkpointer.close()
+    trainer.close()
     assert 22 < results["bicubic_psnr"] < 35 and 0.5 < results["bicubic_ssim"] < 1
     assert results["held_out_psnr"] < results["bicubic_psnr"]               # an untrained SRResNet loses
     grid = trainer.sample_grid()                                # bicubic | SR | HR

@@ -24,7 +24,7 @@ def test_recipe_trains_with_finite_moving_losses(name, tiny, tmp_path):
         limit = config.optim.d.weight_clip
         for leaf in jax.tree.leaves(trainer.state.nets["D"].params):
             assert jnp.max(jnp.abs(leaf)) <= jnp.float32(limit)
-    trainer.checkpointer.close()
+    trainer.close()
 
 
 @pytest.mark.parametrize("name", ["dcgan", "wgan_gp"])
@@ -46,4 +46,4 @@ def test_the_steady_state_step_reads_nothing_back_from_the_device(tiny, tmp_path
         for _ in range(2):
             trainer.step()
     assert trainer.step_number == int(trainer.state.step) == 3
-    trainer.checkpointer.close()
+    trainer.close()

@@ -78,6 +78,8 @@ class Recipe:
     needs_examples: bool = False
     #: the nets `predict` needs; inference restores only these
     generator_names: tuple[str, ...] = ("G",)
+    #: steps whose checkpoints are saved and always kept (e.g. the end of SRGAN's pre-training)
+    milestones: tuple[int, ...] = ()
     generator_spec: GeneratorSpec
 
     def __init__(self, config: ml_collections.ConfigDict):

@@ -76,6 +76,8 @@ class SRGAN(Recipe):
             raise ConfigError(f"config.scale: {e}") from None
         self.D = models.SRGANDiscriminator(m.d_features, **options)
         self.pretrain_steps = int(config.pretrain_steps)
+        if 0 < self.pretrain_steps < config.num_steps:
+            self.milestones = (self.pretrain_steps,)         # the SRResNet checkpoint, kept for infer --step
         gan_steps = max(config.num_steps - self.pretrain_steps, 1)
         phases = [learning_rate(config.optim.pretrain, self.pretrain_steps), learning_rate(config.optim.g, gan_steps)]
         g_lr = optax.join_schedules([p if callable(p) else optax.constant_schedule(p) for p in phases],
