@@ -55,6 +55,13 @@ def check_flags(spec) -> None:
         sys.exit("error: this run translates images; give --input FILE|FOLDER|GLOB")
 
 
+def sample_noise(rng, indices, latent_dim: int):
+    """Image ``i``'s noise is a function of (seed, i) alone, so outputs do not depend on ``--batch``."""
+    import jax
+
+    return jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(rng, i), (latent_dim,)))(indices)
+
+
 def generate(predictor, step: int) -> None:
     import jax
     from tqdm import tqdm
@@ -71,7 +78,7 @@ def generate(predictor, step: int) -> None:
     with tqdm(total=_NUM.value, unit="img", desc=f"step {step}", file=sys.stderr) as bar:
         for start in range(0, _NUM.value, batch):
             count = min(batch, _NUM.value - start)
-            noise = jax.random.normal(jax.random.fold_in(rng, start), (batch, predictor.spec.latent_dim))
+            noise = sample_noise(rng, jax.numpy.arange(start, start + batch), predictor.spec.latent_dim)
             for i, image in enumerate(to_uint8(predictor(noise))[:count]):
                 save_png(image, names[start + i])
             bar.update(count)

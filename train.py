@@ -4,7 +4,6 @@ Re-running the same command resumes from the latest checkpoint in the workdir.
 """
 from __future__ import annotations
 
-import logging
 import os
 import sys
 
@@ -20,9 +19,6 @@ flags.mark_flags_as_required(["config", "workdir"])
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         sys.exit(f"error: unexpected arguments {' '.join(argv[1:])}")
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("absl", "jax._src", "orbax", "tensorflow", "tensorboardX"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         config = _CONFIG.value
         config.get("recipe")          # a file that failed to load answers every access with its error

@@ -2,6 +2,7 @@
 clear line."""
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Any, Callable
 
@@ -65,4 +66,12 @@ def run_absl_app(main: Callable[[list[str]], None]) -> None:
         sys.exit(f"error: {kind}: {_one_line(e)}")
     except Exception as e:  # noqa: BLE001  a --config file that runs but fails (SyntaxError, NameError, ...)
         sys.exit(f"error: cannot load the --config file: {type(e).__name__}: {_one_line(e)}")
-    app.run(main, argv=argv, flags_parser=lambda a: a)
+    app.run(lambda a: main(_quiet_libraries(a)), argv=argv, flags_parser=lambda a: a)
+
+
+def _quiet_libraries(argv: list[str]) -> list[str]:
+    """jaxgan's own INFO lines (resume, skipped files) stand alone: libraries log warnings and up."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", force=True)
+    for noisy in ("absl", "jax", "orbax", "tensorflow", "tensorboardX", "etils"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return argv

@@ -23,6 +23,7 @@ class Reporter:
         self.workdir = Path(workdir)
         self.enabled = enabled
         self.images_per_step = images_per_step
+        self._total = total_steps
         self._writer = None
         self._bar = None
         if enabled:
@@ -57,6 +58,9 @@ class Reporter:
         if self._bar is not None and prefix == "train":
             shown = {k: values[k] for k in ("d_loss", "g_loss") if k in values}
             self._bar.set_postfix({k: f"{v:.3f}" for k, v in shown.items()}, refresh=False)
+            if self._bar.disable:                 # output to a file: one progress line per log step instead
+                rate = values.get("images_per_second", 0.0)
+                print(f"step {step}/{self._total}: {summary_line(shown)}  {rate:.1f} img/s", file=sys.stderr)
 
     def image_grid(self, step: int, name: str, images: np.ndarray) -> Path | None:
         """Logs ``[N, H, W, C]`` images in [-1, 1] as one grid: TensorBoard and samples/<name>_<step>.png."""

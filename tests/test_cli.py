@@ -70,12 +70,15 @@ def test_infer_writes_pngs_and_never_overwrites(trained_workdir, tmp_path):
     assert len(files) == 11
     with Image.open(files[0]) as im:
         assert im.size == (16, 16) and im.mode == "L"
-    before = files[0].read_bytes()
+    before = [f.read_bytes() for f in files]
     again = run("infer.py", "--workdir", trained_workdir, "--output", out, "--num", 11, "--seed", 5)
-    assert again.returncode != 0 and "--overwrite" in again.stderr and files[0].read_bytes() == before
-    forced = run("infer.py", "--workdir", trained_workdir, "--output", out, "--num", 11, "--seed", 5, "--overwrite")
-    assert forced.returncode == 0 and files[0].read_bytes() != before
-    assert np.asarray(Image.open(files[0])).std() > 0
+    assert again.returncode != 0 and "--overwrite" in again.stderr and files[0].read_bytes() == before[0]
+    # Each image is a function of (seed, index): another --batch writes the same images.
+    stamp = files[0].stat().st_mtime_ns
+    forced = run("infer.py", "--workdir", trained_workdir, "--output", out, "--num", 11, "--batch", 3, "--overwrite")
+    assert forced.returncode == 0 and files[0].stat().st_mtime_ns != stamp
+    assert [f.read_bytes() for f in files] == before
+    assert np.asarray(Image.open(files[0])).std() > 0 and before[0] != before[1]
 
 
 def test_infer_on_missing_workdir_is_one_clear_line(tmp_path):

@@ -47,3 +47,11 @@ def test_the_steady_state_step_reads_nothing_back_from_the_device(tiny, tmp_path
             trainer.step()
     assert trainer.step_number == int(trainer.state.step) == 3
     trainer.close()
+
+
+def test_progress_is_one_line_per_log_step_when_stderr_is_not_a_terminal(tmp_path, capsys):
+    from jaxgan.reporting import Reporter
+    reporter = Reporter(tmp_path, 10, 0, 4)
+    reporter.scalars(5, {"d_loss": 1.25, "g_loss": 0.5, "images_per_second": 12.0})
+    reporter.close()
+    assert "step 5/10: d_loss=1.25  g_loss=0.5  12.0 img/s" in capsys.readouterr().err
