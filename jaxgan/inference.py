@@ -52,10 +52,10 @@ class Predictor:
         for name, value in choices.items():
             if value is None:
                 continue
-            allowed = spec.choices.get(name)
-            if not allowed:
+            if name not in spec.choices:
                 raise ConfigError(f"--{name} does not apply to this run")
-            if value not in allowed:
+            allowed = spec.choices[name]
+            if allowed is not None and value not in allowed:
                 raise ConfigError(f"this run's --{name} can be {' or '.join(allowed)}, not {value!r}")
             picked[name] = value
         self._predict = jax.jit(lambda v, x: recipe.predict(v, x, **picked))

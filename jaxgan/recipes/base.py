@@ -47,7 +47,8 @@ class GeneratorSpec:
     padded to ``size_multiple``, output ``scale`` times larger). ``tile_margin`` > 0 declares a bounded
     receptive field: images then run in overlapping tiles of ``tile`` input pixels with that overlap.
     ``choices`` are named options of `Recipe.predict` with their allowed values, the first the default
-    (CycleGAN: ``{"direction": ("AtoB", "BtoA")}``).
+    (CycleGAN: ``{"direction": ("AtoB", "BtoA")}``), or None for free text (a prompt). infer.py offers each
+    as ``--<name>``.
     """
 
     consumes: str
@@ -57,7 +58,7 @@ class GeneratorSpec:
     scale: int = 1
     tile_margin: int = 0
     tile: int = 0
-    choices: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    choices: Mapping[str, tuple[str, ...] | None] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
