@@ -38,6 +38,7 @@ def test_resume_continues_exactly(tiny, tmp_path):
     s2, v2 = final_params(tmp_path / "resumed")
     assert s1 == s2 == 6
     assert_trees_equal(v1, v2)
+    assert set(v1) == {"G"} and set(v1["G"]) == {"params", "batch_stats"}     # inference restores G alone
 
 
 def _train_cmd(workdir, steps):
