@@ -237,6 +237,19 @@ def _unlock(handle: Any) -> None:
         handle.close()                   # closing the file releases the flock
 
 
+def finished_step(workdir: str | Path) -> int | None:
+    """The step of the newest checkpoint in ``workdir`` (orbax renames a checkpoint into place when it is
+    complete, so a step-named folder is a whole one), or None."""
+    folder = Path(workdir) / "checkpoints"
+    steps = [int(p.name) for p in folder.iterdir() if p.name.isdigit()] if folder.is_dir() else []
+    return max(steps, default=None)
+
+
 def run(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
-    """Trains (or resumes) the run in ``workdir`` to ``config.num_steps``."""
+    """Trains (or resumes) the run in ``workdir`` to ``config.num_steps``; a run already there says so."""
+    done = finished_step(workdir)
+    if done is not None and done >= config.num_steps:
+        log.info("%s is already trained to step %d (config.num_steps=%d): nothing to do; raise "
+                 "--config.num_steps to train longer", workdir, done, config.num_steps)
+        return {"start_step": done}
     return Trainer(config, workdir).fit()

@@ -55,6 +55,8 @@ def trained_workdir(tmp_path_factory):
 
 
 def test_train_leaves_checkpoints_logs_and_samples(trained_workdir):
+    again = run("train.py", "--config", "configs/gan.py", "--workdir", trained_workdir, "--config.num_steps=3")
+    assert again.returncode == 0 and "already trained to step 3" in again.stderr
     assert (trained_workdir / "checkpoints" / "3").is_dir()
     assert (trained_workdir / "config.json").is_file()
     assert (trained_workdir / "metrics.jsonl").read_text().count("\n") == 3
