@@ -14,6 +14,11 @@ LR pixels (bounded memory, seamless: the overlap covers the network's receptive 
     python infer.py --workdir runs/srgan --input photos/ --output out/ [--tile 256]
 
 Outputs keep their names (and sub-folders); existing files are kept unless ``--overwrite``.
+
+Export the generator alone (no discriminator, no optimiser state) to one file, and run from it::
+
+    python infer.py --workdir runs/srgan --export srgan.msgpack [--step 600]
+    python infer.py --workdir srgan.msgpack --input photos/ --output out/
 """
 from __future__ import annotations
 
@@ -23,8 +28,9 @@ from pathlib import Path
 
 from absl import flags
 
-_WORKDIR = flags.DEFINE_string("workdir", None, "A training run's workdir.")
+_WORKDIR = flags.DEFINE_string("workdir", None, "A training run's workdir, or a generator file from --export.")
 _OUTPUT = flags.DEFINE_string("output", None, "Folder to write images into.")
+_EXPORT = flags.DEFINE_string("export", None, "Write the generator (variables + config) to this file and stop.")
 _INPUT = flags.DEFINE_string("input", None, "Runs that take images: an image file, a folder (recursive) or a glob.")
 _SIZE = flags.DEFINE_integer("size", None, "Runs that take images: resize inputs to SIZE x SIZE (default: native).",
                              lower_bound=1)
@@ -38,7 +44,7 @@ _BATCH = flags.DEFINE_integer("batch", None, "Images (tiled runs: tiles) per gen
 _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace existing output files.")
 # Named choices a recipe's predict takes (its GeneratorSpec lists the values it allows).
 CHOICES = {"direction": flags.DEFINE_string("direction", None, "Translation direction, e.g. AtoB or BtoA (CycleGAN).")}
-flags.mark_flags_as_required(["workdir", "output"])
+flags.mark_flags_as_required(["workdir"])
 
 
 def check_flags(spec) -> None:
@@ -120,9 +126,19 @@ def main(argv: list[str]) -> None:
     if len(argv) > 1:
         sys.exit(f"error: unexpected arguments {' '.join(argv[1:])}")
     from jaxgan.errors import UserError
-    from jaxgan.inference import Predictor, load_generator
+    from jaxgan.inference import Predictor, export_generator, load_generator
 
+    if _EXPORT.value is None and _OUTPUT.value is None:
+        sys.exit("error: give --output FOLDER (or --export FILE to write the generator alone)")
     try:
+        if _EXPORT.value is not None:
+            extra = [n for n in ("output", "input", "num", "seed", "size", "tile", "batch", "overwrite", *CHOICES)
+                     if flags.FLAGS[n].present]
+            if extra:
+                sys.exit(f"error: --{extra[0]} does not apply to --export (it writes the generator alone)")
+            step = export_generator(_WORKDIR.value, _EXPORT.value, _STEP.value)
+            print(f"wrote the generator of step {step} to {_EXPORT.value}")
+            return
         recipe, variables, step = load_generator(_WORKDIR.value, _STEP.value)
         check_flags(recipe.generator_spec)
         predictor = Predictor(recipe, variables, **{name: flag.value for name, flag in CHOICES.items()})

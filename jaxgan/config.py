@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import jax.numpy as jnp
 import ml_collections
@@ -46,6 +47,9 @@ def base_config() -> ml_collections.ConfigDict:
     c.eval_every = 0             # also every this many steps (0: only at the end)
     c.keep_checkpoints = 3
     c.num_samples = 64           # images in each sample grid
+    # Set by the trainer: ((step, previous num_steps), ...) for each resume with a new num_steps, so that
+    # learning-rate schedules continue from where they were (see optim.learning_rate).
+    c.schedule_extensions = ()
     return c
 
 
@@ -106,11 +110,51 @@ def validate(config: ml_collections.ConfigDict) -> None:
               "gan.gp_weight": (0.0, None), "eval_every": (0, None), "data.load_size": (0, None)}
     for net in (config.optim.keys() if "optim" in config else ()):
         ranges[f"optim.{net}.lr"] = (0.0, None)
+        ranges[f"optim.{net}.decay_start"] = (0.0, 1.0)
     for field, (low, high) in ranges.items():
         value = _get(config, field)
         if value is not None and (value < low or (high is not None and value > high)):
             bound = f">= {low}" if high is None else f"in [{low}, {high}]"
             raise ConfigError(f"config.{field} must be {bound}, got {value}")
+
+
+def _flat(config: Any, prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for key, value in config.items():
+        if hasattr(value, "items"):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = list(value) if isinstance(value, (tuple, list)) else value
+    return out
+
+
+def differences(recorded: ml_collections.ConfigDict, config: ml_collections.ConfigDict) -> dict[str, tuple[Any, Any]]:
+    """``{field: (recorded value, new value)}`` for every field that differs (the trainer's own
+    ``schedule_extensions`` aside)."""
+    old, new = _flat(recorded), _flat(config)
+    old.pop("schedule_extensions", None)
+    new.pop("schedule_extensions", None)
+    return {k: (old.get(k), new.get(k)) for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)}
+
+
+def describe(changes: dict[str, tuple[Any, Any]], limit: int = 6) -> str:
+    """``num_steps 1000 -> 2000, optim.g.lr 0.0002 -> 0.0001`` (the first ``limit``, then a count)."""
+    parts = [f"{k} {old!r} -> {new!r}" for k, (old, new) in list(changes.items())[:limit]]
+    if len(changes) > limit:
+        parts.append(f"and {len(changes) - limit} more")
+    return ", ".join(parts)
+
+
+def resumed(recorded: ml_collections.ConfigDict, config: ml_collections.ConfigDict,
+            step: int) -> ml_collections.ConfigDict:
+    """``config`` for resuming at ``step`` a run recorded as ``recorded``: it carries the run's schedule
+    extensions, plus this one where ``num_steps`` changed (schedules continue from where they were)."""
+    extensions = [tuple(int(v) for v in e) for e in recorded.get("schedule_extensions", ())]
+    if int(recorded.get("num_steps", config.num_steps)) != config.num_steps:
+        extensions.append((step, int(recorded.num_steps)))
+    config = ml_collections.ConfigDict(config.to_dict())
+    config.schedule_extensions = tuple(extensions)
+    return config
 
 
 def save_json(config: ml_collections.ConfigDict, path: str | Path) -> None:

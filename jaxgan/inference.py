@@ -1,26 +1,29 @@
 """Loading a trained generator from a workdir, and running it the one way every mode shares.
 
-`load_generator` restores only the generators' variables (no discriminator, no optimiser state) and
-changes nothing process-wide. `Predictor` jits the recipe's `predict` for one set of choices and runs it
+`load_generator` restores only the generators' variables (no discriminator, no optimiser state), from a
+workdir's checkpoint or from the one-file export `export_generator` writes, and changes nothing
+process-wide. `Predictor` jits the recipe's `predict` for one set of choices and runs it
 on a batch, or on one large image in overlapping tiles when the recipe declares a tile margin.
 """
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 from typing import Any
 
 import jax
+import ml_collections
 import numpy as np
+from flax import serialization
 
 from jaxgan import config as config_lib
 from jaxgan import recipes, tiling
-from jaxgan.checkpoint import Checkpointer
+from jaxgan.checkpoint import Checkpointer, fingerprint
 from jaxgan.errors import CheckpointError, ConfigError
 
 
-def load_generator(workdir: str | Path, step: int | None = None) -> tuple[recipes.Recipe, dict[str, Any], int]:
-    """``(recipe, generator variables, step)`` from the latest (or the given) checkpoint of ``workdir``."""
-    workdir = Path(workdir)
+def _from_checkpoint(workdir: Path, step: int | None) -> tuple[recipes.Recipe, dict[str, Any], int]:
     config = config_lib.load_json(workdir / "config.json")
     recipe = recipes.build(config)
     checkpointer = Checkpointer(workdir / "checkpoints", asynchronous=False)
@@ -33,13 +36,61 @@ def load_generator(workdir: str | Path, step: int | None = None) -> tuple[recipe
         elif step not in steps:
             raise CheckpointError(f"no checkpoint for step {step} in {workdir}; have {sorted(steps)}")
         device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
-        abstract = jax.eval_shape(recipe.init, jax.random.PRNGKey(0), recipe.example_batch())
-        wanted = {"train": {"nets": {name: abstract.nets[name].variables for name in recipe.generator_names}}}
-        target = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device), wanted)
+        target = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device),
+                              {"train": {"nets": _abstract_generators(recipe)}})
         restored = checkpointer.restore_subset(step, target)
     finally:
         checkpointer.close()
     return recipe, dict(restored["train"]["nets"]), step
+
+
+def _abstract_generators(recipe: recipes.Recipe) -> dict[str, Any]:
+    abstract = jax.eval_shape(recipe.init, jax.random.PRNGKey(0), recipe.example_batch())
+    return {name: abstract.nets[name].variables for name in recipe.generator_names}
+
+
+def _from_export(path: Path) -> tuple[recipes.Recipe, dict[str, Any], int]:
+    try:
+        record = serialization.msgpack_restore(path.read_bytes())
+        config = ml_collections.ConfigDict(json.loads(record["config"]))
+    except Exception as e:  # noqa: BLE001  msgpack / JSON / a file of another kind
+        raise CheckpointError(f"{path} is not a generator file written by infer.py --export "
+                              f"({type(e).__name__})") from None
+    recipe = recipes.build(config)
+    target = _abstract_generators(recipe)
+    saved, expected = fingerprint(record["variables"]), fingerprint(target)
+    if saved != expected:
+        raise CheckpointError(f"{path} does not match its own config; was it written by another jaxgan version?")
+    variables = serialization.from_state_dict(jax.tree.map(lambda x: np.zeros(x.shape, x.dtype), target),
+                                              record["variables"])
+    return recipe, dict(variables), int(record["step"])
+
+
+def load_generator(source: str | Path, step: int | None = None) -> tuple[recipes.Recipe, dict[str, Any], int]:
+    """``(recipe, generator variables, step)`` from a workdir's latest (or given) checkpoint, or from a
+    file `export_generator` wrote."""
+    source = Path(source)
+    if source.is_file():
+        if step is not None:
+            raise ConfigError(f"--step does not apply to an exported generator file ({source})")
+        return _from_export(source)
+    if not source.is_dir():
+        raise ConfigError(f"{source} is not a jaxgan workdir or a generator file written by --export")
+    return _from_checkpoint(source, step)
+
+
+def export_generator(workdir: str | Path, path: str | Path, step: int | None = None) -> int:
+    """Writes the generators' variables and the run's config (no discriminator, no optimiser state) to
+    one msgpack file that `load_generator` reads; returns the step exported."""
+    recipe, variables, step = load_generator(workdir, step)
+    record = {"config": recipe.config.to_json_best_effort(), "step": step,
+              "variables": serialization.to_state_dict(jax.device_get(variables))}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(serialization.msgpack_serialize(record))
+    os.replace(tmp, path)
+    return step
 
 
 class Predictor:

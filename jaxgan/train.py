@@ -25,7 +25,7 @@ import numpy as np
 from jaxgan import config as config_lib
 from jaxgan import data, parallel, recipes
 from jaxgan.checkpoint import Checkpointer
-from jaxgan.errors import TrainingError, TrainingStopped
+from jaxgan.errors import CheckpointError, TrainingError, TrainingStopped
 from jaxgan.parallel import BATCH, REPLICATED
 from jaxgan.reporting import Reporter, summary_line
 
@@ -57,33 +57,38 @@ class Trainer:
         parallel.initialize_distributed()
         self.mesh = parallel.make_mesh(devices)
         parallel.check_batch_size(config.batch_size, self.mesh)
-        self.config, self.workdir = config, Path(workdir)
+        self.workdir = Path(workdir)
+        self.start_step = self.step_number = finished_step(self.workdir) or 0
+        self.config, self.changes = _resumed_config(config, self.workdir, self.start_step)
         self.is_chief = jax.process_index() == 0
-        self.recipe = recipes.build(config)
+        self.recipe = recipes.build(self.config)
         frozen = {name: net.load() for name, net in self.recipe.frozen_networks().items()}
+        created = not self.workdir.exists()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._lock = _lock_workdir(self.workdir) if self.is_chief else None
         try:
-            self._start(config, frozen)
+            self._start(self.config, frozen)
         except BaseException:
             _unlock(self._lock)
+            if created and self.is_chief:           # a run that never started leaves nothing behind
+                (self.workdir / ".lock").unlink(missing_ok=True)
+                if not any(self.workdir.iterdir()):
+                    self.workdir.rmdir()
             raise
 
     def _start(self, config: ml_collections.ConfigDict, frozen: dict[str, Any]) -> None:
+        self.batches = data.train_batches(config, self.recipe.data_spec, self.recipe.examples_per_row,
+                                          self.start_step, jax.process_index(), jax.process_count(),
+                                          self.workdir if self.is_chief else None)
+        self._pending: dict[str, np.ndarray] | None = next(self.batches)
         self.checkpointer = Checkpointer(self.workdir / "checkpoints", config.keep_checkpoints,
                                          milestones=self.recipe.milestones)
-        self.start_step = self.step_number = self.checkpointer.latest_step() or 0
-        self.batches = data.train_batches(config, self.recipe.data_spec, self.recipe.examples_per_row,
-                                          self.start_step, jax.process_index(), jax.process_count())
-        self._pending: dict[str, np.ndarray] | None = next(self.batches)
         init = parallel.jit_sharded(self.recipe.init, self.mesh, (REPLICATED, BATCH), REPLICATED)
         with jax.set_mesh(self.mesh):
             self.state = init(jax.random.PRNGKey(config.seed), self._global(self._pending))
         self.host = self.recipe.init_host_state(self._pending)
         if self.start_step:
-            tree, meta = self.checkpointer.restore(self.start_step, self._checkpoint_tree())
-            self.state, self.host = tree["train"], parallel.host_state_from_global(tree["host"])
-            log.info("resumed from step %d (data position %s)", self.start_step, meta.get("data_position"))
+            self._resume()
         if self.is_chief:
             config_lib.save_json(config, self.workdir / "config.json")
         self.step_fn = self.recipe.make_step(self.mesh, jax.device_put(frozen, parallel.replicated(self.mesh)))
@@ -97,6 +102,23 @@ class Trainer:
         self.sample_inputs = self.recipe.sample_inputs(jax.random.PRNGKey(config.seed + 1), config.num_samples,
                                                        examples)
         self._sample_grid = jax.jit(self.recipe.sample_grid)
+
+    def _resume(self) -> None:
+        """Restores the newest checkpoint; a config changed since then is refused where the checkpoint
+        cannot hold it (shapes), else accepted, reported and recorded in ``config_changes.jsonl``."""
+        changed = config_lib.describe(self.changes)
+        try:
+            tree, meta = self.checkpointer.restore(self.start_step, self._checkpoint_tree())
+        except CheckpointError as e:
+            raise CheckpointError(f"{e} (changed since that checkpoint: {changed})" if self.changes else str(e)) from None
+        self.state, self.host = tree["train"], parallel.host_state_from_global(tree["host"])
+        log.info("resumed from step %d (data position %s)", self.start_step, meta.get("data_position"))
+        if self.changes and self.is_chief:
+            log.warning("resuming with a changed config: %s (recorded in %s)", changed,
+                        self.workdir / "config_changes.jsonl")
+            record = {"step": self.start_step, "changes": {k: list(v) for k, v in self.changes.items()}}
+            with open(self.workdir / "config_changes.jsonl", "a") as f:
+                f.write(json.dumps(record) + "\n")
 
     def _global(self, local: dict[str, np.ndarray]) -> dict[str, jax.Array]:
         return parallel.global_batch(local, self.mesh)
@@ -243,6 +265,17 @@ def finished_step(workdir: str | Path) -> int | None:
     folder = Path(workdir) / "checkpoints"
     steps = [int(p.name) for p in folder.iterdir() if p.name.isdigit()] if folder.is_dir() else []
     return max(steps, default=None)
+
+
+def _resumed_config(config: ml_collections.ConfigDict, workdir: Path, step: int
+                    ) -> tuple[ml_collections.ConfigDict, dict[str, tuple[Any, Any]]]:
+    """The config to resume ``workdir`` at ``step`` with (`config.resumed`), and what differs from the
+    config the run recorded."""
+    recorded_path = workdir / "config.json"
+    if not step or not recorded_path.exists():
+        return config, {}
+    recorded = config_lib.load_json(recorded_path)
+    return config_lib.resumed(recorded, config, step), config_lib.differences(recorded, config)
 
 
 def run(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """Resume: exact continuation in-process and after SIGKILL; damaged and mismatched checkpoints."""
 import json
+import logging
 import os
 import re
 import signal
@@ -110,8 +111,24 @@ def test_damaged_checkpoint_gives_clear_error(tiny, tmp_path):
 
 def test_checkpoint_from_other_config_is_refused(tiny, tmp_path):
     Trainer(tiny("dcgan", num_steps=2, checkpoint_every=2), tmp_path).fit()
-    with pytest.raises(CheckpointError, match="does not match this config"):
+    with pytest.raises(CheckpointError, match="does not match this config.*changed since that checkpoint: .*model.g_features 8 -> 16"):
         Trainer(tiny("dcgan", num_steps=4, **{"model.g_features": 16}), tmp_path)
+
+
+def test_resuming_with_a_changed_config_says_what_differs_and_records_it(tiny, tmp_path, caplog):
+    decay = {f"optim.{n}.{k}": v for n in "gd" for k, v in (("schedule", "linear_decay"), ("decay_start", 0.0))}
+    Trainer(tiny("gan", num_steps=4, checkpoint_every=4, **decay), tmp_path).fit()
+    _, before = final_params(tmp_path)
+    with caplog.at_level(logging.WARNING, "jaxgan"):
+        Trainer(tiny("gan", num_steps=6, checkpoint_every=4, **decay, **{"optim.d.lr": 1e-4}), tmp_path).fit()
+    assert "resuming with a changed config: num_steps 4 -> 6, optim.d.lr 0.0002 -> 0.0001" in caplog.text
+    record = json.loads((tmp_path / "config_changes.jsonl").read_text())
+    assert record == {"step": 4, "changes": {"num_steps": [4, 6], "optim.d.lr": [0.0002, 0.0001]}}
+    assert json.loads((tmp_path / "config.json").read_text())["schedule_extensions"] == [[4, 4]]
+    # The decay had reached 0 at step 4: the longer run continues from there instead of jumping back up.
+    step, after = final_params(tmp_path)
+    assert step == 6
+    assert_trees_equal(before, after)
 
 
 def test_nan_loss_stops_with_step_and_keeps_last_good_checkpoint(tiny, tmp_path):

@@ -83,9 +83,29 @@ def test_infer_writes_pngs_and_never_overwrites(trained_workdir, tmp_path):
     assert np.asarray(Image.open(files[0])).std() > 0 and before[0] != before[1]
 
 
+def test_export_writes_the_generator_alone_and_infer_runs_from_it(trained_workdir, tmp_path):
+    exported = tmp_path / "gan.msgpack"
+    result = run("infer.py", "--workdir", trained_workdir, "--export", exported)
+    assert result.returncode == 0 and "step 3" in result.stdout, result.stderr[-3000:]
+    checkpoint_bytes = sum(f.stat().st_size for f in (trained_workdir / "checkpoints" / "3").rglob("*") if f.is_file())
+    assert exported.stat().st_size < checkpoint_bytes / 2            # no discriminator, no optimiser state
+    for source, out in ((trained_workdir, "a"), (exported, "b")):
+        assert run("infer.py", "--workdir", source, "--output", tmp_path / out, "--num", 3).returncode == 0
+    assert [f.read_bytes() for f in sorted((tmp_path / "a").glob("*.png"))] == \
+        [f.read_bytes() for f in sorted((tmp_path / "b").glob("*.png"))]
+    refused = run("infer.py", "--workdir", trained_workdir, "--export", exported, "--num", 3)
+    assert refused.returncode != 0 and refused.stderr.strip() == "error: --num does not apply to --export (it " \
+        "writes the generator alone)"
+
+
+def test_tensorflow_starts_without_a_banner():
+    result = run("-c", "from jaxgan.data.tf_host import tensorflow; tensorflow()")
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+
+
 def test_infer_on_missing_workdir_is_one_clear_line(tmp_path):
     result = run("infer.py", "--workdir", tmp_path / "nothing", "--output", tmp_path / "o")
-    assert result.returncode != 0 and "is this a jaxgan workdir" in result.stderr
+    assert result.returncode != 0 and "is not a jaxgan workdir" in result.stderr
     assert "Traceback" not in result.stderr
 
 

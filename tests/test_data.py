@@ -1,4 +1,6 @@
 """Input pipelines: embedded sets, image folders with odd files, determinism, host sharding, TFDS errors."""
+import re
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -26,13 +28,16 @@ def folder_config(tiny, path, **kw):
 
 @pytest.mark.parametrize("channels", [1, 3])
 def test_folder_loader_handles_odd_images(tiny, tmp_path, channels, caplog):
-    make_odd_folder(tmp_path)
-    config = folder_config(tiny, tmp_path, **{"data.channels": channels, "batch_size": 4})
-    batch = next(train_batches(config))
+    make_odd_folder(tmp_path / "data")
+    config = folder_config(tiny, tmp_path / "data", **{"data.channels": channels, "batch_size": 4})
+    batch = next(train_batches(config, report_dir=tmp_path))
     assert batch["image"].shape == (4, 16, 16, channels)
     assert batch["image"].dtype == np.float32
     assert -1 <= batch["image"].min() and batch["image"].max() <= 1
-    assert "skipped 1 unreadable image file(s)" in caplog.text
+    # Skipped files are named (the full list is in the workdir); images below the size are a warning.
+    assert re.search(r"skipped 1 unreadable image file\(s\) of split 'train': \S*broken.png; full list in", caplog.text)
+    assert (tmp_path / "skipped_files.txt").read_text() == f"{tmp_path / 'data' / 'broken.png'}\n"
+    assert "2 image(s) of split 'train' are smaller than 16 px and are upscaled" in caplog.text
 
 
 def test_empty_or_missing_folder_is_a_clear_error(tiny, tmp_path):
@@ -76,6 +81,13 @@ def test_unprepared_tfds_dataset_says_how_to_prepare(tiny, tmp_path):
     config = tiny("dcgan", **{"data.source": "tfds", "data.name": "mnist", "data.data_dir": str(tmp_path)})
     with pytest.raises(DataError, match="not prepared.*tfds build mnist"):
         next(train_batches(config))
+
+
+def test_a_misspelt_tfds_name_suggests_the_closest_in_one_line(tiny):
+    config = tiny("dcgan", **{"data.source": "tfds", "data.name": "mnistt"})
+    with pytest.raises(DataError) as error:
+        next(train_batches(config))
+    assert "did you mean mnist" in str(error.value) and "\n" not in str(error.value)
 
 
 def test_a_source_without_the_recipes_fields_or_layout_is_a_clear_error(tiny, tiny_i2i):

@@ -54,3 +54,19 @@ def test_linear_decay_schedule_values():
     for step, expected in ((0, 2e-4), (50, 2e-4), (75, 1e-4), (99, 2e-4 * 1 / 50), (100, 0.0)):
         assert float(schedule(step)) == pytest.approx(expected, rel=1e-5, abs=1e-12), step
     assert learning_rate(ml_collections.ConfigDict(dict(lr=1e-3, schedule="constant")), 10) == 1e-3
+
+
+def test_an_extended_run_continues_its_decay_instead_of_jumping_back_up():
+    cfg = ml_collections.ConfigDict(dict(lr=1.0, schedule="linear_decay", decay_start=0.5))
+    # 100 -> 200 steps at step 75 (lr 0.5, decaying): on from 0.5 linearly to 0 at 200.
+    extended = learning_rate(cfg, 200, extensions=[(75, 100)])
+    for count, expected in ((0, 1.0), (60, 0.8), (75, 0.5), (137.5, 0.25), (200, 0.0)):
+        assert float(extended(count)) == pytest.approx(expected, abs=1e-6), count
+    # Extended before its decay began: the new length's own schedule.
+    early = learning_rate(cfg, 200, extensions=[(40, 100)])
+    assert [float(early(c)) for c in (40, 100, 150)] == pytest.approx([1.0, 1.0, 0.5])
+    # Twice, and in a schedule that starts later (SRGAN's phase 2 counts from its first step).
+    twice = learning_rate(cfg, 400, extensions=[(75, 100), (100, 200)])
+    assert [float(twice(c)) for c in (100, 250, 400)] == pytest.approx([0.4, 0.2, 0.0])
+    offset = learning_rate(cfg, 300, first_step=100, extensions=[(175, 200)])
+    assert [float(offset(c)) for c in (75, 200)] == pytest.approx([0.5, 0.0])

@@ -61,6 +61,17 @@ def test_conv_lowering_is_a_layer_field_not_global_state():
         assert ("convolution" in text) == (impl == "xla"), impl
 
 
+def test_auto_lowering_never_materialises_an_im2col_above_its_bound(monkeypatch):
+    from jaxgan.nn import conv
+    x, kernel = jax.random.normal(jax.random.PRNGKey(0), (2, 20, 20, 4)), jax.random.normal(jax.random.PRNGKey(1), (3, 3, 4, 5))
+    want = conv2d(x, kernel, 1, 1, impl="xla")
+    for limit, native in ((2**40, False), (2 * 20 * 20 * 36 * 4 - 1, True)):    # the im2col: 2*20*20 rows of 36
+        monkeypatch.setattr(conv, "MATMUL_MAX_BYTES", limit)
+        lowered = jax.jit(lambda x, k: conv2d(x, k, 1, 1, impl="auto")).lower(x, kernel)
+        assert ("convolution" in lowered.as_text()) == native, limit
+        np.testing.assert_allclose(lowered.compile()(x, kernel), want, rtol=1e-5, atol=1e-5)
+
+
 def test_conv_reflect_padding_and_flax_equivalence():
     x = jax.random.normal(jax.random.PRNGKey(0), (1, 8, 8, 3))
     ours = Conv(4, 3, 1, 1, padding_mode="reflect")

@@ -224,3 +224,12 @@ def test_evaluation_scores_bicubic_and_the_model_on_whole_held_out_photos(tiny_s
     assert results["held_out_psnr"] < results["bicubic_psnr"]               # an untrained SRResNet loses
     grid = trainer.sample_grid()                                # bicubic | SR | HR
     assert grid.shape == (2, 32, 96, 3)
+
+
+def test_a_small_feature_upscaler_on_a_large_photo_stays_in_bounded_memory():
+    """16 features, x4, a 600x400 photo in one piece (the worst case: no tiles): the 9x9 output conv at HR
+    resolution would take a 40 GB im2col; the lowering keeps every layer's working set bounded."""
+    G = SRResNet(4, 2, 16, 3)
+    variables = G.init(jax.random.PRNGKey(0), jnp.zeros((1, 16, 16, 3)), train=False)
+    compiled = jax.jit(lambda v, x: G.apply(v, x, train=False)).lower(variables, jnp.zeros((1, 400, 600, 3))).compile()
+    assert compiled.memory_analysis().temp_size_in_bytes < 1 * 2**30

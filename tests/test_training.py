@@ -38,6 +38,13 @@ def test_batch_not_divisible_by_devices_is_a_clear_error(tiny, tmp_path):
         Trainer(tiny("gan", batch_size=12), tmp_path)
 
 
+def test_a_run_that_cannot_start_leaves_no_workdir_behind(tiny, tmp_path):
+    from jaxgan.errors import DataError
+    with pytest.raises(DataError, match="is not a folder"):
+        Trainer(tiny("dcgan", **{"data.source": "folder", "data.path": str(tmp_path / "nope")}), tmp_path / "w")
+    assert not (tmp_path / "w").exists()
+
+
 def test_the_steady_state_step_reads_nothing_back_from_the_device(tiny, tmp_path):
     """The trainer hands the step number to the recipe: no hidden device-to-host copy of the step."""
     trainer = Trainer(tiny("dcgan"), tmp_path)

@@ -63,14 +63,14 @@ def find_images(root: str | os.PathLike) -> list[Path]:
                   and not any(part.startswith(".") for part in p.relative_to(root).parts))
 
 
-def readable(path: str | os.PathLike) -> bool:
-    """Whether PIL can fully decode the file."""
+def image_size(path: str | os.PathLike) -> tuple[int, int] | None:
+    """``(width, height)`` where PIL can fully decode the file, else None."""
     try:
         with Image.open(path) as image:
             image.load()
-        return True
+            return image.size
     except READ_ERRORS:
-        return False
+        return None
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:

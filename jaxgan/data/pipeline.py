@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import ml_collections
@@ -31,8 +32,35 @@ class DataSpec:
     augment: Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
-def _checked_source(config: ml_collections.ConfigDict, spec: DataSpec, split: str, size: int) -> Any:
+log = logging.getLogger(__name__)
+_reported: set[tuple[str, str]] = set()       # (data path, split) whose file problems were reported
+
+
+def _report_files(source: Any, config: ml_collections.ConfigDict, split: str, size: int,
+                  report_dir: Path | None) -> None:
+    """Warns once per split about unreadable files (naming a few; the full list goes to
+    ``report_dir/skipped_files.txt``) and about images smaller than the training size (upscaled)."""
+    skipped, upscaled = getattr(source, "skipped", []), getattr(source, "upscaled", [])
+    if (config.data.path, split) in _reported or not (skipped or upscaled):
+        return
+    _reported.add((config.data.path, split))
+    if skipped:
+        where = ""
+        if report_dir is not None:
+            (report_dir / "skipped_files.txt").write_text("\n".join(skipped) + "\n")
+            where = f"; full list in {report_dir / 'skipped_files.txt'}"
+        more = ", ..." if len(skipped) > 3 else ""
+        log.warning("skipped %d unreadable image file(s) of split %r: %s%s%s", len(skipped), split,
+                    ", ".join(skipped[:3]), more, where)
+    if upscaled:
+        log.warning("%d image(s) of split %r are smaller than %d px and are upscaled (blurry), e.g. %s; "
+                    "a smaller image_size avoids it", len(upscaled), split, size, upscaled[0])
+
+
+def _checked_source(config: ml_collections.ConfigDict, spec: DataSpec, split: str, size: int,
+                    report_dir: Path | None = None) -> Any:
     source = make_source(config, split, size)
+    _report_files(source, config, split, size, report_dir)
     missing = [f for f in spec.fields if f not in source.fields]
     if missing:
         raise DataError(f"data.source={config.data.source} (layout {layout_of(config.data)}) yields "
@@ -54,11 +82,13 @@ def _to_float(tf: Any, image: Any, channels: int) -> Any:
 
 
 def train_batches(config: ml_collections.ConfigDict, spec: DataSpec, examples_per_row: int, start_step: int,
-                  process_index: int = 0, process_count: int = 1) -> Iterator[dict[str, np.ndarray]]:
-    """This host's share of each global training batch, from step ``start_step`` on, forever."""
+                  process_index: int = 0, process_count: int = 1, report_dir: Path | None = None
+                  ) -> Iterator[dict[str, np.ndarray]]:
+    """This host's share of each global training batch, from step ``start_step`` on, forever (file
+    problems reported into ``report_dir``, see `_report_files`)."""
     tf = tensorflow()
     data = config.data
-    source = _checked_source(config, spec, data.split, spec.load_size)
+    source = _checked_source(config, spec, data.split, spec.load_size, report_dir)
     per_step = config.batch_size * examples_per_row
     local = per_step // process_count
     seed = int(config.seed)
@@ -94,7 +124,7 @@ def eval_arrays(config: ml_collections.ConfigDict, spec: DataSpec, split: str, l
     try:
         source = _checked_source(config, spec, split, spec.eval_size)
     except DataError as e:
-        logging.getLogger(__name__).warning("no evaluation data for split %r: %s", split, e)
+        log.warning("no evaluation data for split %r: %s", split, e)
         return None
 
     def convert(key: str, value: Any) -> Any:

@@ -21,8 +21,7 @@ from typing import Any, Callable
 import ml_collections
 
 from jaxgan.data import embedded, super_resolution
-from jaxgan.data.sources import ArraySource, FolderSource, TFDSSource, UnpairedSource
-from jaxgan.data.tf_host import tensorflow
+from jaxgan.data.sources import ArraySource, FolderSource, TFDSSource, UnpairedSource, tfds_builder
 from jaxgan.errors import DataError
 
 LAYOUTS = ("single", "paired", "side_by_side", "two_folders", "unpaired", "hr", "lr_hr")
@@ -148,10 +147,4 @@ def _tfds(config: ml_collections.ConfigDict, split: str, size: int, layout: str)
 
 
 def _tfds_features(data: ml_collections.ConfigDict) -> Any:
-    import tensorflow_datasets as tfds
-
-    tensorflow()
-    try:
-        return tfds.builder(data.name, data_dir=data.data_dir or None).info.features
-    except Exception as e:  # tfds raises many types for unknown / unreachable data sets
-        raise DataError(f"TFDS data set {data.name!r} is unknown or unavailable: {e}") from None
+    return tfds_builder(data.name, data.data_dir).info.features

@@ -8,6 +8,7 @@ permutation seeded by ``(seed, e)``, so resuming at a position costs nothing. `r
 """
 from __future__ import annotations
 
+import difflib
 import logging
 from pathlib import Path
 from typing import Any, Iterator
@@ -90,12 +91,15 @@ class FolderSource(IndexSource):
             files = [(f,) for f in images.find_images(root_path)]
         else:
             raise DataError(f"unknown folder layout {layout!r}; choose single, side_by_side or two_folders")
-        good = [item for item in files if all(images.readable(f) for f in item)]
-        skipped = len(files) - len(good)
-        if skipped:
-            log.warning("skipped %d unreadable image file(s) under %s", skipped, root)
+        dims = [[images.image_size(f) for f in item] for item in files]
+        good = [item for item, wh in zip(files, dims) if None not in wh]
+        # Reported by the pipeline: unreadable files (skipped), and images smaller than ``size`` (upscaled).
+        self.skipped = [str(f) for item, wh in zip(files, dims) for f, d in zip(item, wh) if d is None]
+        halve = 2 if layout == "side_by_side" else 1
+        self.upscaled = [str(item[0]) for item, wh in zip(files, dims)
+                         if None not in wh and min(min(w // halve, h) for w, h in wh) < size]
         if not good:
-            raise DataError(f"no readable images under {root!r} ({skipped} unreadable files)")
+            raise DataError(f"no readable images under {root!r} ({len(self.skipped)} unreadable files)")
         self.items, self.layout = [tuple(map(str, item)) for item in good], layout
         self.num, self.size, self.channels, self.resize = len(good), size, channels, resize
         self.keys = keys or (("image",) if layout == "single" else ("A", "B"))
@@ -129,6 +133,8 @@ class UnpairedSource:
     def __init__(self, a: Any, b: Any):
         self.a, self.b = a, b
         self.num = max(a.num, b.num)
+        self.skipped = getattr(a, "skipped", []) + getattr(b, "skipped", [])
+        self.upscaled = getattr(a, "upscaled", []) + getattr(b, "upscaled", [])
         self.fields = {"A": "image", "B": "image"}
 
     def stream(self, seed: int, start: int) -> Any:
@@ -154,13 +160,7 @@ class TFDSSource:
 
     def __init__(self, name: str, split: str, data_dir: str | None, size: int, resize: str,
                  download: bool, shuffle_buffer: int, features: dict[str, str] | None = None):
-        import tensorflow_datasets as tfds
-
-        tensorflow()
-        try:
-            builder = tfds.builder(name, data_dir=data_dir or None)
-        except Exception as e:  # tfds raises many types for unknown / unreachable data sets
-            raise DataError(f"TFDS data set {name!r} is unknown or unavailable: {e}") from None
+        builder = tfds_builder(name, data_dir)
         if not _prepared(builder):
             if not download:
                 raise DataError(
@@ -214,6 +214,24 @@ class TFDSSource:
         items = list(ds.as_numpy_iterator())
         stack = np.stack if self.size else list
         return {k: stack([it[k] for it in items]) for k in items[0]}
+
+
+def tfds_builder(name: str, data_dir: str | None) -> Any:
+    """The TFDS builder of ``name``; an unknown name is one line with the closest known names."""
+    tensorflow()
+    import tensorflow_datasets as tfds
+
+    try:
+        return tfds.builder(name, data_dir=data_dir or None)
+    except Exception as e:  # tfds raises many types for unknown / unreachable data sets
+        if isinstance(e, tfds.core.registered.DatasetNotFoundError):
+            known = tfds.list_builders(with_community_datasets=False)
+            close = difflib.get_close_matches(name.split("/")[0].split(":")[0], known, n=3, cutoff=0.6)
+            hint = f"; did you mean {' or '.join(close)}?" if close else ""
+            raise DataError(f"TFDS has no data set {name!r}{hint} (`tfds.list_builders()` lists all "
+                            f"{len(known)})") from None
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+        raise DataError(f"TFDS data set {name!r} is unavailable: {first}") from None
 
 
 def _prepared(builder: Any) -> bool:

@@ -1,8 +1,12 @@
 """Imports TensorFlow for host-side input only, with every GPU/TPU hidden from it."""
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import tempfile
 from types import ModuleType
+from typing import Iterator
 
 _TF: list[ModuleType] = []
 
@@ -11,12 +15,34 @@ def tensorflow() -> ModuleType:
     """The `tensorflow` module, configured so it never claims an accelerator or floods the log."""
     if not _TF:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        import tensorflow as tf
+        with _native_stderr_held():
+            import tensorflow as tf
 
-        tf.config.set_visible_devices([], "GPU")
-        try:
-            tf.config.set_visible_devices([], "TPU")
-        except (ValueError, RuntimeError):
-            pass
+            tf.config.set_visible_devices([], "GPU")
+            try:
+                tf.config.set_visible_devices([], "TPU")
+            except (ValueError, RuntimeError):
+                pass
+            tf.constant(0).numpy()           # loads the kernels, which print their own banners
         _TF.append(tf)
     return _TF[0]
+
+
+@contextlib.contextmanager
+def _native_stderr_held() -> Iterator[None]:
+    """Holds back what native code writes to stderr (TensorFlow's C++ start-up banners bypass its log
+    level); replays it if the block fails, so a real import error is still seen."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            held.seek(0)
+            os.write(2, held.read())
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)

@@ -7,7 +7,10 @@ gradients are matrix multiplies too; when the layer narrows strongly (``cin >= 8
 the im2col is taken on the output side instead, so the materialised tensor stays small. On GPU/TPU the native convolution (cuDNN) is used.
 
 The lowering is a field of each layer (``impl``, set from ``config.model.conv_impl`` like ``dtype``), never
-process-wide state: ``auto`` picks matmul on CPU and the native convolution elsewhere at trace time.
+process-wide state: ``auto`` picks matmul on CPU and the native convolution elsewhere at trace time, and
+falls back to the native convolution for any layer whose im2col would exceed `MATMUL_MAX_BYTES`, so a
+convolution's working set stays bounded whatever the image size or layer width (e.g. a 9x9 conv at the
+output resolution of a 4x upscaler on a large photo).
 """
 from __future__ import annotations
 
@@ -22,6 +25,8 @@ from jaxgan.errors import ConfigError
 Padding = int | tuple[tuple[int, int], tuple[int, int]]
 Impl = Literal["auto", "xla", "matmul"]
 CONV_IMPLS = ("auto", "xla", "matmul")
+#: Largest im2col buffer ``auto`` materialises for one layer; larger layers use the native convolution.
+MATMUL_MAX_BYTES = 512 * 2**20
 
 
 def _resolved_impl(impl: str) -> str:
@@ -44,8 +49,9 @@ def _space_to_depth(x: jax.Array, s: int) -> jax.Array:
     return jnp.transpose(x, (0, 1, 3, 2, 4, 5)).reshape(n, h // s, w // s, s * s * c)
 
 
-def _conv_matmul(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
-    """VALID convolution of an already padded input as im2col + one matmul."""
+def _conv_matmul(x: jax.Array, kernel: jax.Array, stride: int, max_bytes: float) -> jax.Array | None:
+    """VALID convolution of an already padded input as im2col + one matmul, or None where the im2col
+    buffer would exceed ``max_bytes``."""
     kh, kw, cin, cout = kernel.shape
     n, h, w, _ = x.shape
     ho, wo = (h - kh) // stride + 1, (w - kw) // stride + 1
@@ -62,7 +68,12 @@ def _conv_matmul(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
     if kh == 1 and kw == 1:
         y = jnp.dot(x[:, :ho, :wo].reshape(-1, cin), kernel.reshape(cin, cout))
         return y.reshape(n, ho, wo, cout)
-    if cin >= 8 * cout:
+    output_side = cin >= 8 * cout
+    columns = kh * kw * (cout if output_side else cin)
+    pixels = x.shape[1] * x.shape[2] if output_side else ho * wo
+    if n * pixels * columns * x.dtype.itemsize > max_bytes:
+        return None
+    if output_side:
         # Output-side im2col: multiply every input pixel by every tap at once, then add the taps'
         # shifted contributions. Materialises kh*kw*cout values per pixel instead of kh*kw*cin
         # (measured: pays off for strongly narrowing layers such as a 7x7 conv to RGB, not below 8x).
@@ -76,13 +87,15 @@ def _conv_matmul(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
 
 
 def conv2d(x: jax.Array, kernel: jax.Array, stride: int = 1, padding: Padding = 0, impl: Impl = "auto") -> jax.Array:
-    """Cross-correlation of NHWC ``x`` with an HWIO ``kernel`` (zero padding, PyTorch semantics)."""
+    """Cross-correlation of NHWC ``x`` with an HWIO ``kernel`` (zero padding, PyTorch semantics); ``impl``
+    as described in the module docstring."""
     pads = _pairs(padding)
-    if _resolved_impl(impl) == "xla":
-        return jax.lax.conv_general_dilated(x, kernel, (stride, stride), pads,
-                                            dimension_numbers=("NHWC", "HWIO", "NHWC"))
-    x = jnp.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
-    return _conv_matmul(x, kernel, stride)
+    if _resolved_impl(impl) == "matmul":
+        max_bytes = MATMUL_MAX_BYTES if impl == "auto" else float("inf")
+        y = _conv_matmul(jnp.pad(x, ((0, 0), pads[0], pads[1], (0, 0))), kernel, stride, max_bytes)
+        if y is not None:
+            return y
+    return jax.lax.conv_general_dilated(x, kernel, (stride, stride), pads, dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
 
 class Conv(nn.Module):

@@ -20,7 +20,7 @@ from jax.experimental import multihost_utils
 
 from jaxgan import adversarial, image_pool, losses, models, parallel
 from jaxgan.errors import ConfigError
-from jaxgan.optim import make_optimizer
+from jaxgan.optim import run_optimizer
 from jaxgan.parallel import BATCH, REPLICATED
 from jaxgan.recipes.base import (Batch, GeneratorSpec, HostState, Metrics, Recipe, Step, TrainState, init_net,
                                  model_options, new_state)
@@ -44,8 +44,8 @@ class CycleGAN(Recipe):
         options = model_options(config)
         self.G = models.ResNetGenerator(c, m.num_blocks, m.g_features, m.norm, **options)
         self.D = models.PatchGAN(m.d_features, m.n_layers, m.norm, **options)
-        self.g_opt = make_optimizer(config.optim.g, config.num_steps)
-        self.d_opt = make_optimizer(config.optim.d, config.num_steps)
+        self.g_opt = run_optimizer(config, "g")
+        self.d_opt = run_optimizer(config, "d")
         self.loss = config.gan.loss
         self.lambda_cycle = float(config.gan.lambda_cycle)
         self.lambda_identity = float(config.gan.lambda_identity) * self.lambda_cycle

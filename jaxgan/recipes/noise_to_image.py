@@ -19,7 +19,7 @@ import numpy as np
 from jaxgan import adversarial, models
 from jaxgan.errors import ConfigError
 from jaxgan.metrics import classifier_eval
-from jaxgan.optim import make_optimizer
+from jaxgan.optim import run_optimizer
 from jaxgan.parallel import constrain_batch
 from jaxgan.recipes.base import (Batch, GeneratorSpec, Metrics, NetState, Recipe, TrainState, init_net,
                                  model_options, new_state)
@@ -48,8 +48,8 @@ class NoiseToImage(Recipe):
     def __init__(self, config: ml_collections.ConfigDict):
         super().__init__(config)
         self.G, self.D = build_networks(config)
-        self.g_opt = make_optimizer(config.optim.g, config.num_steps)
-        self.d_opt = make_optimizer(config.optim.d, config.num_steps)
+        self.g_opt = run_optimizer(config, "g")
+        self.d_opt = run_optimizer(config, "d")
         self.loss = config.gan.loss
         self.n_critic = int(config.gan.n_critic)
         self.gp_weight = float(config.gan.gp_weight)

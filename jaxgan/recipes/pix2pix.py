@@ -20,7 +20,7 @@ import numpy as np
 from jaxgan import adversarial, losses, models
 from jaxgan.errors import ConfigError
 from jaxgan.metrics import image_quality
-from jaxgan.optim import make_optimizer
+from jaxgan.optim import run_optimizer
 from jaxgan.recipes.base import (Batch, GeneratorSpec, Metrics, Recipe, TrainState, init_net, model_options,
                                  new_state)
 
@@ -46,8 +46,8 @@ class Pix2Pix(Recipe):
         options = model_options(config)
         self.G = models.UNetGenerator(c, m.num_downs, m.g_features, m.norm, m.dropout, **options)
         self.D = models.PatchGAN(m.d_features, m.n_layers, m.norm, **options)
-        self.g_opt = make_optimizer(config.optim.g, config.num_steps)
-        self.d_opt = make_optimizer(config.optim.d, config.num_steps)
+        self.g_opt = run_optimizer(config, "g")
+        self.d_opt = run_optimizer(config, "d")
         self.loss, self.lambda_l1 = config.gan.loss, float(config.gan.lambda_l1)
         self.direction = config.direction
         self.test_batch_stats = bool(m.get("test_batch_stats", True))   # runs recorded before it

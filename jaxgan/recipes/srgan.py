@@ -29,7 +29,7 @@ from jaxgan.data.pipeline import DataSpec
 from jaxgan.errors import ConfigError, DataError
 from jaxgan.metrics import image_quality
 from jaxgan.models import vgg
-from jaxgan.optim import learning_rate, make_optimizer
+from jaxgan.optim import extensions_of, learning_rate, make_optimizer, run_optimizer
 from jaxgan.parallel import BATCH, REPLICATED
 from jaxgan.recipes.base import (Batch, FrozenNetwork, GeneratorSpec, HostState, Metrics, Recipe, Step, TrainState,
                                  init_net, model_options, new_state)
@@ -78,12 +78,12 @@ class SRGAN(Recipe):
         self.pretrain_steps = int(config.pretrain_steps)
         if 0 < self.pretrain_steps < config.num_steps:
             self.milestones = (self.pretrain_steps,)         # the SRResNet checkpoint, kept for infer --step
-        gan_steps = max(config.num_steps - self.pretrain_steps, 1)
-        phases = [learning_rate(config.optim.pretrain, self.pretrain_steps), learning_rate(config.optim.g, gan_steps)]
+        phases = [learning_rate(config.optim.pretrain, self.pretrain_steps),
+                  learning_rate(config.optim.g, config.num_steps, self.pretrain_steps, extensions_of(config))]
         g_lr = optax.join_schedules([p if callable(p) else optax.constant_schedule(p) for p in phases],
                                     [self.pretrain_steps])
         self.g_opt = make_optimizer(config.optim.g, config.num_steps, g_lr)
-        self.d_opt = make_optimizer(config.optim.d, gan_steps)
+        self.d_opt = run_optimizer(config, "d", first_step=self.pretrain_steps)
         self.content, self.adversarial_weight = config.content_loss, float(config.adversarial_weight)
         self.vgg = (vgg.VGG19Features(vgg.LAYERS[self.content], conv_impl=options["conv_impl"])
                     if self.content != "mse" else None)
