@@ -83,6 +83,15 @@ def test_unprepared_tfds_dataset_says_how_to_prepare(tiny, tmp_path):
         next(train_batches(config))
 
 
+def test_side_by_side_pointed_at_a_two_folder_tree_names_the_right_layout(tiny_i2i, tmp_path):
+    for side in "AB":
+        (tmp_path / side / "train").mkdir(parents=True)
+        Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(tmp_path / side / "train" / "x.png")
+    config = tiny_i2i("pix2pix", **{"data.source": "folder", "data.layout": "side_by_side", "data.path": str(tmp_path)})
+    with pytest.raises(DataError, match="that is data.layout=two_folders"):
+        next(train_batches(config))
+
+
 def test_a_misspelt_tfds_name_suggests_the_closest_in_one_line(tiny):
     config = tiny("dcgan", **{"data.source": "tfds", "data.name": "mnistt"})
     with pytest.raises(DataError) as error:

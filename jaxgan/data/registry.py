@@ -109,6 +109,11 @@ def _folder(config: ml_collections.ConfigDict, split: str, size: int, layout: st
         if not all(p.is_dir() for p in pair):
             raise DataError(f"two_folders layout needs {pair[0]} and {pair[1]}")
         return images(root, layout="two_folders", pair_roots=pair)
+    if layout == "side_by_side":
+        for names, other in ((("A", "B"), "two_folders"), ((f"{split}A", f"{split}B"), "unpaired")):
+            if all((root / n).is_dir() for n in names):
+                raise DataError(f"{root} holds {names[0]}/ and {names[1]}/ folders: that is data.layout={other} "
+                                f"(side_by_side reads A|B halves of single images)")
     if layout in ("side_by_side", "hr", "lr_hr"):     # root/<split>/... (the pix2pix sets; SR train/test)
         if (root / split).is_dir():
             root = root / split
