@@ -36,6 +36,13 @@ def test_class_spread_counts_entropy_and_covered_classes():
     assert covered == 2                                        # 1% is below a quarter of an even 10% share
 
 
+def test_confident_fraction_thresholds_the_top_softmax_probability():
+    # Two classes: p(top) = 1 / (1 + exp(-d)) for a logit gap d; > 0.9 exactly when d > log(9) = 2.197.
+    gaps = np.array([0.0, 2.1, 2.3, 10.0, 1000.0])
+    logits = np.stack([gaps, np.zeros_like(gaps)], axis=-1)
+    assert classifier_eval.confident_fraction(logits) == pytest.approx(3 / 5)
+
+
 def test_classifier_evaluation_of_a_perfect_generator_equals_the_held_out_figures(tiny):
     config = tiny("dcgan")
     train, held_out = eval_arrays(config, "train"), eval_arrays(config, "test")
@@ -43,6 +50,7 @@ def test_classifier_evaluation_of_a_perfect_generator_equals_the_held_out_figure
     assert results["fd_generated"] == results["fd_held_out"] > 0
     assert results["class_entropy_generated"] == results["class_entropy_held_out"] > 2.0
     assert results["classes_covered_generated"] == 10 and results["classifier_accuracy"] > 0.85
+    assert results["confident_generated"] == results["confident_held_out"] > 0.5
     collapsed = classifier_eval.evaluate(lambda n: np.repeat(held_out["image"][:1], n, 0), train, held_out, seed=0)
     assert collapsed["class_entropy_generated"] == 0 and collapsed["classes_covered_generated"] == 1
     assert collapsed["fd_generated"] > 3 * results["fd_generated"]
@@ -70,3 +78,16 @@ def test_an_extended_run_continues_its_decay_instead_of_jumping_back_up():
     assert [float(twice(c)) for c in (100, 250, 400)] == pytest.approx([0.4, 0.2, 0.0])
     offset = learning_rate(cfg, 300, first_step=100, extensions=[(175, 200)])
     assert [float(offset(c)) for c in (75, 200)] == pytest.approx([0.5, 0.0])
+
+
+def test_high_frequency_ratio_is_one_for_the_target_below_for_blur_above_for_a_checkerboard():
+    from jaxgan.metrics import image_quality
+    checker = np.indices((8, 8)).sum(0) % 2 * 2.0 - 1.0                  # +-1: Laplacian 8 at every pixel
+    assert image_quality.laplacian_energy(0.25 * checker[..., None]) == pytest.approx(64 * 0.25 ** 2)
+    rng = np.random.default_rng(0)
+    target = np.clip(rng.normal(0, 0.3, (32, 32, 1)), -1, 1)
+    blurred = (target + np.roll(target, 1, 0) + np.roll(target, 1, 1) + np.roll(target, (1, 1), (0, 1))) / 4
+    noisy = np.clip(target + 0.2 * np.indices((32, 32)).sum(0)[..., None] % 2, -1, 1)
+    ratio = {name: image_quality.paired_scores([x], [target])["hf_ratio"]
+             for name, x in (("same", target), ("blurred", blurred), ("checker", noisy))}
+    assert ratio["same"] == pytest.approx(1.0) and ratio["blurred"] < 0.5 and ratio["checker"] > 1.1

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgan.nn import BatchNorm, Conv, ConvTranspose, conv2d, make_norm, pixel_shuffle
+from jaxgan.nn import BatchNorm, Conv, ConvTranspose, SubPixelConv, conv2d, make_norm, pixel_shuffle
 
 
 def reference_conv_transpose(x, kernel, stride, padding, output_padding):
@@ -91,6 +91,22 @@ def test_pixel_shuffle_follows_torch_channel_order():
         for a in range(f):
             for b in range(f):
                 np.testing.assert_array_equal(y[0, a::f, b::f, c], x[0, :, :, c * f * f + a * f + b])
+
+
+def test_sub_pixel_conv_starts_as_nearest_neighbour_upsampling():
+    """ICNR: at initialisation the f*f outputs of each input pixel are equal (no checkerboard), and equal
+    to one ordinary convolution of the input; the kernel itself is random, not tied after training."""
+    x = jax.random.normal(jax.random.PRNGKey(0), (2, 6, 5, 4))
+    layer = SubPixelConv(3, 2)
+    variables = layer.init(jax.random.PRNGKey(1), x)
+    y = np.asarray(layer.apply(variables, x))
+    assert y.shape == (2, 12, 10, 3)
+    nearest = np.repeat(np.repeat(y[:, ::2, ::2], 2, axis=1), 2, axis=2)
+    np.testing.assert_array_equal(y, nearest)
+    kernel = variables["params"]["Conv_0"]["kernel"]
+    single = conv2d(x, kernel[..., ::4], 1, 1) + variables["params"]["Conv_0"]["bias"][::4]
+    np.testing.assert_allclose(y[:, ::2, ::2], single, rtol=1e-5, atol=1e-6)
+    assert np.std(np.asarray(kernel)) > 0
 
 
 def test_batch_norm_keeps_pytorchs_unbiased_running_variance():

@@ -5,6 +5,8 @@
 - ``class_entropy_*``: entropy (nats) of the histogram of predicted classes (log(10) = 2.30 for 10
   evenly covered classes; a collapsed generator scores near 0), and ``classes_covered_*``: classes
   receiving at least 1/4 of their even share.
+- ``confident_*``: the fraction of images the classifier labels with probability > 0.9 (recognisable
+  digits: the figure a reader understands);
 - ``classifier_accuracy``: the classifier's held-out accuracy, so the feature space can be trusted.
 """
 from __future__ import annotations
@@ -56,6 +58,14 @@ def class_spread(logits: np.ndarray, num_classes: int) -> tuple[float, int]:
     return entropy, int(np.sum(hist >= 0.25 / num_classes))
 
 
+def confident_fraction(logits: np.ndarray, threshold: float = 0.9) -> float:
+    """The fraction of rows whose softmax probability of the top class exceeds ``threshold``."""
+    logits = np.asarray(logits, np.float64)
+    shifted = logits - logits.max(-1, keepdims=True)
+    top = 1.0 / np.exp(shifted).sum(-1)                 # softmax of the top class (its shifted logit is 0)
+    return float(np.mean(top > threshold))
+
+
 def evaluate(sample: Callable[[int], np.ndarray], train: dict[str, np.ndarray], held_out: dict[str, np.ndarray],
              seed: int) -> dict[str, float]:
     num_classes = int(max(train["label"].max(), held_out["label"].max())) + 1
@@ -69,4 +79,5 @@ def evaluate(sample: Callable[[int], np.ndarray], train: dict[str, np.ndarray], 
             "fd_held_out": frechet_distance(held_feats, train_feats),
             "class_entropy_generated": g_entropy, "class_entropy_held_out": h_entropy,
             "classes_covered_generated": float(g_covered), "classes_covered_held_out": float(h_covered),
+            "confident_generated": confident_fraction(gen_logits), "confident_held_out": confident_fraction(held_logits),
             "classifier_accuracy": float(np.mean(held_logits.argmax(-1) == held_out["label"]))}

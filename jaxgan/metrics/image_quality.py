@@ -1,4 +1,6 @@
-"""Full-reference image quality: L1, PSNR and SSIM (Wang et al. 2004 settings, via scikit-image).
+"""Full-reference image quality: L1, PSNR and SSIM (Wang et al. 2004 settings, via scikit-image), and
+the high-frequency energy of outputs relative to their targets' (sharpness: bicubic upscaling scores
+well below 1, artefacts such as a checkerboard push it above).
 
 Inputs are batches in [-1, 1] (NHWC); scores are computed on [0, 1] images and averaged over the batch.
 ``y_channel`` scores the luminance (ITU-R BT.601, as the super-resolution literature does) and ``border``
@@ -24,11 +26,19 @@ def luminance(images01: np.ndarray) -> np.ndarray:
     return y[..., None]
 
 
+def laplacian_energy(image: np.ndarray) -> float:
+    """Mean squared response of the 5-point Laplacian ([H, W, C], interior pixels)."""
+    c = image[1:-1, 1:-1]
+    lap = 4 * c - image[:-2, 1:-1] - image[2:, 1:-1] - image[1:-1, :-2] - image[1:-1, 2:]
+    return float(np.mean(lap ** 2))
+
+
 def paired_scores(outputs: Sequence[np.ndarray], targets: Sequence[np.ndarray], prefix: str = "",
                   y_channel: bool = False, border: int = 0) -> dict[str, float]:
-    """``{prefix}l1``, ``{prefix}psnr`` (dB) and ``{prefix}ssim`` of outputs against targets, averaged over
-    images (a batch, or a list of images of different sizes)."""
-    l1, psnr, ssim = [], [], []
+    """``{prefix}l1``, ``{prefix}psnr`` (dB), ``{prefix}ssim`` and ``{prefix}hf_ratio`` (Laplacian energy
+    of the output over the target's) of outputs against targets, averaged over images (a batch, or a
+    list of images of different sizes)."""
+    l1, psnr, ssim, hf = [], [], [], []
     for output, target in zip(outputs, targets):
         a, b = to_unit(output), to_unit(target)
         if y_channel:
@@ -39,5 +49,6 @@ def paired_scores(outputs: Sequence[np.ndarray], targets: Sequence[np.ndarray], 
         psnr.append(peak_signal_noise_ratio(b, a, data_range=1.0))
         ssim.append(structural_similarity(b, a, data_range=1.0, channel_axis=-1, gaussian_weights=True,
                                           sigma=1.5, use_sample_covariance=False))
+        hf.append(laplacian_energy(a) / max(laplacian_energy(b), 1e-12))
     return {f"{prefix}l1": float(np.mean(l1)), f"{prefix}psnr": float(np.mean(psnr)),
-            f"{prefix}ssim": float(np.mean(ssim))}
+            f"{prefix}ssim": float(np.mean(ssim)), f"{prefix}hf_ratio": float(np.mean(hf))}

@@ -9,12 +9,13 @@ import jax
 import jax.numpy as jnp
 
 from jaxgan.errors import ConfigError
-from jaxgan.nn import Conv, ResidualBlock, activation, make_norm, pixel_shuffle
+from jaxgan.nn import Conv, ResidualBlock, SubPixelConv, activation, make_norm
 
 
 class SRResNet(nn.Module):
     """9x9 head + PReLU, ``num_blocks`` residual blocks (BN + PReLU), conv + BN, long skip, one
-    sub-pixel x2 stage (conv to 4x channels, pixel shuffle, PReLU) per factor of 2, 9x9 tail.
+    sub-pixel x2 stage (conv to 4x channels, pixel shuffle, PReLU; ICNR-initialised, so it starts as
+    nearest-neighbour upsampling: no initial checkerboard) per factor of 2, 9x9 tail.
     Output is linear (the paper's SRResNet regresses [-1, 1] targets directly)."""
 
     scale: int = 4
@@ -49,7 +50,7 @@ class SRResNet(nn.Module):
         body = make_norm("batch", train)(Conv(f, 3, 1, 1, dtype=self.dtype, impl=self.conv_impl)(body))
         h = h + body
         for _ in range(stages):
-            h = activation("prelu")(pixel_shuffle(Conv(4 * f, 3, 1, 1, dtype=self.dtype, impl=self.conv_impl)(h), 2))
+            h = activation("prelu")(SubPixelConv(f, 2, dtype=self.dtype, impl=self.conv_impl)(h))
         return Conv(self.channels, 9, 1, 4, dtype=self.dtype, impl=self.conv_impl)(h).astype(jnp.float32)
 
 
