@@ -47,6 +47,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.eval_every = 0             # also every this many steps (0: only at the end)
     c.keep_checkpoints = 3
     c.num_samples = 64           # images in each sample grid
+    c.ema_decay = 0.0            # > 0: samples, evaluation and infer.py use this moving average of G's weights
     # Set by the trainer: ((step, previous num_steps), ...) for each resume with a new num_steps, so that
     # learning-rate schedules continue from where they were (see optim.learning_rate).
     c.schedule_extensions = ()
@@ -107,7 +108,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
     except TypeError:
         raise ConfigError(f"config.model.dtype={config.model.dtype!r} is not a dtype (float32, bfloat16)") from None
     ranges = {"gan.n_critic": (1, None), "gan.pool_size": (0, None), "model.dropout": (0.0, 0.99),
-              "gan.gp_weight": (0.0, None), "eval_every": (0, None), "data.load_size": (0, None)}
+              "gan.gp_weight": (0.0, None), "eval_every": (0, None), "data.load_size": (0, None),
+              "ema_decay": (0.0, 0.99999)}
     for net in (config.optim.keys() if "optim" in config else ()):
         ranges[f"optim.{net}.lr"] = (0.0, None)
         ranges[f"optim.{net}.decay_start"] = (0.0, 1.0)

@@ -36,17 +36,19 @@ def _from_checkpoint(workdir: Path, step: int | None) -> tuple[recipes.Recipe, d
         elif step not in steps:
             raise CheckpointError(f"no checkpoint for step {step} in {workdir}; have {sorted(steps)}")
         device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+        wanted = _abstract_generators(recipe)
+        where = "ema" if recipe.config.get("ema_decay", 0.0) else "nets"     # the moving average, where kept
         target = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device),
-                              {"train": {"nets": _abstract_generators(recipe)}})
+                              {"train": {where: wanted}})
         restored = checkpointer.restore_subset(step, target)
     finally:
         checkpointer.close()
-    return recipe, dict(restored["train"]["nets"]), step
+    return recipe, dict(restored["train"][where]), step
 
 
 def _abstract_generators(recipe: recipes.Recipe) -> dict[str, Any]:
-    abstract = jax.eval_shape(recipe.init, jax.random.PRNGKey(0), recipe.example_batch())
-    return {name: abstract.nets[name].variables for name in recipe.generator_names}
+    abstract = jax.eval_shape(recipe.init_state, jax.random.PRNGKey(0), recipe.example_batch())
+    return recipe.generator_variables(abstract)
 
 
 def _from_export(path: Path) -> tuple[recipes.Recipe, dict[str, Any], int]:

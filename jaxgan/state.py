@@ -34,6 +34,7 @@ class TrainState:
     step: jax.Array
     rng: jax.Array          # raw uint32 key data, so it checkpoints as a plain array
     nets: dict[str, NetState]
+    ema: dict[str, Any] = flax.struct.field(default_factory=dict)   # generators' averaged variables, if kept
 
     def step_rng(self) -> jax.Array:
         """This step's key: a pure function of the run's key and the step, so resume is exact."""
@@ -51,3 +52,19 @@ def init_net(module: flax.linen.Module, optimizer: optax.GradientTransformation 
 
 def new_state(rng: jax.Array, nets: dict[str, NetState]) -> TrainState:
     return TrainState(step=jnp.zeros((), jnp.int32), rng=rng, nets=nets)
+
+
+def with_ema(state: TrainState, names: tuple[str, ...]) -> TrainState:
+    """``state`` keeping an exponential moving average of the variables of the nets ``names``, starting
+    from their current values."""
+    return state.replace(ema={name: state.nets[name].variables for name in names})
+
+
+def update_ema(state: TrainState, decay: float) -> TrainState:
+    """One EMA step after update number ``state.step``: ``ema = d * ema + (1 - d) * live`` for params and
+    batch-norm statistics alike, with ``d = min(decay, (1 + step) / (10 + step))`` so that early averages
+    are not dominated by the initial weights (the warm-up of TensorFlow's ExponentialMovingAverage)."""
+    step = state.step.astype(jnp.float32)
+    d = jnp.minimum(decay, (1.0 + step) / (10.0 + step))
+    live = {name: state.nets[name].variables for name in state.ema}
+    return state.replace(ema=jax.tree.map(lambda e, x: d * e + (1.0 - d) * x, state.ema, live))

@@ -9,6 +9,7 @@ without checkpointing the bad state, so the last good checkpoint survives.
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import logging
 import os
@@ -28,6 +29,7 @@ from jaxgan.checkpoint import Checkpointer
 from jaxgan.errors import CheckpointError, TrainingError, TrainingStopped
 from jaxgan.parallel import BATCH, REPLICATED
 from jaxgan.reporting import Reporter, summary_line
+from jaxgan.state import update_ema
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +85,7 @@ class Trainer:
         self._pending: dict[str, np.ndarray] | None = next(self.batches)
         self.checkpointer = Checkpointer(self.workdir / "checkpoints", config.keep_checkpoints,
                                          milestones=self.recipe.milestones)
-        init = parallel.jit_sharded(self.recipe.init, self.mesh, (REPLICATED, BATCH), REPLICATED)
+        init = parallel.jit_sharded(self.recipe.init_state, self.mesh, (REPLICATED, BATCH), REPLICATED)
         with jax.set_mesh(self.mesh):
             self.state = init(jax.random.PRNGKey(config.seed), self._global(self._pending))
         self.host = self.recipe.init_host_state(self._pending)
@@ -92,6 +94,10 @@ class Trainer:
         if self.is_chief:
             config_lib.save_json(config, self.workdir / "config.json")
         self.step_fn = self.recipe.make_step(self.mesh, jax.device_put(frozen, parallel.replicated(self.mesh)))
+        self.average = None
+        if config.ema_decay:
+            self.average = parallel.jit_sharded(functools.partial(update_ema, decay=float(config.ema_decay)),
+                                                self.mesh, (REPLICATED,), REPLICATED, donate_argnums=0)
         self.accumulate = parallel.jit_sharded(_accumulate, self.mesh, (REPLICATED, REPLICATED, REPLICATED),
                                                REPLICATED, donate_argnums=0)
         examples = None
@@ -135,6 +141,8 @@ class Trainer:
         with jax.set_mesh(self.mesh):
             self.state, self.host, metrics = self.step_fn(self.step_number, self.state, self._global(local),
                                                           self.host)
+            if self.average is not None:
+                self.state = self.average(self.state)
         return metrics
 
     def sample_grid(self) -> np.ndarray:

@@ -62,3 +62,26 @@ def test_progress_is_one_line_per_log_step_when_stderr_is_not_a_terminal(tmp_pat
     reporter.scalars(5, {"d_loss": 1.25, "g_loss": 0.5, "images_per_second": 12.0})
     reporter.close()
     assert "step 5/10: d_loss=1.25  g_loss=0.5  12.0 img/s" in capsys.readouterr().err
+
+
+def test_the_generator_average_follows_its_formula_and_is_what_samples_and_inference_use(tiny, tmp_path):
+    from jaxgan.inference import load_generator
+    trainer = Trainer(tiny("dcgan", num_steps=3, checkpoint_every=3, ema_decay=0.9), tmp_path)
+    before = jax.device_get(trainer.state)
+    np.testing.assert_array_equal(before.ema["G"]["params"]["Dense_0"]["kernel"],
+                                  before.nets["G"].params["Dense_0"]["kernel"])        # starts at G
+    trainer.step()
+    after = jax.device_get(trainer.state)
+    d = min(0.9, 2 / 11)                                      # warm-up after update 1: (1 + 1) / (10 + 1)
+    for e0, live, e1 in zip(jax.tree.leaves(before.ema["G"]), jax.tree.leaves(after.nets["G"].variables),
+                            jax.tree.leaves(after.ema["G"])):
+        np.testing.assert_allclose(e1, d * e0 + (1 - d) * live, rtol=1e-6, atol=1e-7)
+    trainer.fit()
+    final = jax.device_get(trainer.state)
+    _, variables, step = load_generator(tmp_path)
+    assert step == 3
+    for averaged, loaded, live in zip(jax.tree.leaves(final.ema), jax.tree.leaves(variables),
+                                      jax.tree.leaves({"G": final.nets["G"].variables})):
+        np.testing.assert_array_equal(averaged, loaded)
+    assert any(not np.array_equal(a, b) for a, b in zip(jax.tree.leaves(final.ema),
+                                                        jax.tree.leaves({"G": final.nets["G"].variables})))

@@ -15,6 +15,9 @@ def tensorflow() -> ModuleType:
     """The `tensorflow` module, configured so it never claims an accelerator or floods the log."""
     if not _TF:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        # oneDNN speeds up TF's matmuls and convolutions, which the input pipeline does not run; on CPUs
+        # without AVX-512 its uint8 kernels log an error line mid-run.
+        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
         with _native_stderr_held():
             import tensorflow as tf
 

@@ -31,7 +31,7 @@ from jaxgan import parallel
 from jaxgan.data import augment
 from jaxgan.data.pipeline import DataSpec
 from jaxgan.parallel import BATCH, REPLICATED
-from jaxgan.state import Batch, HostState, Metrics, NetState, TrainState, init_net, new_state
+from jaxgan.state import Batch, HostState, Metrics, NetState, TrainState, init_net, new_state, with_ema
 
 #: ``step(step_number, state, batch, host) -> (state, host, metrics)``
 Step = Callable[[int, TrainState, Batch, HostState], tuple[TrainState, HostState, Metrics]]
@@ -107,6 +107,11 @@ class Recipe:
     def init(self, rng: jax.Array, batch: Batch) -> TrainState:
         raise NotImplementedError
 
+    def init_state(self, rng: jax.Array, batch: Batch) -> TrainState:
+        """`init`, plus the generators' moving average where ``config.ema_decay`` asks for one."""
+        state = self.init(rng, batch)
+        return with_ema(state, self.generator_names) if self.config.get("ema_decay", 0.0) else state
+
     def init_host_state(self, local_batch: dict[str, np.ndarray]) -> HostState:
         """Fixed-shape host-side state (numpy), given this host's share of a batch; none by default."""
         return {}
@@ -137,6 +142,9 @@ class Recipe:
         raise NotImplementedError
 
     def generator_variables(self, state: TrainState) -> dict[str, Any]:
+        """What samples, evaluation and inference use: the moving average where kept, else the live nets."""
+        if state.ema:
+            return dict(state.ema)
         return {name: state.nets[name].variables for name in self.generator_names}
 
     def sample_inputs(self, rng: jax.Array, num: int, examples: dict[str, Any] | None = None) -> Any:
