@@ -1,6 +1,10 @@
-"""pix2pix (Isola et al. 2017) on the embedded grey -> colour photo crops, 64x64 (minutes on 2 CPU cores).
+"""pix2pix (Isola et al. 2017) on the embedded grey -> colour photos (minutes on 2 CPU cores).
 
-Paper setting: --config.image_size=256 --config.data.load_size=286 --config.model.num_downs=8
+The default trains on random 64x64 crops of the photos at their own scale (``data.resize=none``) and
+evaluates on the whole held-out photos at native resolution, the way `infer.py` runs them, next to the
+grey input's own figures.
+
+Paper setting: --config.image_size=256 --config.data.resize=crop --config.data.load_size=286 --config.model.num_downs=8
 --config.model.g_features=64 --config.model.d_features=64 --config.batch_size=1, with a pix2pix data set:
 --config.data.source=folder --config.data.layout=side_by_side --config.data.path=/data/facades
 (or layout=two_folders with path/A/train, path/B/train).
@@ -17,7 +21,8 @@ def get_config():
     c.direction = "AtoB"                     # AtoB | BtoA
     c.data.source = "grey2photo"
     c.data.channels = 3
-    c.data.load_size = 72                    # resize to load_size, random-crop image_size (paper: 286 -> 256)
+    c.data.resize = "none"                   # crops at the photos' own scale; whole photos for evaluation
+    c.data.load_size = 0                     # with resize=crop: load at this size, random-crop image_size (paper: 286 -> 256)
     c.data.random_flip = True
     c.model.num_downs = 6                    # unet_256: 8, unet_128: 7, unet_64: 6
     c.model.g_features = 32

@@ -58,7 +58,12 @@ def _prepare(image: np.ndarray, multiple: int, size: int | None) -> np.ndarray:
     if size:
         pil = Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)
         image = np.asarray(pil.resize((size, size), Image.BICUBIC)).reshape(size, size, -1)
-    x = image.astype(np.float32) / 127.5 - 1.0
+    return pad_to_multiple(image.astype(np.float32) / 127.5 - 1.0, multiple)
+
+
+def pad_to_multiple(x: np.ndarray, multiple: int) -> np.ndarray:
+    """``[H, W, C]`` reflect-padded at the bottom and right to sides that are multiples of ``multiple``
+    (a fully convolutional generator's output is cropped back to ``[:H, :W]``)."""
     h, w = x.shape[:2]
     ph, pw = (-h) % multiple, (-w) % multiple
     if ph or pw:

@@ -29,7 +29,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.download = False      # let TFDS download and prepare a missing data set
     c.data.path = ""             # image folder for source=folder
     c.data.channels = 1          # 1 (grayscale) or 3 (RGB); inputs are converted
-    c.data.resize = "crop"       # crop (shorter side + centre crop) | stretch
+    c.data.resize = "crop"       # crop (shorter side + centre crop) | stretch | none (own size: crops of it)
     c.data.layout = ""           # "": the source's default; single | side_by_side | two_folders | unpaired | hr | lr_hr
     c.data.load_size = 0         # > image_size: load at this size, then random-crop (pix2pix jitter)
     c.data.random_flip = False
@@ -95,7 +95,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
         raise ConfigError(f"config.data.channels must be 1 or 3, got {config.data.channels}")
     names = {"recipe": recipes.RECIPES, "model.conv_impl": nn.CONV_IMPLS, "model.norm": nn.NORMS,
              "model.d_norm": nn.NORMS, "gan.loss": losses.ADVERSARIAL, "data.source": registry.SOURCES,
-             "data.layout": ("",) + registry.LAYOUTS, "data.resize": ("crop", "stretch")}
+             "data.layout": ("",) + registry.LAYOUTS, "data.resize": ("crop", "stretch", "none")}
     for net in (config.optim.keys() if "optim" in config else ()):
         names[f"optim.{net}.name"] = optim.OPTIMIZERS
         names[f"optim.{net}.schedule"] = optim.SCHEDULES

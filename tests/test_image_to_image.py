@@ -97,7 +97,8 @@ def test_translation_recipe_trains_and_evaluates(name, tiny_i2i, tmp_path):
     values = result["metrics"]
     assert all(np.isfinite(v) for v in values.values())
     assert result["eval"], "no evaluation figures"
-    keys = {"held_out_l1", "held_out_psnr", "held_out_ssim"} if name == "pix2pix" else {"cycle_l1_A", "cycle_l1_B"}
+    keys = {"held_out_l1", "held_out_psnr", "held_out_ssim", "input_psnr", "input_ssim"} if name == "pix2pix" \
+        else {"cycle_l1_A", "cycle_l1_B"}
     assert keys <= set(result["eval"])
     assert list((tmp_path / "samples").glob("*.png"))
     lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
@@ -123,7 +124,9 @@ def test_cyclegan_resumes_exactly_params_and_pools(tiny_i2i, tmp_path):
 
 
 def _write_pairs(root, side_by_side: bool):
+    """Three 40x40 pairs whose two sides are the same image; returns the images."""
     rng = np.random.default_rng(0)
+    images = []
     for i in range(3):
         a = rng.integers(0, 255, (40, 40, 3), np.uint8)
         if side_by_side:
@@ -133,15 +136,23 @@ def _write_pairs(root, side_by_side: bool):
             for side in "AB":
                 (root / side / "train").mkdir(parents=True, exist_ok=True)
                 Image.fromarray(a).save(root / side / "train" / f"{i}.png")
+        images.append(a)
+    return images
 
 
 @pytest.mark.parametrize("layout", ["side_by_side", "two_folders"])
-def test_paired_folders_get_the_same_jitter_on_both_sides(layout, tiny_i2i, tmp_path):
-    _write_pairs(tmp_path, layout == "side_by_side")
-    config = tiny_i2i("pix2pix", **{"data.source": "folder", "data.layout": layout, "data.path": str(tmp_path)})
+@pytest.mark.parametrize("resize", ["none", "crop"])
+def test_paired_folders_get_the_same_jitter_on_both_sides(layout, resize, tiny_i2i, tmp_path):
+    originals = _write_pairs(tmp_path, layout == "side_by_side")
+    config = tiny_i2i("pix2pix", **{"data.source": "folder", "data.layout": layout, "data.path": str(tmp_path),
+                                    "data.resize": resize})
     batch = next(train_batches(config))
     assert batch["A"].shape == batch["B"].shape == (2, 32, 32, 3)
     np.testing.assert_array_equal(batch["A"], batch["B"])           # identical halves stay identical
+    if resize == "none":                # crops at the images' own scale: exact windows of an original
+        crop = np.round((batch["A"][0] + 1) * 127.5).astype(np.uint8)
+        windows = [w[r:r + 32, c:c + 32] for a in originals for w in (a, a[:, ::-1]) for r in range(9) for c in range(9)]
+        assert any(np.array_equal(crop, w) for w in windows)
 
 
 def test_unpaired_folders_and_embedded_sets(tiny_i2i, tmp_path):

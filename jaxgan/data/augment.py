@@ -10,14 +10,36 @@ from typing import Any
 from jaxgan.data.tf_host import tensorflow
 
 
+def enlarged_to(image: Any, size: int) -> Any:
+    """``image`` (uint8, any size) scaled up, antialiased bicubic, so that its shorter side is at least
+    ``size``; unchanged when it already is."""
+    tf = tensorflow()
+    shape = tf.shape(image)[:2]
+    short = tf.reduce_min(shape)
+    grow = tf.cast(tf.math.ceil(size * tf.cast(shape, tf.float32) / tf.cast(short, tf.float32)), tf.int32)
+    return tf.cond(short < size,
+                   lambda: tf.cast(tf.clip_by_value(tf.round(tf.image.resize(image, grow, "bicubic", antialias=True)),
+                                                    0, 255), tf.uint8),
+                   lambda: image)
+
+
 def crop_and_flip(example: dict[str, Any], seed: Any, *, image_fields: tuple[str, ...], size: int,
                   flip: bool) -> dict[str, Any]:
-    """The same random crop to ``size`` (and horizontal flip) for every image of an example (pix2pix's
-    jitter: load at ``load_size``, crop ``size``)."""
+    """The same random crop to ``size`` (and horizontal flip) for every image of an example: pix2pix's
+    jitter (load at ``load_size``, crop ``size``), or, for images at their own size, a crop anywhere
+    (an image smaller than the crop is enlarged first)."""
     tf = tensorflow()
     out = dict(example)
     load = example[image_fields[0]].shape[0]
-    if load > size:
+    if load is None:                                     # images at their own size
+        for k in image_fields:
+            out[k] = enlarged_to(out[k], size)
+        room = tf.shape(out[image_fields[0]])[:2] - size + 1
+        top = tf.random.stateless_uniform((), seed=seed, maxval=room[0], dtype=tf.int32)
+        left = tf.random.stateless_uniform((), seed=seed + 2, maxval=room[1], dtype=tf.int32)
+        for k in image_fields:
+            out[k] = tf.ensure_shape(out[k][top:top + size, left:left + size], (size, size, None))
+    elif load > size:
         offsets = tf.random.stateless_uniform((2,), seed=seed, maxval=load - size + 1, dtype=tf.int32)
         for k in image_fields:
             out[k] = out[k][offsets[0]:offsets[0] + size, offsets[1]:offsets[1] + size]
@@ -35,13 +57,7 @@ def aligned_sr_crop(example: dict[str, Any], seed: Any, *, hr_size: int, scale: 
     tf = tensorflow()
     hr, lr = example["hr"], example.get("lr")
     if lr is None:                    # crop anywhere; an image smaller than the crop is enlarged first
-        shape = tf.shape(hr)[:2]
-        short = tf.reduce_min(shape)
-        grow = tf.cast(tf.math.ceil(hr_size * tf.cast(shape, tf.float32) / tf.cast(short, tf.float32)), tf.int32)
-        hr = tf.cond(short < hr_size,
-                     lambda: tf.cast(tf.clip_by_value(tf.round(tf.image.resize(hr, grow, "bicubic", antialias=True)),
-                                                      0, 255), tf.uint8),
-                     lambda: hr)
+        hr = enlarged_to(hr, hr_size)
         unit, grid, crop_on = 1, hr_size, hr
     else:                             # crop on the LR grid so the two crops stay aligned
         unit, grid, crop_on = scale, hr_size // scale, lr

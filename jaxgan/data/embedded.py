@@ -12,6 +12,8 @@ are split by file, so held-out photos never appear in training.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from PIL import Image
 
@@ -133,10 +135,14 @@ def _sketch(gray: np.ndarray) -> np.ndarray:
     return np.repeat(line[..., None], 3, axis=-1)
 
 
-def load_paired(name: str, split: str, size: int) -> dict[str, np.ndarray]:
-    """``grey2photo``: A = grayscale crop, B = the same crop in colour (paired)."""
+def load_paired(name: str, split: str, size: int) -> dict[str, Any]:
+    """``grey2photo``: A = grayscale, B = the same image in colour (paired): crops resized to ``size``,
+    or (``size`` 0) the whole photos at their own size, as lists."""
     if name != "grey2photo":
         raise ValueError(f"unknown paired embedded set {name!r}")
+    if not size:
+        photos = [rgb_photo(n) for n in _PHOTOS[check_split(split)]]
+        return {"A": [_gray(p) for p in photos], "B": photos}
     photos = photo_crops(_PHOTOS[check_split(split)], size, seed=0 if split == "train" else 1)
     return {"A": np.stack([_gray(p) for p in photos]), "B": photos}
 

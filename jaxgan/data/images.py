@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from jaxgan.errors import DataError
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 READ_ERRORS = (OSError, UnidentifiedImageError, ValueError, SyntaxError)
 
@@ -47,13 +49,15 @@ def load_image(path: str | os.PathLike, size: int, channels: int, mode: str = "c
 
 
 def load_side_by_side(path: str | os.PathLike, size: int, channels: int) -> tuple[np.ndarray, np.ndarray]:
-    """The pix2pix layout: ``(A, B)`` = left and right halves, each resized to ``size`` square."""
+    """The pix2pix layout: ``(A, B)`` = left and right halves, each resized to ``size`` square (0: kept)."""
     with Image.open(path) as image:
         image.load()
         image = to_mode(image, channels)
         w, h = image.size
         halves = image.crop((0, 0, w // 2, h)), image.crop((w // 2, 0, 2 * (w // 2), h))
-        return tuple(np.asarray(resize(half, size, "stretch")).reshape(size, size, channels) for half in halves)
+        if size:
+            halves = tuple(resize(half, size, "stretch") for half in halves)
+        return tuple(np.asarray(half).reshape(half.height, half.width, channels) for half in halves)
 
 
 def find_images(root: str | os.PathLike) -> list[Path]:
@@ -71,6 +75,15 @@ def image_size(path: str | os.PathLike) -> tuple[int, int] | None:
             return image.size
     except READ_ERRORS:
         return None
+
+
+def centre_crop(image: np.ndarray, side: int) -> np.ndarray:
+    """The central ``side`` x ``side`` square of ``[H, W, C]``; an image smaller than that is a `DataError`."""
+    h, w = image.shape[:2]
+    if min(h, w) < side:
+        raise DataError(f"an example image ({h}x{w}) is smaller than the {side}-pixel crop")
+    top, left = (h - side) // 2, (w - side) // 2
+    return image[top:top + side, left:left + side]
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:

@@ -21,7 +21,8 @@ from typing import Any, Callable
 import ml_collections
 
 from jaxgan.data import embedded, super_resolution
-from jaxgan.data.sources import ArraySource, FolderSource, TFDSSource, UnpairedSource, tfds_builder
+from jaxgan.data.sources import (ArraySource, FolderSource, ImageListSource, TFDSSource, UnpairedSource,
+                                 tfds_builder)
 from jaxgan.errors import DataError
 
 LAYOUTS = ("single", "paired", "side_by_side", "two_folders", "unpaired", "hr", "lr_hr")
@@ -77,7 +78,8 @@ def _faces(config: ml_collections.ConfigDict, split: str, size: int, layout: str
 
 @register("grey2photo", ("paired",))
 def _grey2photo(config: ml_collections.ConfigDict, split: str, size: int, layout: str) -> Any:
-    return ArraySource(embedded.load_paired("grey2photo", split, size))
+    pairs = embedded.load_paired("grey2photo", split, size)
+    return ImageListSource(pairs) if not size else ArraySource(pairs)
 
 
 @register("photo2sketch", ("unpaired",))
@@ -88,7 +90,8 @@ def _photo2sketch(config: ml_collections.ConfigDict, split: str, size: int, layo
 
 @register("photos", ("hr",))
 def _photos(config: ml_collections.ConfigDict, split: str, size: int, layout: str) -> Any:
-    return super_resolution.PhotoSource(embedded.check_split(split))
+    names = embedded.super_resolution_photos(embedded.check_split(split))
+    return ImageListSource({"hr": [embedded.rgb_photo(name) for name in names]})
 
 
 # ------------------------------------------------------------------------------------- your own data

@@ -65,6 +65,26 @@ class ArraySource(IndexSource):
         return {k: v[:limit] for k, v in self._arrays.items()}
 
 
+class ImageListSource(IndexSource):
+    """Examples held in memory as uint8 images of their own sizes (``{field: [H, W, C] arrays]}``)."""
+
+    def __init__(self, pictures: dict[str, list[np.ndarray]]):
+        self._images = pictures
+        self.num = len(next(iter(pictures.values())))
+        self.fields = {k: "image" for k in pictures}
+
+    def decode(self, index: Any) -> dict[str, Any]:
+        tf = tensorflow()
+        out = {}
+        for k, listed in self._images.items():
+            image = tf.numpy_function(lambda i, listed=listed: listed[int(i)], [index], tf.uint8, stateful=False)
+            out[k] = tf.ensure_shape(image, (None, None, listed[0].shape[-1]))
+        return out
+
+    def arrays(self, limit: int) -> dict[str, list[np.ndarray]]:
+        return {k: v[:limit] for k, v in self._images.items()}
+
+
 class FolderSource(IndexSource):
     """Every readable image under a folder (recursive), decoded by PIL and resized to ``size`` (0: kept).
 

@@ -1,4 +1,4 @@
-"""Super-resolution sources: the embedded photos at their own size, and checking given LR/HR pairs.
+"""Super-resolution data: checking given LR/HR pairs.
 
 Layouts (see `registry`): ``hr`` (high-resolution images only; the training step makes each LR input by
 antialiased bicubic downsampling) and ``lr_hr`` (given pairs: a folder's ``HR/`` and ``LR/`` sub-folders
@@ -7,34 +7,13 @@ with matching file names, or a TFDS set's ``hr`` and ``lr`` features, e.g. ``div
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-import numpy as np
 from PIL import Image
 
-from jaxgan.data import embedded
-from jaxgan.data.sources import FolderSource, IndexSource
-from jaxgan.data.tf_host import tensorflow
+from jaxgan.data.sources import FolderSource
 from jaxgan.errors import DataError
 
 log = logging.getLogger(__name__)
-
-
-class PhotoSource(IndexSource):
-    """scikit-image's natural photos of ``split`` (RGB, each at its own size)."""
-
-    def __init__(self, split: str):
-        self.photos = [embedded.rgb_photo(name) for name in embedded.super_resolution_photos(split)]
-        self.num = len(self.photos)
-        self.fields = {"hr": "image"}
-
-    def decode(self, index: Any) -> dict[str, Any]:
-        tf = tensorflow()
-        image = tf.numpy_function(lambda i: self.photos[int(i)], [index], tf.uint8, stateful=False)
-        return {"hr": tf.ensure_shape(image, (None, None, 3))}
-
-    def arrays(self, limit: int) -> dict[str, list[np.ndarray]]:
-        return {"hr": self.photos[:limit]}
 
 
 def keep_usable_pairs(source: FolderSource, scale: int, hr_size: int) -> FolderSource:

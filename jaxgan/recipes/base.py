@@ -30,6 +30,7 @@ import numpy as np
 from jaxgan import parallel
 from jaxgan.data import augment
 from jaxgan.data.pipeline import DataSpec
+from jaxgan.errors import ConfigError
 from jaxgan.parallel import BATCH, REPLICATED
 from jaxgan.state import Batch, HostState, Metrics, NetState, TrainState, init_net, new_state, with_ema
 
@@ -83,8 +84,14 @@ class Recipe:
     milestones: tuple[int, ...] = ()
     generator_spec: GeneratorSpec
 
+    #: whether training and evaluation take images at their own size (``data.resize=none``)
+    native_scale: bool = False
+
     def __init__(self, config: ml_collections.ConfigDict):
         self.config = config
+        if config.data.get("resize") == "none" and not self.native_scale:
+            raise ConfigError(f"data.resize=none (images at their own size) is not supported by {config.recipe}; "
+                              f"use crop or stretch")
 
     # ----------------------------------------------------------------------------------- training
     def example_batch(self, rows: int = 1) -> dict[str, np.ndarray]:
@@ -96,12 +103,15 @@ class Recipe:
     @property
     def data_spec(self) -> DataSpec:
         """The fields `train_step` reads (the keys of `example_batch`), loaded at ``data.load_size`` and
-        cropped to ``image_size`` with the same random crop (and flip) for every image field."""
+        cropped to ``image_size`` with the same random crop (and flip) for every image field; with
+        ``data.resize=none``, cropped from each image at its own size (and evaluated on whole images)."""
         c = self.config
         fields = tuple(self.example_batch())
-        load = max(c.data.get("load_size", 0) or c.image_size, c.image_size)
         jitter = functools.partial(augment.crop_and_flip, image_fields=fields, size=c.image_size,
                                    flip=bool(c.data.random_flip))
+        if c.data.get("resize") == "none":          # own scale: random crops for training, whole images for evaluation
+            return DataSpec(fields, 0, 0, jitter)
+        load = max(c.data.get("load_size", 0) or c.image_size, c.image_size)
         return DataSpec(fields, load, c.image_size, jitter)
 
     def init(self, rng: jax.Array, batch: Batch) -> TrainState:

@@ -10,6 +10,7 @@ batch of 1). False uses the running averages and no dropout (the reference code'
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -18,6 +19,8 @@ import ml_collections
 import numpy as np
 
 from jaxgan import adversarial, losses, models
+from jaxgan.batch_translate import pad_to_multiple
+from jaxgan.data.images import centre_crop
 from jaxgan.errors import ConfigError
 from jaxgan.metrics import image_quality
 from jaxgan.optim import run_optimizer
@@ -34,6 +37,7 @@ def split_direction(batch: dict[str, Any], direction: str) -> tuple[Any, Any]:
 
 class Pix2Pix(Recipe):
     needs_examples = True
+    native_scale = True
 
     def __init__(self, config: ml_collections.ConfigDict):
         super().__init__(config)
@@ -97,8 +101,10 @@ class Pix2Pix(Recipe):
         return jax.vmap(one)(inputs)
 
     def sample_inputs(self, rng: jax.Array, num: int, examples: dict[str, Any] | None = None) -> Any:
+        """The first ``num`` example pairs (centre ``image_size`` crops of whole images)."""
         source, target = split_direction(examples, self.direction)
-        return {"source": source[:num], "target": target[:num]}
+        crop = functools.partial(centre_crop, side=self.config.image_size)
+        return {"source": np.stack([crop(x) for x in source[:num]]), "target": np.stack([crop(x) for x in target[:num]])}
 
     def sample_grid(self, variables: dict[str, Any], inputs: Any) -> jax.Array:
         """input | output | target, side by side."""
@@ -107,11 +113,19 @@ class Pix2Pix(Recipe):
 
     def evaluate(self, variables: dict[str, Any], train: dict[str, Any] | None,
                  held_out: dict[str, Any] | None) -> dict[str, float]:
-        """L1, PSNR and SSIM of G(input) against the target on the held-out pairs."""
+        """L1, PSNR, SSIM and high-frequency ratio of G(input) against the target on the held-out pairs,
+        next to the input's own (the baseline a translation must beat). Whole images (``data.resize=none``)
+        run as infer.py runs them: reflect-padded to the U-Net's multiple, cropped back."""
         if held_out is None:
             return {}
         source, target = split_direction(held_out, self.direction)
         predict = jax.jit(self.predict)
-        outputs = np.concatenate([np.asarray(predict(variables, source[i:i + 16]))
-                                  for i in range(0, len(source), 16)])
-        return image_quality.paired_scores(outputs, target, prefix="held_out_")
+        if isinstance(source, list):
+            multiple = self.generator_spec.size_multiple
+            outputs = [np.asarray(predict(variables, pad_to_multiple(x, multiple)[None]))[0, :x.shape[0], :x.shape[1]]
+                       for x in source]
+        else:
+            outputs = np.concatenate([np.asarray(predict(variables, source[i:i + 16]))
+                                      for i in range(0, len(source), 16)])
+        return {**image_quality.paired_scores(outputs, target, prefix="held_out_"),
+                **image_quality.paired_scores(source, target, prefix="input_")}

@@ -25,8 +25,9 @@ import optax
 
 from jaxgan import adversarial, models, parallel, tiling
 from jaxgan.data import augment
+from jaxgan.data.images import centre_crop
 from jaxgan.data.pipeline import DataSpec
-from jaxgan.errors import ConfigError, DataError
+from jaxgan.errors import ConfigError
 from jaxgan.metrics import image_quality
 from jaxgan.models import vgg
 from jaxgan.optim import extensions_of, learning_rate, make_optimizer, run_optimizer
@@ -192,9 +193,9 @@ class SRGAN(Recipe):
     def sample_inputs(self, rng: jax.Array, num: int, examples: dict[str, Any] | None = None) -> Any:
         """Centre crops (``image_size`` HR) of the first ``num`` example images."""
         hr_side, lr_side = self.config.image_size, self.config.image_size // self.scale
-        inputs = {"hr": np.stack([_centre_crop(x, hr_side) for x in examples["hr"][:num]])}
+        inputs = {"hr": np.stack([centre_crop(x, hr_side) for x in examples["hr"][:num]])}
         if "lr" in examples:
-            inputs["lr"] = np.stack([_centre_crop(x, lr_side) for x in examples["lr"][:num]])
+            inputs["lr"] = np.stack([centre_crop(x, lr_side) for x in examples["lr"][:num]])
         return inputs
 
     def sample_grid(self, variables: dict[str, Any], inputs: Any) -> jax.Array:
@@ -221,11 +222,3 @@ class SRGAN(Recipe):
         ours = image_quality.paired_scores(outputs, targets, "held_out_", y_channel=True, border=s)
         bicubic = image_quality.paired_scores(baseline, targets, "bicubic_", y_channel=True, border=s)
         return {**ours, **bicubic, "held_out_psnr_gain": ours["held_out_psnr"] - bicubic["bicubic_psnr"]}
-
-
-def _centre_crop(image: np.ndarray, side: int) -> np.ndarray:
-    h, w = image.shape[:2]
-    if min(h, w) < side:
-        raise DataError(f"an example image ({h}x{w}) is smaller than the {side}-pixel crop")
-    top, left = (h - side) // 2, (w - side) // 2
-    return image[top:top + side, left:left + side]
