@@ -30,6 +30,7 @@ def get_config():
     c.model.n_layers = 3                     # PatchGAN depth: 3 -> 70x70 receptive field
     c.model.norm = "batch"                   # batch | instance
     c.model.dropout = 0.5
+    c.model.input_skip = False               # True: G learns a change of its input (not in the paper)
     c.model.test_batch_stats = True          # test time as the paper: BN on each image's statistics, dropout on
     c.gan = dict(loss="non_saturating", lambda_l1=100.0)
     c.optim.g = adam(2e-4, 0.5)

@@ -32,6 +32,7 @@ def get_config():
     c.model.num_blocks = 16
     c.model.features = 64
     c.model.d_features = 64
+    c.model.bicubic_skip = False             # True: G adds bicubic upscaling to its output (not in the paper)
     c.optim.pretrain = dict(lr=1e-3, schedule="linear_decay", decay_start=0.5)    # phase 1 (G's Adam)
     c.optim.g = adam(1e-4, 0.9)              # phase 2 (the paper: 1e-4, then 1e-5 for as long again)
     c.optim.d = adam(1e-4, 0.9)

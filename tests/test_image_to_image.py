@@ -31,6 +31,18 @@ def test_generator_and_patchgan_shapes():
     assert out.shape == (2, 6, 6)
 
 
+def test_unet_input_skip_starts_from_its_input():
+    """With the last layer's output at 0, the input-skip U-Net returns its input (clipped to +-0.999)."""
+    x = jax.random.uniform(jax.random.PRNGKey(0), (2, 64, 64, 3), minval=-1.0, maxval=1.0)
+    unet = models.UNetGenerator(3, num_downs=6, features=8, input_skip=True)
+    variables = unet.init({"params": jax.random.PRNGKey(1), "dropout": jax.random.PRNGKey(2)}, x, train=False)
+    last = f"ConvTranspose_{unet.num_downs - 1}"
+    params = dict(variables["params"], **{last: jax.tree.map(jnp.zeros_like, variables["params"][last])})
+    out = unet.apply(dict(variables, params=params), x, train=False)
+    np.testing.assert_allclose(out, jnp.clip(x, -0.999, 0.999), atol=1e-5)
+    assert not np.allclose(unet.apply(variables, x, train=False), out, atol=1e-3)   # a change learned on top
+
+
 @pytest.mark.parametrize("n_layers,expected", [(1, 16), (2, 34), (3, 70)])
 def test_patchgan_receptive_field(n_layers, expected):
     assert models.receptive_field(n_layers) == expected

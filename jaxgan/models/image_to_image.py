@@ -19,7 +19,11 @@ PIX2PIX_INIT = nn.initializers.normal(0.02)
 
 
 class UNetGenerator(nn.Module):
-    """U-Net with ``num_downs`` halvings (unet_256: 8, unet_128: 7) and skip connections."""
+    """U-Net with ``num_downs`` halvings (unet_256: 8, unet_128: 7) and skip connections.
+
+    ``input_skip`` (not in the paper, for tasks whose output keeps the input's structure, such as
+    colourisation): the output is ``tanh(atanh(x) + G(x))``, so the network starts as the identity and
+    learns the change."""
 
     out_channels: int = 3
     num_downs: int = 8
@@ -28,6 +32,7 @@ class UNetGenerator(nn.Module):
     dropout: float = 0.5
     dtype: Any = None
     conv_impl: str = "auto"
+    input_skip: bool = False
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
@@ -50,8 +55,10 @@ class UNetGenerator(nn.Module):
                 h = jnp.concatenate([h, skips[i]], axis=-1)
             h = nn.relu(h)
             if i == 0:
-                h = ConvTranspose(self.out_channels, 4, 2, 1, use_bias=True, **conv)(h)
-                return jnp.tanh(h.astype(jnp.float32))
+                h = ConvTranspose(self.out_channels, 4, 2, 1, use_bias=True, **conv)(h).astype(jnp.float32)
+                if self.input_skip:
+                    h = h + jnp.arctanh(jnp.clip(x.astype(jnp.float32), -0.999, 0.999))
+                return jnp.tanh(h)
             h = ConvTranspose(widths[i - 1], 4, 2, 1, use_bias=bias, **conv)(h)
             h = make_norm(self.norm, train)(h)
             # dropout in the inner blocks at bottleneck width (levels 4 .. num_downs-2; 3 in unet_256)

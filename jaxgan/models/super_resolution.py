@@ -16,7 +16,9 @@ class SRResNet(nn.Module):
     """9x9 head + PReLU, ``num_blocks`` residual blocks (BN + PReLU), conv + BN, long skip, one
     sub-pixel x2 stage (conv to 4x channels, pixel shuffle, PReLU; ICNR-initialised, so it starts as
     nearest-neighbour upsampling: no initial checkerboard) per factor of 2, 9x9 tail.
-    Output is linear (the paper's SRResNet regresses [-1, 1] targets directly)."""
+    Output is linear (the paper's SRResNet regresses [-1, 1] targets directly). ``bicubic_skip`` (not in
+    the paper) adds the bicubic upscaling of the input to the output, so the network learns the residual
+    and starts at bicubic quality."""
 
     scale: int = 4
     num_blocks: int = 16
@@ -24,6 +26,7 @@ class SRResNet(nn.Module):
     channels: int = 3
     dtype: Any = None
     conv_impl: str = "auto"
+    bicubic_skip: bool = False
 
     def receptive_radius(self) -> int:
         """Input pixels on each side that can reach an output pixel: the overlap tiles need to be exact."""
@@ -51,7 +54,12 @@ class SRResNet(nn.Module):
         h = h + body
         for _ in range(stages):
             h = activation("prelu")(SubPixelConv(f, 2, dtype=self.dtype, impl=self.conv_impl)(h))
-        return Conv(self.channels, 9, 1, 4, dtype=self.dtype, impl=self.conv_impl)(h).astype(jnp.float32)
+        out = Conv(self.channels, 9, 1, 4, dtype=self.dtype, impl=self.conv_impl)(h).astype(jnp.float32)
+        if self.bicubic_skip:
+            n, height, width, c = x.shape
+            out = out + jax.image.resize(x.astype(jnp.float32), (n, self.scale * height, self.scale * width, c),
+                                         "bicubic")
+        return out
 
 
 class SRGANDiscriminator(nn.Module):

@@ -48,7 +48,8 @@ class Pix2Pix(Recipe):
             raise ConfigError(f"config.image_size ({config.image_size}) must be a multiple of 2**model.num_downs "
                               f"({2 ** m.num_downs}) for the U-Net")
         options = model_options(config)
-        self.G = models.UNetGenerator(c, m.num_downs, m.g_features, m.norm, m.dropout, **options)
+        self.G = models.UNetGenerator(c, m.num_downs, m.g_features, m.norm, m.dropout,
+                                      input_skip=bool(m.get("input_skip", False)), **options)
         self.D = models.PatchGAN(m.d_features, m.n_layers, m.norm, **options)
         self.g_opt = run_optimizer(config, "g")
         self.d_opt = run_optimizer(config, "d")
