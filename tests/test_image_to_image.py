@@ -180,5 +180,6 @@ def test_unpaired_folders_and_embedded_sets(tiny_i2i, tmp_path):
     assert held["A"].shape == (2, 32, 32, 3)
     embedded = eval_arrays(tiny_i2i("cyclegan"), "test")
     assert embedded["A"].shape[1:] == embedded["B"].shape[1:] == (32, 32, 3)
-    pairs = eval_arrays(tiny_i2i("pix2pix"), "test")
-    np.testing.assert_allclose(pairs["A"][..., 0], pairs["A"][..., 1])   # A is grayscale
+    pairs = eval_arrays(tiny_i2i("pix2pix"), "test")                    # whole held-out photos, own sizes
+    assert [a.shape for a in pairs["A"]] == [b.shape for b in pairs["B"]] and len({a.shape for a in pairs["A"]}) == 2
+    np.testing.assert_allclose(pairs["A"][0][..., 0], pairs["A"][0][..., 1])   # A is grayscale

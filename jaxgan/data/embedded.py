@@ -26,7 +26,8 @@ _HELD_OUT = {"digits": 297, "faces": 20}
 
 
 def _upscale(images: np.ndarray, size: int) -> np.ndarray:
-    """float [N, h, w] in [0, 1] -> uint8 [N, size, size, 1]."""
+    """float [N, h, w] in [0, 1] -> uint8 [N, size, size, 1] (``size`` 0: the images' own square side)."""
+    size = size or images.shape[1]
     out = np.empty((len(images), size, size, 1), np.uint8)
     for i, im in enumerate(images):
         pil = Image.fromarray(np.clip(im * 255.0, 0, 255).astype(np.uint8))
@@ -35,7 +36,8 @@ def _upscale(images: np.ndarray, size: int) -> np.ndarray:
 
 
 def load_embedded(name: str, split: str, size: int) -> dict[str, np.ndarray]:
-    """``{"image": uint8 [N, size, size, 1], "label": int32 [N]}`` for ``split`` in train | test."""
+    """``{"image": uint8 [N, size, size, 1], "label": int32 [N]}`` for ``split`` in train | test (``size`` 0:
+    the set's own side)."""
     if name == "digits":
         from sklearn.datasets import load_digits
 
