@@ -132,8 +132,8 @@ def _flat(config: Any, prefix: str = "") -> dict[str, Any]:
 
 def differences(recorded: ml_collections.ConfigDict, config: ml_collections.ConfigDict) -> dict[str, tuple[Any, Any]]:
     """``{field: (recorded value, new value)}`` for every field that differs (the trainer's own
-    ``schedule_extensions`` aside)."""
-    old, new = _flat(recorded), _flat(config)
+    ``schedule_extensions`` aside; a field the recorded config predates counts as its default)."""
+    old, new = {**_flat(base_config()), **_flat(recorded)}, _flat(config)
     old.pop("schedule_extensions", None)
     new.pop("schedule_extensions", None)
     return {k: (old.get(k), new.get(k)) for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)}

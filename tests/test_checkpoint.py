@@ -141,3 +141,15 @@ def test_nan_loss_stops_with_step_and_keeps_last_good_checkpoint(tiny, tmp_path)
         Trainer(config, tmp_path).fit()
     steps = sorted(int(p.name) for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit())
     assert steps == [2], steps
+
+
+def test_a_field_the_recorded_config_predates_counts_as_its_default(tiny):
+    import ml_collections
+
+    from jaxgan import config as config_lib
+    config = tiny("gan")
+    recorded = config.to_dict()
+    del recorded["ema_decay"]                                  # a run recorded before the field existed
+    assert config_lib.differences(ml_collections.ConfigDict(recorded), config) == {}
+    config.ema_decay = 0.5
+    assert config_lib.differences(ml_collections.ConfigDict(recorded), config) == {"ema_decay": (0.0, 0.5)}
