@@ -17,7 +17,7 @@ Outputs keep their names (and sub-folders); existing files are kept unless ``--o
 
 Export the generator alone (no discriminator, no optimiser state) to one file, and run from it::
 
-    python infer.py --workdir runs/srgan --export srgan.msgpack [--step 600]
+    python infer.py --workdir runs/srgan --export srgan.msgpack [--step 900]
     python infer.py --workdir srgan.msgpack --input photos/ --output out/
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""SRResNet pre-training then SRGAN (Ledig et al. 2017), x4, on the embedded photos (~30 min on 2 CPU cores).
+"""SRResNet pre-training then SRGAN (Ledig et al. 2017), x4, on the embedded photos (<= 30 min on 2 CPU cores).
 
 The default trains SRResNet on the pixel MSE for ``pretrain_steps`` (64x64 HR crops and a fast decaying
 learning rate, to beat bicubic within a CPU budget), then SRGAN with the MSE content loss (no VGG file
@@ -24,8 +24,8 @@ def get_config():
     c.scale = 4                              # 2 or 4
     c.image_size = 64                        # HR crop side (LR crops are image_size / scale); paper: 96
     c.batch_size = 16
-    c.pretrain_steps = 600                   # phase 1: SRResNet on the pixel MSE
-    c.num_steps = 700                        # then phase 2 (SRGAN) to here
+    c.pretrain_steps = 900                   # phase 1: SRResNet on the pixel MSE
+    c.num_steps = 1000                       # then phase 2 (SRGAN) to here
     c.content_loss = "mse"                   # mse | vgg22 | vgg54 (VGG needs vgg_weights)
     c.vgg_weights = ""                       # Keras vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5
     c.adversarial_weight = 1e-3
