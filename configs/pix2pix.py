@@ -25,7 +25,7 @@ def get_config():
     c.data.source = "grey2photo"
     c.data.channels = 3
     c.data.resize = "none"                   # crops at the photos' own scale; whole photos for evaluation
-    c.data.load_size = 0                     # with resize=crop: load at this size, random-crop image_size (paper: 286 -> 256)
+    c.data.load_size = 0                     # resize=crop: load at this size, crop image_size (paper 286 -> 256)
     c.data.random_flip = True
     c.model.num_downs = 6                    # unet_256: 8, unet_128: 7, unet_64: 6
     c.model.g_features = 32

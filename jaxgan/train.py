@@ -116,7 +116,8 @@ class Trainer:
         try:
             tree, meta = self.checkpointer.restore(self.start_step, self._checkpoint_tree())
         except CheckpointError as e:
-            raise CheckpointError(f"{e} (changed since that checkpoint: {changed})" if self.changes else str(e)) from None
+            message = f"{e} (changed since that checkpoint: {changed})" if self.changes else str(e)
+            raise CheckpointError(message) from None
         self.state, self.host = tree["train"], parallel.host_state_from_global(tree["host"])
         log.info("resumed from step %d (data position %s)", self.start_step, meta.get("data_position"))
         if self.changes and self.is_chief:

@@ -111,7 +111,8 @@ def test_damaged_checkpoint_gives_clear_error(tiny, tmp_path):
 
 def test_checkpoint_from_other_config_is_refused(tiny, tmp_path):
     Trainer(tiny("dcgan", num_steps=2, checkpoint_every=2), tmp_path).fit()
-    with pytest.raises(CheckpointError, match="does not match this config.*changed since that checkpoint: .*model.g_features 8 -> 16"):
+    changed = "does not match this config.*changed since that checkpoint: .*model.g_features 8 -> 16"
+    with pytest.raises(CheckpointError, match=changed):
         Trainer(tiny("dcgan", num_steps=4, **{"model.g_features": 16}), tmp_path)
 
 

@@ -79,5 +79,6 @@ def evaluate(sample: Callable[[int], np.ndarray], train: dict[str, np.ndarray], 
             "fd_held_out": frechet_distance(held_feats, train_feats),
             "class_entropy_generated": g_entropy, "class_entropy_held_out": h_entropy,
             "classes_covered_generated": float(g_covered), "classes_covered_held_out": float(h_covered),
-            "confident_generated": confident_fraction(gen_logits), "confident_held_out": confident_fraction(held_logits),
+            "confident_generated": confident_fraction(gen_logits),
+            "confident_held_out": confident_fraction(held_logits),
             "classifier_accuracy": float(np.mean(held_logits.argmax(-1) == held_out["label"]))}

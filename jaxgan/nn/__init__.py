@@ -5,5 +5,5 @@ from jaxgan.nn.layers import SubPixelConv, icnr, pixel_shuffle
 from jaxgan.nn.norm import NORMS, BatchNorm, InstanceNorm, make_norm
 from jaxgan.nn.upsample import ConvTranspose
 
-__all__ = ["BatchNorm", "CONV_IMPLS", "Conv", "ConvTranspose", "InstanceNorm", "NORMS", "ResidualBlock", "SubPixelConv", "activation",
-           "conv2d", "icnr", "make_norm", "pixel_shuffle"]
+__all__ = ["BatchNorm", "CONV_IMPLS", "Conv", "ConvTranspose", "InstanceNorm", "NORMS", "ResidualBlock",
+           "SubPixelConv", "activation", "conv2d", "icnr", "make_norm", "pixel_shuffle"]

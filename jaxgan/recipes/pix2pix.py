@@ -105,7 +105,8 @@ class Pix2Pix(Recipe):
         """The first ``num`` example pairs (centre ``image_size`` crops of whole images)."""
         source, target = split_direction(examples, self.direction)
         crop = functools.partial(centre_crop, side=self.config.image_size)
-        return {"source": np.stack([crop(x) for x in source[:num]]), "target": np.stack([crop(x) for x in target[:num]])}
+        return {"source": np.stack([crop(x) for x in source[:num]]),
+                "target": np.stack([crop(x) for x in target[:num]])}
 
     def sample_grid(self, variables: dict[str, Any], inputs: Any) -> jax.Array:
         """input | output | target, side by side."""

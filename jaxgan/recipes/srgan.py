@@ -70,8 +70,8 @@ class SRGAN(Recipe):
             raise ConfigError(f"config.content_loss must be one of {', '.join(CONTENT_LOSSES)}, "
                               f"not {config.content_loss!r}")
         options = model_options(config)
-        self.G = models.SRResNet(self.scale, m.num_blocks, m.features, 3, bicubic_skip=bool(m.get("bicubic_skip", False)),
-                                 **options)
+        self.G = models.SRResNet(self.scale, m.num_blocks, m.features, 3,
+                                 bicubic_skip=bool(m.get("bicubic_skip", False)), **options)
         try:
             self.receptive_radius = self.G.receptive_radius()
         except ValueError as e:
