@@ -8,6 +8,12 @@ Translate (pix2pix, CycleGAN): every readable image under a file, folder or glob
 
     python infer.py --workdir runs/cyclegan --input photos/ --output out/ [--direction BtoA] [--batch 8]
 
+Translate into named domains (StarGAN): one domain, or every domain into ``OUT/<domain>/``::
+
+    python infer.py --workdir runs/stargan --input photos/ --output out/ --target neon
+    python infer.py --workdir runs/stargan --input photos/ --output out/ --target all
+    python infer.py --workdir runs/celeba --input faces/ --output out/ --target Blond_Hair,Male=0
+
 Upscale (SRResNet / SRGAN): every readable image at its own size, in overlapping tiles of ``--tile``
 LR pixels (bounded memory, seamless: the overlap covers the network's receptive field)::
 
@@ -43,7 +49,15 @@ _BATCH = flags.DEFINE_integer("batch", None, "Images (tiled runs: tiles) per gen
                               "8 from images, 2 tiles).", lower_bound=1)
 _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace existing output files.")
 # Named choices a recipe's predict takes (its GeneratorSpec lists the values it allows).
-CHOICES = {"direction": flags.DEFINE_string("direction", None, "Translation direction, e.g. AtoB or BtoA (CycleGAN).")}
+CHOICES = {
+    "direction": flags.DEFINE_string("direction", None, "Translation direction, e.g. AtoB or BtoA (CycleGAN); all: "
+                                     "each, into OUTPUT/<direction>/."),
+    "target": flags.DEFINE_string(
+        "target", None, "Target domain (StarGAN): a domain name, or all (each domain into OUTPUT/<domain>/). Attribute "
+        "models (CelebA): a comma-separated list of attributes to switch on (NAME=0 switches one off; switching a "
+        "hair colour on switches the others off); the other attributes stay as the discriminator's classification "
+        "head estimates them for each photo (a user's photo comes with no labels)."),
+}
 flags.mark_flags_as_required(["workdir"])
 
 
@@ -91,35 +105,44 @@ def generate(predictor, step: int) -> None:
     print(f"wrote {_NUM.value} images to {out}")
 
 
-def translate(predictor) -> None:
+def translate(predictor, output: Path, report_unreadable: bool = True) -> None:
     from jaxgan.batch_translate import collect_inputs, translate_files
 
     spec = predictor.spec
     items = collect_inputs(_INPUT.value)
     if not items:
         sys.exit(f"error: no files match {_INPUT.value!r}")
-    output, source = Path(_OUTPUT.value).resolve(), Path(_INPUT.value).resolve()
-    if source.is_dir() and (output == source or source in output.parents):
+    resolved, source = output.resolve(), Path(_INPUT.value).resolve()
+    if source.is_dir() and (resolved == source or source in resolved.parents):
         sys.exit("error: --output must not be --input or a folder inside it (the originals would be replaced, or "
                  "translated again on the next run)")
-    if any((output / rel).resolve() == path.resolve() for path, rel in items):
+    if any((resolved / rel).resolve() == path.resolve() for path, rel in items):
         sys.exit("error: --output would overwrite the input images; choose another folder")
     if spec.tile_margin:
         tile, tiles = _TILE.value or spec.tile, _BATCH.value or 2
         run_batch, batch = (lambda x: predictor.tiled(x[0], tile, tiles)[None]), 1
     else:
         run_batch, batch = predictor, _BATCH.value or 8
-    report = translate_files(run_batch, items, Path(_OUTPUT.value), spec.channels, spec.size_multiple, batch,
+    report = translate_files(run_batch, items, output, spec.channels, spec.size_multiple, batch,
                              _SIZE.value, _OVERWRITE.value, spec.scale)
-    for path in report.unreadable:
+    for path in report.unreadable if report_unreadable else ():
         print(f"skipped unreadable file: {path}", file=sys.stderr)
     if report.kept_existing:
         print(f"kept {report.kept_existing} existing output(s); pass --overwrite to replace them", file=sys.stderr)
     seconds = max(report.seconds, 1e-9)
-    print(f"translated {report.translated} image(s) into {_OUTPUT.value} ({report.translated / seconds:.2f} img/s, "
+    print(f"translated {report.translated} image(s) into {output} ({report.translated / seconds:.2f} img/s, "
           f"{report.output_pixels / seconds / 1e6:.3f} output megapixels/s); {len(report.unreadable)} unreadable")
     if report.translated == 0:
         sys.exit(1)
+
+
+def expand_all(spec, choices: dict) -> list[tuple[str, dict]]:
+    """``[(output sub-folder, choices)]``: one run, or one per allowed value of a choice given as ``all``."""
+    for name, value in choices.items():
+        allowed = spec.choices.get(name)
+        if value == "all" and allowed:
+            return [(v, {**choices, name: v}) for v in allowed]
+    return [("", choices)]
 
 
 def main(argv: list[str]) -> None:
@@ -141,11 +164,14 @@ def main(argv: list[str]) -> None:
             return
         recipe, variables, step = load_generator(_WORKDIR.value, _STEP.value)
         check_flags(recipe.generator_spec)
-        predictor = Predictor(recipe, variables, **{name: flag.value for name, flag in CHOICES.items()})
+        choices = {name: flag.value for name, flag in CHOICES.items()}
         if recipe.generator_spec.consumes == "noise":
-            generate(predictor, step)
-        else:
-            translate(predictor)
+            generate(Predictor(recipe, variables, **choices), step)
+            return
+        runs = [(folder, Predictor(recipe, variables, **picked)) for folder, picked in
+                expand_all(recipe.generator_spec, choices)]             # every choice checked before any work
+        for i, (folder, predictor) in enumerate(runs):
+            translate(predictor, Path(_OUTPUT.value) / folder, report_unreadable=i == 0)
     except UserError as e:
         sys.exit(f"error: {e}")
 

@@ -49,25 +49,40 @@ def generator_forward(G: nn.Module, g: NetState, *inputs: Any, rngs: dict[str, j
     return GeneratorPass(fake, vjp, stats)
 
 
+def critic_output(out: Any) -> jax.Array:
+    """The real/fake output of a discriminator: its first output where it has two heads (StarGAN's
+    ``(patches, domains)``), else its only one."""
+    return out[0] if isinstance(out, tuple) else out
+
+
 def discriminator_update(D: nn.Module, d: NetState, optimizer: optax.GradientTransformation, real: Any,
                          fake: Any, loss: str, scale: float = 1.0, gp_weight: float = 0.0,
-                         rng: jax.Array | None = None) -> tuple[NetState, Metrics]:
+                         rng: jax.Array | None = None,
+                         real_aux_loss: Callable[[jax.Array], tuple[jax.Array, Metrics]] | None = None
+                         ) -> tuple[NetState, Metrics]:
     """One update of D on ``real`` vs ``fake`` inputs: D runs on the real then the fake batch with its
     batch statistics threaded through both (PyTorch's two forward calls); loss = ``scale`` x the
-    adversarial loss, + ``gp_weight`` x WGAN-GP's gradient penalty (interpolates drawn with ``rng``).
-    Metrics: ``d_loss``, ``d_real``, ``d_fake`` (and the unweighted ``gradient_penalty``)."""
+    adversarial loss, + ``gp_weight`` x WGAN-GP's gradient penalty (interpolates drawn with ``rng``),
+    + ``real_aux_loss(D's second head on the real batch)`` for a two-headed D (StarGAN's domain
+    classification; it returns ``(loss, metrics)``). Metrics: ``d_loss``, ``d_real``, ``d_fake`` (and
+    the unweighted ``gradient_penalty``)."""
     fake = jax.lax.stop_gradient(fake)
 
     def loss_fn(params):
         real_out, stats = apply_train(D, d, params, real)
         fake_out, stats = apply_train(D, d, params, fake, batch_stats=stats)
-        total = scale * losses.discriminator_loss(loss, real_out, fake_out)
-        metrics = {"d_real": losses.discriminator_output(loss, real_out),
-                   "d_fake": losses.discriminator_output(loss, fake_out)}
+        real_critic, fake_critic = critic_output(real_out), critic_output(fake_out)
+        total = scale * losses.discriminator_loss(loss, real_critic, fake_critic)
+        metrics = {"d_real": losses.discriminator_output(loss, real_critic),
+                   "d_fake": losses.discriminator_output(loss, fake_critic)}
         if gp_weight:
-            gp = losses.gradient_penalty(lambda x: apply_train(D, d, params, x)[0], real, fake, rng)
+            gp = losses.gradient_penalty(lambda x: critic_output(apply_train(D, d, params, x)[0]), real, fake, rng)
             metrics["gradient_penalty"] = gp
             total = total + gp_weight * gp
+        if real_aux_loss is not None:
+            aux, aux_metrics = real_aux_loss(real_out[1])
+            metrics.update(aux_metrics)
+            total = total + aux
         metrics["d_loss"] = total
         return total, (metrics, stats)
 

@@ -36,14 +36,16 @@ def _from_checkpoint(workdir: Path, step: int | None) -> tuple[recipes.Recipe, d
         elif step not in steps:
             raise CheckpointError(f"no checkpoint for step {step} in {workdir}; have {sorted(steps)}")
         device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
-        wanted = _abstract_generators(recipe)
-        where = "ema" if recipe.config.get("ema_decay", 0.0) else "nets"     # the moving average, where kept
+        abstract = jax.eval_shape(recipe.init_state, jax.random.PRNGKey(0), recipe.example_batch())
+        averaged = recipe.generator_names if abstract.ema else ()          # the moving average, where kept
+        live = tuple(n for n in recipe.generator_names + recipe.auxiliary_names if n not in averaged)
+        wanted = {"nets": {n: abstract.nets[n].variables for n in live}, "ema": {n: abstract.ema[n] for n in averaged}}
         target = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device),
-                              {"train": {where: wanted}})
-        restored = checkpointer.restore_subset(step, target)
+                              {"train": {k: v for k, v in wanted.items() if v}})
+        restored = checkpointer.restore_subset(step, target)["train"]
     finally:
         checkpointer.close()
-    return recipe, dict(restored["train"][where]), step
+    return recipe, {**restored.get("nets", {}), **restored.get("ema", {})}, step
 
 
 def _abstract_generators(recipe: recipes.Recipe) -> dict[str, Any]:
@@ -107,9 +109,7 @@ class Predictor:
                 continue
             if name not in spec.choices:
                 raise ConfigError(f"--{name} does not apply to this run")
-            allowed = spec.choices[name]
-            if allowed is not None and value not in allowed:
-                raise ConfigError(f"this run's --{name} can be {' or '.join(allowed)}, not {value!r}")
+            recipe.check_choice(name, value)
             picked[name] = value
         self._predict = jax.jit(lambda v, x: recipe.predict(v, x, **picked))
 

@@ -74,3 +74,15 @@ def gradient_penalty(critic: Callable[[jax.Array], jax.Array], real: jax.Array, 
 def l1(a: jax.Array, b: jax.Array) -> jax.Array:
     """Mean absolute error (pix2pix's L1 term, CycleGAN's cycle and identity terms)."""
     return jnp.mean(jnp.abs(a - b))
+
+
+def domain_classification(logits: jax.Array, targets: jax.Array, multi_label: bool) -> jax.Array:
+    """StarGAN's domain-classification loss on ``logits`` [B, D] for ``targets`` [B, D] (multi-hot or
+    one-hot). ``multi_label`` (attributes): binary cross-entropy summed over the D attributes, averaged
+    over the batch (the reference code's ``size_average=False`` / batch); else (one domain per image):
+    softmax cross-entropy, averaged over the batch."""
+    logits = logits.astype(jnp.float32)
+    if multi_label:
+        per_attribute = softplus(logits) - logits * targets        # BCE with logits, stable form
+        return jnp.mean(jnp.sum(per_attribute, axis=-1))
+    return jnp.mean(-jnp.sum(targets * jax.nn.log_softmax(logits), axis=-1))

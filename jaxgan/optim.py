@@ -48,9 +48,11 @@ def clip_params(limit: float) -> optax.GradientTransformation:
 
 
 def learning_rate(cfg: ml_collections.ConfigDict, num_steps: int, first_step: int = 0,
-                  extensions: Sequence[tuple[int, int]] = ()) -> optax.Schedule | float:
+                  extensions: Sequence[tuple[int, int]] = (), updates_per_step: int = 1) -> optax.Schedule | float:
     """``constant``, or ``linear_decay``: constant for the first ``decay_start`` of the schedule's steps
     (``first_step`` to ``num_steps``; the schedule counts from 0 at ``first_step``), then linearly to 0.
+    A network updated ``updates_per_step`` times per training step (a critic's n_critic) follows the
+    schedule by training step, not by its own update count.
 
     ``extensions`` (``[(step, previous num_steps)]``, recorded by the trainer each time a run resumes with
     a new ``num_steps``): a decay already under way at ``step`` continues linearly from its value there to
@@ -78,14 +80,17 @@ def learning_rate(cfg: ml_collections.ConfigDict, num_steps: int, first_step: in
         else:
             knots = [k for k in knots if k[0] < at] + [(at, value), (max(end - first_step, at + 1), 0.0)]
     xs, ys = (np.asarray(v, np.float32) for v in zip(*knots))
+    if updates_per_step > 1:
+        return lambda count: jnp.interp(count // updates_per_step, xs, ys)
     return lambda count: jnp.interp(count, xs, ys)
 
 
 def make_optimizer(cfg: ml_collections.ConfigDict, num_steps: int, lr: optax.Schedule | float | None = None,
-                   first_step: int = 0, extensions: Sequence[tuple[int, int]] = ()) -> optax.GradientTransformation:
+                   first_step: int = 0, extensions: Sequence[tuple[int, int]] = (), updates_per_step: int = 1
+                   ) -> optax.GradientTransformation:
     """An optimiser from ``cfg.name`` (adam | rmsprop | sgd), ``cfg.lr``, betas, and ``cfg.weight_clip``,
     its learning rate from `learning_rate` (``lr``, when given, replaces it)."""
-    lr = learning_rate(cfg, num_steps, first_step, extensions) if lr is None else lr
+    lr = learning_rate(cfg, num_steps, first_step, extensions, updates_per_step) if lr is None else lr
     if cfg.name == "adam":
         opt = optax.adam(lr, b1=cfg.get("b1", 0.9), b2=cfg.get("b2", 0.999), eps=1e-8)
     elif cfg.name == "rmsprop":  # PyTorch's RMSprop: decay 0.99, eps added outside the square root
@@ -103,7 +108,9 @@ def extensions_of(config: ml_collections.ConfigDict) -> tuple[tuple[int, int], .
     return tuple((int(step), int(previous)) for step, previous in config.get("schedule_extensions", ()))
 
 
-def run_optimizer(config: ml_collections.ConfigDict, net: str, first_step: int = 0) -> optax.GradientTransformation:
-    """The optimiser ``config.optim.<net>`` describes, its schedule spanning the run from ``first_step``."""
+def run_optimizer(config: ml_collections.ConfigDict, net: str, first_step: int = 0, updates_per_step: int = 1
+                  ) -> optax.GradientTransformation:
+    """The optimiser ``config.optim.<net>`` describes, its schedule spanning the run from ``first_step``
+    (for a net updated ``updates_per_step`` times per step, counted in steps)."""
     return make_optimizer(config.optim[net], config.num_steps, first_step=first_step,
-                          extensions=extensions_of(config))
+                          extensions=extensions_of(config), updates_per_step=updates_per_step)

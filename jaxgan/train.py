@@ -56,6 +56,7 @@ class Trainer:
     def __init__(self, config: ml_collections.ConfigDict, workdir: str | Path,
                  devices: list[jax.Device] | None = None):
         config_lib.validate(config)
+        config = data.resolve(config)               # e.g. a domain folder's names, recorded with the run
         parallel.initialize_distributed()
         self.mesh = parallel.make_mesh(devices)
         parallel.check_batch_size(config.batch_size, self.mesh)

@@ -6,6 +6,9 @@
 - ``grey2photo`` (paired, pix2pix): crops of scikit-image's colour photos, A = grayscale, B = colour.
 - ``photo2sketch`` (unpaired, CycleGAN): A = colour photo crops, B = edge sketches of other images.
 - ``photos`` (super-resolution): the colour photos at their own size (see `data.super_resolution`).
+- ``digit_styles`` (domains, StarGAN): the digits drawn in four visually distinct styles (ink on paper,
+  chalk on a board, neon glow, red outline); each digit image appears in one style, and its digit is
+  kept as ``content`` so evaluation can check that a translation keeps the digit.
 
 Each is split deterministically into ``train`` and ``test`` (held out for evaluation); the photo sets
 are split by file, so held-out photos never appear in training.
@@ -21,6 +24,8 @@ from jaxgan.errors import DataError
 
 EMBEDDED = ("digits", "faces")
 PAIRED = ("grey2photo",)
+#: the styles of ``digit_styles``, in domain order
+DIGIT_STYLES = ("ink", "chalk", "neon", "outline")
 UNPAIRED = ("photo2sketch",)
 _HELD_OUT = {"digits": 297, "faces": 20}
 
@@ -163,3 +168,54 @@ def check_split(split: str) -> str:
     if split not in ("train", "test"):
         raise DataError(f"the embedded photo sets have splits train and test, not {split!r}")
     return split
+
+
+# ------------------------------------------------------------------------------------ domain sets
+def _styled(m: np.ndarray, style: str, rng: np.random.Generator) -> np.ndarray:
+    """A digit's stroke map ``m`` [S, S] in [0, 1] drawn in ``style`` -> uint8 RGB [S, S, 3]."""
+    from PIL import ImageFilter
+
+    side = m.shape[0]
+    noise = rng.normal(0.0, 1.0, m.shape + (1,))
+    jitter = rng.uniform(-12.0, 12.0, 3)                               # each image's own tint
+    w = m[..., None]
+
+    def blurred(a: np.ndarray, radius: float) -> np.ndarray:
+        pil = Image.fromarray(np.uint8(np.clip(a, 0, 1) * 255))
+        return np.asarray(pil.filter(ImageFilter.GaussianBlur(radius)), np.float32)[..., None] / 255.0
+
+    if style == "ink":                       # dark blue ink on cream paper
+        paper, ink = np.array([240, 232, 205]) + 4 * noise, np.array([25, 35, 110])
+        image = paper * (1 - w) + ink * w
+    elif style == "chalk":                   # grainy white chalk on a green board
+        board, chalk = np.array([45, 80, 55]) + 8 * noise, np.array([235, 235, 225])
+        grain = np.clip(w * (0.8 + 0.25 * rng.normal(0.0, 1.0, w.shape)), 0, 1)
+        image = board * (1 - grain) + chalk * grain
+    elif style == "neon":                    # a magenta glow around a bright core, on black
+        glow = blurred(m, side / 14)
+        image = np.array([12, 6, 24]) + np.array([255, 30, 190]) * np.clip(1.6 * glow, 0, 1) \
+            + np.array([255, 225, 250]) * np.clip(w - 0.4, 0, 1) / 0.6
+    elif style == "outline":                 # the strokes' outline in red on light grey
+        mask = Image.fromarray(np.uint8(m > 0.45) * 255)
+        size = max(3, side // 10 | 1)
+        ring = (np.asarray(mask.filter(ImageFilter.MaxFilter(size)), np.float32)
+                - np.asarray(mask.filter(ImageFilter.MinFilter(size)), np.float32))[..., None] / 255.0
+        ring = blurred(ring[..., 0], 0.6)
+        image = (np.array([222, 222, 222]) + 3 * noise) * (1 - ring) + np.array([180, 20, 20]) * ring
+    else:
+        raise ValueError(f"unknown style {style!r}")
+    return np.clip(np.round(image + jitter), 0, 255).astype(np.uint8)
+
+
+def load_domains(name: str, split: str, size: int) -> dict[str, np.ndarray]:
+    """``digit_styles``: ``{"image": uint8 [N, size, size, 3], "domain": float32 one-hot [N, 4],
+    "content": int32 [N] (the digit)}``; the held-out split is the digits' own (``size`` 0: 32)."""
+    if name != "digit_styles":
+        raise ValueError(f"unknown domain embedded set {name!r}")
+    digits = load_embedded("digits", check_split(split), size or 32)
+    rng = np.random.default_rng(11 if split == "train" else 12)
+    styles = rng.permutation(len(digits["label"])) % len(DIGIT_STYLES)
+    strokes = np.clip(digits["image"][..., 0].astype(np.float32) / 255.0 * 1.25, 0.0, 1.0)
+    images = np.stack([_styled(m, DIGIT_STYLES[k], rng) for m, k in zip(strokes, styles)])
+    return {"image": images, "domain": np.eye(len(DIGIT_STYLES), dtype=np.float32)[styles],
+            "content": digits["label"]}

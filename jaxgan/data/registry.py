@@ -9,40 +9,50 @@
 | paired, side_by_side, two_folders | A, B (the same scene in two domains) |
 | unpaired | A, B (independently shuffled) |
 | hr / lr_hr | hr / lr + hr (super-resolution, images at their own size) |
+| domains | image + domain (one-hot over ``data.domains``: one domain per image) |
+| attributes | image + domain (multi-hot over ``data.attributes``, e.g. CelebA's) |
 
 Adding a data set is one `register` call; the pipeline and the recipes name no data set.
 """
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 from typing import Any, Callable
 
 import ml_collections
 
 from jaxgan.data import embedded, super_resolution
+from jaxgan.data.images import find_images
 from jaxgan.data.sources import (ArraySource, FolderSource, ImageListSource, TFDSSource, UnpairedSource,
                                  tfds_builder)
 from jaxgan.errors import DataError
 
-LAYOUTS = ("single", "paired", "side_by_side", "two_folders", "unpaired", "hr", "lr_hr")
+LAYOUTS = ("single", "paired", "side_by_side", "two_folders", "unpaired", "hr", "lr_hr", "domains", "attributes")
 #: ``build(config, split, size, layout)``; ``size`` 0 keeps each image at its own size
 Builder = Callable[[ml_collections.ConfigDict, str, int, str], Any]
+#: ``domains(config)``: the domain names a source's ``domains`` layout finds, in label order
+DomainLister = Callable[[ml_collections.ConfigDict], tuple[str, ...]]
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
 class Registered:
     layouts: tuple[str, ...]
     build: Builder
+    domains: DomainLister | None = None
 
 
 SOURCES: dict[str, Registered] = {}
 
 
-def register(name: str, layouts: tuple[str, ...]) -> Callable[[Builder], Builder]:
-    """Registers ``build`` as the data source ``name`` reading ``layouts`` (the first is its default)."""
+def register(name: str, layouts: tuple[str, ...], domains: DomainLister | None = None
+             ) -> Callable[[Builder], Builder]:
+    """Registers ``build`` as the data source ``name`` reading ``layouts`` (the first is its default);
+    a source with a ``domains`` layout also says how it finds its domain names."""
     def decorate(build: Builder) -> Builder:
-        SOURCES[name] = Registered(layouts, build)
+        SOURCES[name] = Registered(layouts, build, domains)
         return build
     return decorate
 
@@ -57,6 +67,35 @@ def layout_of(data: ml_collections.ConfigDict) -> str:
         raise DataError(f"data.source={data.source} has no layout {layout!r}; choose one of "
                         f"{', '.join(registered.layouts)}")
     return layout
+
+
+def domain_names(config: ml_collections.ConfigDict) -> tuple[str, ...]:
+    """The names of the labels a ``domains`` or ``attributes`` layout gives each image, in label order:
+    ``data.attributes``, or ``data.domains`` where set, else the domains the source finds (a folder:
+    its sub-folders, sorted)."""
+    layout = layout_of(config.data)
+    if layout == "attributes":
+        names = tuple(config.data.get("attributes", ()))
+    elif layout == "domains":
+        names = tuple(config.data.get("domains", ())) or SOURCES[config.data.source].domains(config)
+    else:
+        raise DataError(f"this recipe needs images labelled by domain: data.layout=domains (one sub-folder per "
+                        f"domain) or attributes, not {layout}")
+    if len(names) < 2:
+        raise DataError(f"need at least two domains to translate between, got {len(names)}: {', '.join(names) or 'none'}")
+    if len(set(names)) != len(names):
+        raise DataError(f"domain names repeat: {', '.join(names)}")
+    return names
+
+
+def resolve(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """``config`` with what the data decides filled in, so the run records it (infer.py then needs no
+    data): the domain names of a ``domains`` layout left empty."""
+    if "domains" not in config.data or config.data.domains or layout_of(config.data) != "domains":
+        return config
+    config = ml_collections.ConfigDict(config.to_dict())
+    config.data.domains = domain_names(config)
+    return config
 
 
 def make_source(config: ml_collections.ConfigDict, split: str, size: int) -> Any:
@@ -88,6 +127,11 @@ def _photo2sketch(config: ml_collections.ConfigDict, split: str, size: int, layo
     return UnpairedSource(ArraySource({"image": a}), ArraySource({"image": b}))
 
 
+@register("digit_styles", ("domains",), domains=lambda config: embedded.DIGIT_STYLES)
+def _digit_styles(config: ml_collections.ConfigDict, split: str, size: int, layout: str) -> Any:
+    return ArraySource(embedded.load_domains("digit_styles", split, size))
+
+
 @register("photos", ("hr",))
 def _photos(config: ml_collections.ConfigDict, split: str, size: int, layout: str) -> Any:
     names = embedded.super_resolution_photos(embedded.check_split(split))
@@ -95,12 +139,42 @@ def _photos(config: ml_collections.ConfigDict, split: str, size: int, layout: st
 
 
 # ------------------------------------------------------------------------------------- your own data
-@register("folder", ("single", "side_by_side", "two_folders", "unpaired", "hr", "lr_hr"))
+def _domain_root(config: ml_collections.ConfigDict, split: str) -> Path:
+    """``path/<split>`` where it exists (``path/train/<domain>``, ``path/test/<domain>``), else ``path``
+    for the training split."""
+    root = Path(config.data.path)
+    if (root / split).is_dir():
+        return root / split
+    if split != config.data.split:
+        raise DataError(f"no held-out folder {root / split}")
+    return root
+
+
+def _folder_domains(config: ml_collections.ConfigDict) -> tuple[str, ...]:
+    """The sub-folders of the training folder, sorted; files beside them are counted and ignored."""
+    if not config.data.path:
+        raise DataError("data.source=folder needs --config.data.path=/path/to/images")
+    if not Path(config.data.path).is_dir():
+        raise DataError(f"data folder {config.data.path!r} does not exist or is not a folder")
+    root = _domain_root(config, config.data.split)
+    names = tuple(sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")))
+    stray = [f for f in find_images(root) if f.parent == root]
+    if stray:
+        log.warning("%d image file(s) directly in %s belong to no domain and are ignored (e.g. %s); put each "
+                    "domain's images in its own sub-folder", len(stray), root, stray[0].name)
+    return names
+
+
+@register("folder", ("single", "side_by_side", "two_folders", "unpaired", "hr", "lr_hr", "domains"),
+          domains=_folder_domains)
 def _folder(config: ml_collections.ConfigDict, split: str, size: int, layout: str) -> Any:
     data = config.data
     if not data.path:
         raise DataError("data.source=folder needs --config.data.path=/path/to/images")
     root = Path(data.path)
+    if layout == "domains":           # root/<domain>/..., or root/<split>/<domain>/...
+        return FolderSource(str(_domain_root(config, split)), size, data.channels, data.resize, "domains",
+                            domains=domain_names(config))
 
     def images(path: Path, **kw: Any) -> FolderSource:
         return FolderSource(str(path), size, data.channels, data.resize, **kw)
@@ -134,19 +208,22 @@ def _folder(config: ml_collections.ConfigDict, split: str, size: int, layout: st
     return images(root, layout=layout)
 
 
-@register("tfds", ("single", "unpaired", "hr", "lr_hr"))
+@register("tfds", ("single", "unpaired", "hr", "lr_hr", "attributes"))
 def _tfds(config: ml_collections.ConfigDict, split: str, size: int, layout: str) -> Any:
     data = config.data
     if not data.name:
         raise DataError("data.source=tfds needs --config.data.name (e.g. mnist, cycle_gan/horse2zebra, "
                         "div2k/bicubic_x4)")
 
-    def tfds_split(name: str, features: dict[str, str] | None = None) -> TFDSSource:
+    def tfds_split(name: str, features: dict[str, str] | None = None, attributes: tuple[str, ...] = ()
+                   ) -> TFDSSource:
         return TFDSSource(data.name, name, data.data_dir, size, data.resize, data.download, data.shuffle_buffer,
-                          features)
+                          features, attributes)
 
     if layout == "unpaired":          # e.g. cycle_gan/horse2zebra: trainA, trainB, testA, testB
         return UnpairedSource(tfds_split(f"{split}A"), tfds_split(f"{split}B"))
+    if layout == "attributes":        # e.g. celeb_a: image + the chosen boolean attributes
+        return tfds_split(split, attributes=domain_names(config))
     if layout == "lr_hr":
         return tfds_split(split, {"lr": "lr", "hr": "hr"})
     if layout == "hr":

@@ -89,16 +89,28 @@ class FolderSource(IndexSource):
     """Every readable image under a folder (recursive), decoded by PIL and resized to ``size`` (0: kept).
 
     ``layout``: ``single`` (one image per file -> ``image``), ``side_by_side`` (the pix2pix layout: A on
-    the left half, B on the right -> ``A``, ``B``), or ``two_folders`` (``root/A/...`` and ``root/B/...``
-    with matching relative names -> ``A``, ``B``).
+    the left half, B on the right -> ``A``, ``B``), ``two_folders`` (``root/A/...`` and ``root/B/...``
+    with matching relative names -> ``A``, ``B``), or ``domains`` (``root/<domain>/...`` for each of
+    ``domains`` -> ``image`` and ``domain``, a one-hot float vector in the order of ``domains``).
     """
 
     def __init__(self, root: str, size: int, channels: int, resize: str, layout: str = "single",
-                 pair_roots: tuple[Path, Path] | None = None, keys: tuple[str, ...] | None = None):
+                 pair_roots: tuple[Path, Path] | None = None, keys: tuple[str, ...] | None = None,
+                 domains: tuple[str, ...] = ()):
         root_path = Path(root)
         if not root_path.is_dir():
             raise DataError(f"data folder {root!r} does not exist or is not a folder")
-        if layout == "two_folders":
+        labels = None
+        if layout == "domains":
+            files, labels = [], []
+            for index, name in enumerate(domains):
+                found = images.find_images(root_path / name) if (root_path / name).is_dir() else []
+                if not found:
+                    raise DataError(f"domain {name!r} has no images in {root_path / name}; add images or "
+                                    f"remove the folder")
+                files += [(f,) for f in found]
+                labels += [index] * len(found)
+        elif layout == "two_folders":
             a_root, b_root = pair_roots or (root_path / "A", root_path / "B")
             a_files = {f.relative_to(a_root): f for f in images.find_images(a_root)}
             b_files = {f.relative_to(b_root): f for f in images.find_images(b_root)}
@@ -113,6 +125,9 @@ class FolderSource(IndexSource):
             raise DataError(f"unknown folder layout {layout!r}; choose single, side_by_side or two_folders")
         dims = [[images.image_size(f) for f in item] for item in files]
         good = [item for item, wh in zip(files, dims) if None not in wh]
+        if labels is not None:
+            kept = np.array([index for index, wh in zip(labels, dims) if None not in wh], np.int64)
+            self.domain_table = np.eye(len(domains), dtype=np.float32)[kept]
         # Reported by the pipeline: unreadable files (skipped), and images smaller than ``size`` (upscaled).
         self.skipped = [str(f) for item, wh in zip(files, dims) for f, d in zip(item, wh) if d is None]
         halve = 2 if layout == "side_by_side" else 1
@@ -122,8 +137,10 @@ class FolderSource(IndexSource):
             raise DataError(f"no readable images under {root!r} ({len(self.skipped)} unreadable files)")
         self.items, self.layout = [tuple(map(str, item)) for item in good], layout
         self.num, self.size, self.channels, self.resize = len(good), size, channels, resize
-        self.keys = keys or (("image",) if layout == "single" else ("A", "B"))
+        self.keys = keys or (("image",) if layout in ("single", "domains") else ("A", "B"))
         self.fields = {k: "image" for k in self.keys}
+        if labels is not None:
+            self.fields["domain"] = "label"
 
     def _load(self, index: np.ndarray) -> tuple[np.ndarray, ...]:
         item = self.items[int(index)]
@@ -139,12 +156,18 @@ class FolderSource(IndexSource):
         side = self.size or None                        # size 0: each image at its own size
         shape = (side, side, self.channels)
         loaded = tf.numpy_function(self._load, [index], [tf.uint8] * len(self.keys), stateful=False)
-        return {k: tf.ensure_shape(v, shape) for k, v in zip(self.keys, loaded)}
+        out = {k: tf.ensure_shape(v, shape) for k, v in zip(self.keys, loaded)}
+        if "domain" in self.fields:
+            out["domain"] = tf.gather(tf.constant(self.domain_table), index)
+        return out
 
     def arrays(self, limit: int) -> dict[str, np.ndarray]:
         loaded = [self._load(np.int64(i)) for i in range(min(limit, self.num))]
         stack = np.stack if self.size else list
-        return {k: stack([item[j] for item in loaded]) for j, k in enumerate(self.keys)}
+        out = {k: stack([item[j] for item in loaded]) for j, k in enumerate(self.keys)}
+        if "domain" in self.fields:
+            out["domain"] = self.domain_table[:len(loaded)]
+        return out
 
 
 class UnpairedSource:
@@ -176,10 +199,13 @@ class TFDSSource:
 
     ``features`` maps our keys to the data set's image features (default ``{"image": "image"}``; the
     super-resolution sets use ``{"hr": "hr", "lr": "lr"}``); ``size`` 0 keeps each image's own size.
+    ``attributes`` (e.g. CelebA's ``Blond_Hair``, ``Male``) adds ``domain``: those boolean attributes as
+    a multi-hot float vector, in that order.
     """
 
     def __init__(self, name: str, split: str, data_dir: str | None, size: int, resize: str,
-                 download: bool, shuffle_buffer: int, features: dict[str, str] | None = None):
+                 download: bool, shuffle_buffer: int, features: dict[str, str] | None = None,
+                 attributes: tuple[str, ...] = ()):
         builder = tfds_builder(name, data_dir)
         if not _prepared(builder):
             if not download:
@@ -205,6 +231,16 @@ class TFDSSource:
         self.fields = {k: "image" for k in self.features}
         if self.has_label:
             self.fields["label"] = "label"
+        self.attributes = tuple(attributes)
+        if self.attributes:
+            known = sorted(builder.info.features["attributes"]) if "attributes" in builder.info.features else []
+            unknown = [a for a in self.attributes if a not in known]
+            if unknown:
+                close = difflib.get_close_matches(unknown[0], known, n=3)
+                hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+                raise DataError(f"TFDS data set {name!r} has no attribute(s) {', '.join(unknown)}{hint}; it has "
+                                f"{', '.join(known) or 'no attributes'}")
+            self.fields["domain"] = "label"
 
     def _raw(self) -> Any:
         import tensorflow_datasets as tfds
@@ -212,7 +248,16 @@ class TFDSSource:
         ds = self.builder.as_dataset(split=self.split, shuffle_files=False,
                                      decoders={f: tfds.decode.SkipDecoding() for f in self.features.values()})
         features = dict(self.features, **({"label": "label"} if self.has_label else {}))
-        return ds.map(lambda ex: {k: ex[f] for k, f in features.items()})
+        attributes = self.attributes
+
+        def pick(ex: dict[str, Any]) -> dict[str, Any]:
+            out = {k: ex[f] for k, f in features.items()}
+            if attributes:
+                tf = tensorflow()
+                out["domain"] = tf.cast(tf.stack([ex["attributes"][a] for a in attributes]), tf.float32)
+            return out
+
+        return ds.map(pick)
 
     def stream(self, seed: int, start: int) -> Any:
         raw = self._raw().repeat().shuffle(self.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
@@ -226,6 +271,8 @@ class TFDSSource:
             out[key] = _tf_resize(image, self.size, self.resize) if self.size else image
         if self.has_label:
             out["label"] = tf.cast(raw["label"], tf.int32)
+        if self.attributes:
+            out["domain"] = raw["domain"]
         return out
 
     def arrays(self, limit: int) -> dict[str, np.ndarray]:

@@ -1,1 +1,2 @@
-"""Offline quality metrics: Frechet distance, the classifier-based GAN evaluation, L1 / PSNR / SSIM."""
+"""Offline quality metrics: Frechet distance, the classifier-based GAN and domain-translation evaluations,
+L1 / PSNR / SSIM."""

@@ -22,9 +22,11 @@ from jaxgan.models import DigitClassifier
 
 
 def train_classifier(images: np.ndarray, labels: np.ndarray, num_classes: int, seed: int,
-                     steps: int = 300, batch: int = 64):
-    """Trains `DigitClassifier` with Adam; returns a jitted ``images -> (logits, features)``."""
-    model = DigitClassifier(num_classes)
+                     steps: int = 300, batch: int = 64, multi_label: bool = False, input_size: int = 16):
+    """Trains `DigitClassifier` (on images resized to ``input_size``) with Adam on integer ``labels``, or
+    (``multi_label``) on multi-hot float ``labels`` [N, num_classes] with binary cross-entropy; returns a
+    jitted ``images -> (logits, features)``."""
+    model = DigitClassifier(num_classes, input_size=input_size)
     params = model.init(jax.random.PRNGKey(seed), images[:1])["params"]
     opt = optax.adam(2e-3)
     opt_state = opt.init(params)
@@ -33,6 +35,8 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, num_classes: int, s
     def step(params, opt_state, x, y):
         def loss_fn(p):
             logits, _ = model.apply({"params": p}, x)
+            if multi_label:
+                return optax.sigmoid_binary_cross_entropy(logits, y).mean()
             return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
         grads = jax.grad(loss_fn)(params)
         updates, opt_state = opt.update(grads, opt_state)

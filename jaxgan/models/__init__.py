@@ -1,9 +1,11 @@
 """Architectures (Flax Linen, NHWC). Each takes ``train`` so batch norm knows its mode."""
 from jaxgan.models.classifier import DigitClassifier
 from jaxgan.models.dcgan import DCGANDiscriminator, DCGANGenerator
-from jaxgan.models.image_to_image import PatchGAN, ResNetGenerator, UNetGenerator, receptive_field
+from jaxgan.models.image_to_image import (PatchGAN, ResNetGenerator, StarGANDiscriminator, UNetGenerator,
+                                         receptive_field, tile_condition)
 from jaxgan.models.mlp import MLPDiscriminator, MLPGenerator
 from jaxgan.models.super_resolution import SRGANDiscriminator, SRResNet
 
 __all__ = ["DCGANDiscriminator", "DCGANGenerator", "DigitClassifier", "MLPDiscriminator", "MLPGenerator",
-           "PatchGAN", "ResNetGenerator", "SRGANDiscriminator", "SRResNet", "UNetGenerator", "receptive_field"]
+           "PatchGAN", "ResNetGenerator", "SRGANDiscriminator", "SRResNet", "StarGANDiscriminator",
+           "UNetGenerator", "receptive_field", "tile_condition"]

@@ -68,7 +68,12 @@ class UNetGenerator(nn.Module):
 
 
 class ResNetGenerator(nn.Module):
-    """CycleGAN's generator: 7x7 head, two stride-2 downs, ``num_blocks`` residual blocks, two ups, 7x7 tail."""
+    """A 7x7 head, two stride-2 downsamplings, ``num_blocks`` residual blocks, two upsamplings, a 7x7 tail.
+
+    CycleGAN's generator with the defaults (3x3 down / transposed convs, reflect padding, biases, N(0, 0.02)
+    init); StarGAN's (Choi et al. 2018) with ``kernel_size=4, padding_mode="zeros", use_bias=False``,
+    ``norm="instance_affine"`` and PyTorch's default init. A ``condition`` ``[B, D]`` (StarGAN's target
+    domain) is tiled over the image into ``D`` extra input channels."""
 
     out_channels: int = 3
     num_blocks: int = 9
@@ -76,24 +81,38 @@ class ResNetGenerator(nn.Module):
     norm: str = "instance"
     dtype: Any = None
     conv_impl: str = "auto"
+    kernel_size: int = 3
+    padding_mode: str = "reflect"
+    use_bias: bool = True
+    kernel_init: Any = PIX2PIX_INIT
 
     @nn.compact
-    def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
-        conv = dict(kernel_init=PIX2PIX_INIT, dtype=self.dtype, impl=self.conv_impl)
-        h = Conv(self.features, 7, 1, 3, "reflect", **conv)(x)
+    def __call__(self, x: jax.Array, condition: jax.Array | None = None, train: bool = True) -> jax.Array:
+        if condition is not None:
+            x = tile_condition(x, condition)
+        conv = dict(kernel_init=self.kernel_init, dtype=self.dtype, impl=self.conv_impl, use_bias=self.use_bias)
+        k = self.kernel_size
+        h = Conv(self.features, 7, 1, 3, self.padding_mode, **conv)(x)
         h = nn.relu(make_norm(self.norm, train)(h))
         width = self.features
         for _ in range(2):
             width *= 2
-            h = nn.relu(make_norm(self.norm, train)(Conv(width, 3, 2, 1, **conv)(h)))
+            h = nn.relu(make_norm(self.norm, train)(Conv(width, k, 2, 1, **conv)(h)))
         for _ in range(self.num_blocks):
-            h = ResidualBlock(width, self.norm, "reflect", dtype=self.dtype, conv_impl=self.conv_impl)(h, train)
+            h = ResidualBlock(width, self.norm, self.padding_mode, self.use_bias, dtype=self.dtype,
+                              conv_impl=self.conv_impl, kernel_init=self.kernel_init)(h, train)
         for _ in range(2):
             width //= 2
-            h = ConvTranspose(width, 3, 2, 1, output_padding=1, **conv)(h)
+            h = ConvTranspose(width, k, 2, 1, output_padding=4 - k, **conv)(h)   # exactly x2 (k = 3 or 4)
             h = nn.relu(make_norm(self.norm, train)(h))
-        h = Conv(self.out_channels, 7, 1, 3, "reflect", **conv)(h)
+        h = Conv(self.out_channels, 7, 1, 3, self.padding_mode, **conv)(h)
         return jnp.tanh(h.astype(jnp.float32))
+
+
+def tile_condition(x: jax.Array, condition: jax.Array) -> jax.Array:
+    """``x`` [B, H, W, C] with ``condition`` [B, D] tiled over every pixel as D extra channels."""
+    tiled = jnp.broadcast_to(condition[:, None, None, :].astype(x.dtype), x.shape[:3] + condition.shape[-1:])
+    return jnp.concatenate([x, tiled], axis=-1)
 
 
 class PatchGAN(nn.Module):
@@ -125,3 +144,31 @@ def receptive_field(n_layers: int) -> int:
     for stride in reversed(strides):
         field = (field - 1) * stride + 4
     return field
+
+
+class StarGANDiscriminator(nn.Module):
+    """StarGAN's two-headed critic (Choi et al. 2018): ``num_layers`` 4x4 stride-2 convolutions with
+    LeakyReLU(0.01) and no normalisation, then a 3x3 real/fake patch map ``[B, h, w]`` and a domain
+    classification ``[B, num_domains]`` (a convolution over the whole remaining ``h x w`` grid).
+
+    The classification head's kernel fixes the input side: ``image_size`` (divisible by ``2**num_layers``)."""
+
+    image_size: int
+    num_domains: int
+    features: int = 64
+    num_layers: int = 6
+    dtype: Any = None
+    conv_impl: str = "auto"
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool = True) -> tuple[jax.Array, jax.Array]:
+        if x.shape[1] != self.image_size or x.shape[2] != self.image_size:
+            raise ValueError(f"StarGAN's discriminator takes {self.image_size}x{self.image_size} images, "
+                             f"got {x.shape[1]}x{x.shape[2]}")
+        conv = dict(dtype=self.dtype, impl=self.conv_impl)
+        h = x
+        for i in range(self.num_layers):
+            h = nn.leaky_relu(Conv(self.features * 2 ** i, 4, 2, 1, **conv)(h), 0.01)
+        patches = Conv(1, 3, 1, 1, use_bias=False, **conv)(h)[..., 0]
+        domains = Conv(self.num_domains, h.shape[1], 1, 0, use_bias=False, **conv)(h)[:, 0, 0]
+        return patches.astype(jnp.float32), domains.astype(jnp.float32)

@@ -28,7 +28,8 @@ def activation(name: str) -> Callable[[jax.Array], jax.Array]:
 class ResidualBlock(nn.Module):
     """``x + norm(conv(act(norm(conv(x)))))`` with 3x3 convs (ResNet generator, StarGAN, SRResNet).
 
-    ``padding_mode`` reflect (CycleGAN) or zeros; ``act`` names the activation (see `activation`).
+    ``padding_mode`` reflect (CycleGAN) or zeros; ``act`` names the activation (see `activation`);
+    ``kernel_init`` defaults to PyTorch's.
     """
 
     features: int
@@ -38,10 +39,11 @@ class ResidualBlock(nn.Module):
     act: str = "relu"
     dtype: Any = None
     conv_impl: str = "auto"
+    kernel_init: Any = Conv.kernel_init
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
-        conv = dict(use_bias=self.use_bias, dtype=self.dtype, impl=self.conv_impl)
+        conv = dict(use_bias=self.use_bias, dtype=self.dtype, impl=self.conv_impl, kernel_init=self.kernel_init)
         h = Conv(self.features, 3, 1, 1, self.padding_mode, **conv)(x)
         h = activation(self.act)(make_norm(self.norm, train)(h))
         h = Conv(self.features, 3, 1, 1, self.padding_mode, **conv)(h)

@@ -9,9 +9,10 @@ from jaxgan.recipes.cyclegan import CycleGAN
 from jaxgan.recipes.noise_to_image import NoiseToImage
 from jaxgan.recipes.pix2pix import Pix2Pix
 from jaxgan.recipes.srgan import SRGAN
+from jaxgan.recipes.stargan import StarGAN
 
 RECIPES: dict[str, type[Recipe]] = {"noise_to_image": NoiseToImage, "pix2pix": Pix2Pix, "cyclegan": CycleGAN,
-                                    "srgan": SRGAN}
+                                    "srgan": SRGAN, "stargan": StarGAN}
 
 
 def build(config: ml_collections.ConfigDict) -> Recipe:

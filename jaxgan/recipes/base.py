@@ -11,7 +11,8 @@ A recipe is built from the config and provides:
   number it is running (1-based); a phase or a host-side RNG is a pure function of that number. The
   default jits `train_step` (the pure update of one iteration) through `parallel.jit_sharded`;
 - ``generator_spec`` + ``predict(variables, inputs, **choices)``: what the generator consumes and its
-  one inference function (infer.py, evaluation and sample grids all go through it);
+  one inference function (infer.py, evaluation and sample grids all go through it); ``check_choice``
+  vets a choice's value before anything runs;
 - ``sample_inputs`` / ``sample_grid``: the fixed inputs and layout of the sample grids; ``evaluate``: the
   quality figures on held-out data.
 """
@@ -78,8 +79,12 @@ class Recipe:
     examples_per_row: int = 1
     #: whether `sample_inputs` needs real examples (translation recipes) rather than only noise
     needs_examples: bool = False
-    #: the nets `predict` needs; inference restores only these
+    #: the nets `predict` needs; inference restores only these (and `auxiliary_names`)
     generator_names: tuple[str, ...] = ("G",)
+    #: other nets `predict` uses, never averaged (StarGAN's D estimates a photo's own attributes)
+    auxiliary_names: tuple[str, ...] = ()
+    #: batch fields that are labels, not images (no crop or flip)
+    label_fields: tuple[str, ...] = ()
     #: steps whose checkpoints are saved and always kept (e.g. the end of SRGAN's pre-training)
     milestones: tuple[int, ...] = ()
     generator_spec: GeneratorSpec
@@ -107,7 +112,8 @@ class Recipe:
         ``data.resize=none``, cropped from each image at its own size (and evaluated on whole images)."""
         c = self.config
         fields = tuple(self.example_batch())
-        jitter = functools.partial(augment.crop_and_flip, image_fields=fields, size=c.image_size,
+        images = tuple(f for f in fields if f not in self.label_fields)
+        jitter = functools.partial(augment.crop_and_flip, image_fields=images, size=c.image_size,
                                    flip=bool(c.data.random_flip))
         if c.data.get("resize") == "none":          # own scale: random crops for training, whole images for evaluation
             return DataSpec(fields, 0, 0, jitter)
@@ -152,10 +158,17 @@ class Recipe:
         raise NotImplementedError
 
     def generator_variables(self, state: TrainState) -> dict[str, Any]:
-        """What samples, evaluation and inference use: the moving average where kept, else the live nets."""
-        if state.ema:
-            return dict(state.ema)
-        return {name: state.nets[name].variables for name in self.generator_names}
+        """What samples, evaluation and inference use: the generators' moving average where kept, else the
+        live nets; the `auxiliary_names` nets live."""
+        live = {name: state.nets[name].variables for name in self.generator_names + self.auxiliary_names}
+        return {**live, **state.ema}
+
+    def check_choice(self, name: str, value: str) -> None:
+        """Raises `ConfigError` unless ``value`` is allowed for `predict`'s choice ``name`` (by default:
+        one of the values `generator_spec` lists)."""
+        allowed = self.generator_spec.choices[name]
+        if allowed is not None and value not in allowed:
+            raise ConfigError(f"this run's --{name} can be {' or '.join(allowed)}, not {value!r}")
 
     def sample_inputs(self, rng: jax.Array, num: int, examples: dict[str, Any] | None = None) -> Any:
         """Fixed inputs for sample grids: noise, or (translation) ``examples`` of real data."""

@@ -49,9 +49,9 @@ class NoiseToImage(Recipe):
         super().__init__(config)
         self.G, self.D = build_networks(config)
         self.g_opt = run_optimizer(config, "g")
-        self.d_opt = run_optimizer(config, "d")
-        self.loss = config.gan.loss
         self.n_critic = int(config.gan.n_critic)
+        self.d_opt = run_optimizer(config, "d", updates_per_step=self.n_critic)
+        self.loss = config.gan.loss
         self.gp_weight = float(config.gan.gp_weight)
         self.latent_dim = int(config.model.latent_dim)
         self.examples_per_row = self.n_critic

@@ -1,0 +1,41 @@
+"""StarGAN (Choi et al. 2018) on the embedded digit styles (ink, chalk, neon, outline), 32x32, minutes on
+2 CPU cores: one generator translates a digit into any style, keeping the digit.
+
+The paper's CelebA setting (prepare it once with `tfds build celeb_a`):
+--config.data.source=tfds --config.data.name=celeb_a --config.data.layout=attributes
+--config.image_size=128 --config.data.random_flip=True --config.model.g_features=64
+--config.model.d_features=64 --config.model.d_layers=6 --config.num_steps=200000
+(attributes: --config.data.attributes; images are centre-cropped to a square, i.e. 178x178, then resized).
+Your own domains: --config.data.source=folder --config.data.layout=domains --config.data.path=DIR with one
+sub-folder per domain (DIR/<domain>/*.png, or DIR/train/<domain>/ and DIR/test/<domain>/).
+"""
+from jaxgan.config import adam, base_config
+
+
+def get_config():
+    c = base_config()
+    c.recipe = "stargan"
+    c.image_size = 32
+    c.batch_size = 16
+    c.num_steps = 1000
+    c.data.source = "digit_styles"
+    c.data.channels = 3
+    c.data.random_flip = False                # a flipped digit is another symbol; True for faces
+    c.data.domains = ()                       # layout=domains: the domains, in label order (): every sub-folder
+    c.data.attributes = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")    # layout=attributes
+    c.data.exclusive = ("Black_Hair,Blond_Hair,Brown_Hair,Gray_Hair",)   # at most one of each group is on
+    c.model.num_blocks = 6
+    c.model.g_features = 32
+    c.model.d_features = 32
+    c.model.d_layers = 4                      # 6 at 128 px (the paper); the image side must divide by 2**d_layers
+    c.gan = dict(loss="wasserstein", n_critic=5, gp_weight=10.0, lambda_cls=1.0, lambda_rec=10.0)
+    # Adam 1e-4 (0.5, 0.999), constant for the first half, then linearly to zero (the paper).
+    c.optim.g = adam(1e-4, 0.5)
+    c.optim.d = adam(1e-4, 0.5)
+    c.optim.g.schedule = c.optim.d.schedule = "linear_decay"
+    c.log_every = 50
+    c.sample_every = 250
+    c.checkpoint_every = 250
+    c.eval_every = 500
+    c.num_samples = 8
+    return c
