@@ -73,6 +73,9 @@ def check_flags(spec) -> None:
             sys.exit(f"error: --{name} does not apply: this run {kind}")
     if spec.consumes == "image" and _INPUT.value is None:
         sys.exit("error: this run translates images; give --input FILE|FOLDER|GLOB")
+    for name in spec.required:
+        if CHOICES[name].value is None:
+            sys.exit(f"error: this run needs --{name}: one of {', '.join(spec.choices[name])}, or all")
 
 
 def sample_noise(rng, indices, latent_dim: int):

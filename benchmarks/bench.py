@@ -8,7 +8,8 @@ For each model: compile time, median step time, images/s, peak memory, and, when
 ``ratio`` = our images/s / PyTorch's (> 1: jaxgan is faster). A step is one generator update with all
 its discriminator updates (WGAN: n_critic = 5), on a fixed synthetic batch, as in the reference; it is
 the recipe's `make_step`, exactly what the trainer runs (CycleGAN's host image pool included, and
-its share of the step time reported as ``pool_share``). SRGAN's VGG19 gets random weights (timing
+its share of the step time reported as ``pool_share``; StarGAN: its n_critic = 5 critic updates each on its
+own real batch, where the reference reuses one). SRGAN's VGG19 gets random weights (timing
 only), and its row adds x4 inference speed in output megapixels/s (``upscale_mp_s``, SRResNet on one
 128 x 128 LR tile; ``torch_upscale_mp_s`` the same network in PyTorch).
 Runs without TensorFlow (the accelerator machines have none).
@@ -41,6 +42,9 @@ MODELS = {
     # the SRGAN phase (D update + G update with the VGG54 content loss), the paper's SRResNet
     "srgan": ("srgan", {"image_size": 96, "batch_size": 16, "pretrain_steps": 0, "content_loss": "vgg54",
                         "model.num_blocks": 16, "model.features": 64, "model.d_features": 64}),
+    # the paper's CelebA model: 5 attributes, 6 residual blocks, a 6-layer critic, n_critic = 5
+    "stargan": ("stargan", {"image_size": 128, "batch_size": 16, "data.source": "tfds", "data.name": "celeb_a",
+                            "data.layout": "attributes", "model.d_layers": 6, **_FULL_WIDTH}),
 }
 UPSCALE_TILE = 128              # x4 inference: LR tiles of 128 x 128 -> 512 x 512 outputs
 
@@ -83,7 +87,8 @@ def bench_jax(name: str, args) -> dict:
     recipe = recipes.build(config)
     mesh = parallel.make_mesh()
     rng = np.random.default_rng(0)
-    images = {k: np.tanh(rng.standard_normal(v.shape, np.float32))
+    images = {k: rng.integers(0, 2, v.shape).astype(np.float32) if k in recipe.label_fields
+              else np.tanh(rng.standard_normal(v.shape, np.float32))
               for k, v in recipe.example_batch(config.batch_size).items()}
     with jax.set_mesh(mesh):
         batch = parallel.global_batch(images, mesh)

@@ -218,6 +218,13 @@ def test_celeb_a_style_attributes_become_multi_hot_labels(tmp_path):
         next(train_batches(tiny_stargan(**fields, **{"data.attributes": ("Blnd_Hair", "Male")})))
 
 
+def test_unprepared_celeb_a_says_how_to_prepare_it(tmp_path):
+    config = tiny_stargan(**{"data.source": "tfds", "data.name": "celeb_a", "data.layout": "attributes",
+                             "data.data_dir": str(tmp_path)})
+    with pytest.raises(DataError, match="not prepared.*tfds build celeb_a"):
+        next(train_batches(config))
+
+
 # ------------------------------------------------------------------------------------------ training
 def test_stargan_trains_evaluates_and_resumes_exactly_across_the_critic_loop(tmp_path):
     devices = jax.devices()[:1]
@@ -303,18 +310,20 @@ def test_infer_translates_a_folder_to_one_domain_or_all(stargan_workdir, tmp_pat
     every = run("infer.py", "--workdir", stargan_workdir, "--input", src, "--output", tmp_path / "all", "--target", "all")
     assert every.returncode == 0, every.stderr[-3000:]
     written = sorted(p.relative_to(tmp_path / "all").as_posix() for p in (tmp_path / "all").rglob("*.*"))
-    assert written == sorted(f"{d}/{f}" for d in ("chalk", "ink", "neon", "outline") for f in ("sub/gray.png", "wide.jpg"))
+    assert written == sorted(f"{d}/{f}" for d in ("blueprint", "chalk", "gold", "neon") for f in ("sub/gray.png", "wide.jpg"))
     neon = np.asarray(Image.open(tmp_path / "neon" / "wide.jpg"), np.float32)
     np.testing.assert_allclose(np.asarray(Image.open(tmp_path / "all" / "neon" / "wide.jpg"), np.float32), neon, atol=2)
-    assert not np.allclose(np.asarray(Image.open(tmp_path / "all" / "ink" / "wide.jpg"), np.float32), neon, atol=2)
+    assert not np.allclose(np.asarray(Image.open(tmp_path / "all" / "gold" / "wide.jpg"), np.float32), neon, atol=2)
 
 
 def test_an_unknown_target_is_one_line_listing_the_known_ones(stargan_workdir, tmp_path):
     src = tmp_path / "in"
     _mixed_folder(src)
-    result = run("infer.py", "--workdir", stargan_workdir, "--input", src, "--output", tmp_path / "o", "--target", "gold")
+    result = run("infer.py", "--workdir", stargan_workdir, "--input", src, "--output", tmp_path / "o", "--target", "pink")
     assert result.returncode != 0 and "Traceback" not in result.stderr
-    assert "unknown --target 'gold'; this run knows ink, chalk, neon, outline" in result.stderr
+    assert "unknown --target 'pink'; this run knows chalk, neon, gold, blueprint" in result.stderr
+    missing = run("infer.py", "--workdir", stargan_workdir, "--input", src, "--output", tmp_path / "o")
+    assert missing.returncode != 0 and "needs --target: one of chalk, neon, gold, blueprint, or all" in missing.stderr
 
 
 def test_attribute_models_switch_named_attributes_from_the_estimated_own_ones(tmp_path):

@@ -6,9 +6,10 @@
 - ``grey2photo`` (paired, pix2pix): crops of scikit-image's colour photos, A = grayscale, B = colour.
 - ``photo2sketch`` (unpaired, CycleGAN): A = colour photo crops, B = edge sketches of other images.
 - ``photos`` (super-resolution): the colour photos at their own size (see `data.super_resolution`).
-- ``digit_styles`` (domains, StarGAN): the digits drawn in four visually distinct styles (ink on paper,
-  chalk on a board, neon glow, red outline); each digit image appears in one style, and its digit is
-  kept as ``content`` so evaluation can check that a translation keeps the digit.
+- ``digit_styles`` (domains, StarGAN): the digits drawn in four visually distinct styles, light strokes
+  on dark grounds (grainy chalk on a green board, a magenta neon glow on black, thick gold on dark wood,
+  thin pale strokes on a blueprint grid); each digit image appears in one style, and its digit is kept as
+  ``content`` so evaluation can check that a translation keeps the digit.
 
 Each is split deterministically into ``train`` and ``test`` (held out for evaluation); the photo sets
 are split by file, so held-out photos never appear in training.
@@ -25,7 +26,7 @@ from jaxgan.errors import DataError
 EMBEDDED = ("digits", "faces")
 PAIRED = ("grey2photo",)
 #: the styles of ``digit_styles``, in domain order
-DIGIT_STYLES = ("ink", "chalk", "neon", "outline")
+DIGIT_STYLES = ("chalk", "neon", "gold", "blueprint")
 UNPAIRED = ("photo2sketch",)
 _HELD_OUT = {"digits": 297, "faces": 20}
 
@@ -184,10 +185,7 @@ def _styled(m: np.ndarray, style: str, rng: np.random.Generator) -> np.ndarray:
         pil = Image.fromarray(np.uint8(np.clip(a, 0, 1) * 255))
         return np.asarray(pil.filter(ImageFilter.GaussianBlur(radius)), np.float32)[..., None] / 255.0
 
-    if style == "ink":                       # dark blue ink on cream paper
-        paper, ink = np.array([240, 232, 205]) + 4 * noise, np.array([25, 35, 110])
-        image = paper * (1 - w) + ink * w
-    elif style == "chalk":                   # grainy white chalk on a green board
+    if style == "chalk":                     # grainy white chalk on a green board
         board, chalk = np.array([45, 80, 55]) + 8 * noise, np.array([235, 235, 225])
         grain = np.clip(w * (0.8 + 0.25 * rng.normal(0.0, 1.0, w.shape)), 0, 1)
         image = board * (1 - grain) + chalk * grain
@@ -195,13 +193,18 @@ def _styled(m: np.ndarray, style: str, rng: np.random.Generator) -> np.ndarray:
         glow = blurred(m, side / 14)
         image = np.array([12, 6, 24]) + np.array([255, 30, 190]) * np.clip(1.6 * glow, 0, 1) \
             + np.array([255, 225, 250]) * np.clip(w - 0.4, 0, 1) / 0.6
-    elif style == "outline":                 # the strokes' outline in red on light grey
-        mask = Image.fromarray(np.uint8(m > 0.45) * 255)
-        size = max(3, side // 10 | 1)
-        ring = (np.asarray(mask.filter(ImageFilter.MaxFilter(size)), np.float32)
-                - np.asarray(mask.filter(ImageFilter.MinFilter(size)), np.float32))[..., None] / 255.0
-        ring = blurred(ring[..., 0], 0.6)
-        image = (np.array([222, 222, 222]) + 3 * noise) * (1 - ring) + np.array([180, 20, 20]) * ring
+    elif style == "gold":                    # thick gold strokes, darker at their edges, on dark wood
+        thick = np.asarray(Image.fromarray(np.uint8(m * 255)).filter(ImageFilter.MaxFilter(3)), np.float32) / 255.0
+        core = blurred(thick * thick, 0.8)
+        wood = np.array([62, 38, 22]) + 6 * noise + 10 * np.sin(np.linspace(0, 9, side))[:, None, None]
+        metal = np.array([175, 115, 25]) + np.array([80, 90, 45]) * core
+        image = wood * (1 - thick[..., None]) + metal * thick[..., None]
+    elif style == "blueprint":               # thin pale-cyan strokes on blueprint blue with a grid
+        thin = np.asarray(Image.fromarray(np.uint8(m * 255)).filter(ImageFilter.MinFilter(3)), np.float32) / 255.0
+        grid = np.zeros((side, side, 1))
+        grid[::max(side // 8, 2)], grid[:, ::max(side // 8, 2)] = 1.0, 1.0
+        paper = np.array([25, 65, 150]) + 4 * noise + 35 * grid
+        image = paper * (1 - thin[..., None]) + np.array([215, 240, 255]) * thin[..., None]
     else:
         raise ValueError(f"unknown style {style!r}")
     return np.clip(np.round(image + jitter), 0, 255).astype(np.uint8)

@@ -50,7 +50,7 @@ class GeneratorSpec:
     receptive field: images then run in overlapping tiles of ``tile`` input pixels with that overlap.
     ``choices`` are named options of `Recipe.predict` with their allowed values, the first the default
     (CycleGAN: ``{"direction": ("AtoB", "BtoA")}``), or None for free text (a prompt). infer.py offers each
-    as ``--<name>``.
+    as ``--<name>``; those in ``required`` have no default (StarGAN's ``target``).
     """
 
     consumes: str
@@ -61,6 +61,7 @@ class GeneratorSpec:
     tile_margin: int = 0
     tile: int = 0
     choices: Mapping[str, tuple[str, ...] | None] = dataclasses.field(default_factory=dict)
+    required: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,7 +5,7 @@ One step = ``n_critic`` critic updates, each on its own real batch (WGAN-GP adve
 gradient penalty + lambda_cls x domain classification of the real images), then one generator update on
 the last batch: adversarial + lambda_cls x classification of its fakes as their targets + lambda_rec x
 L1 of the reconstruction ``G(G(x, target), own)`` to ``x``, all in one compiled function (the shared
-critic loop). Targets are the batch's own labels, shuffled (the paper's code), with each exclusive group
+critic loop; the last critic update and the generator update share one G pass). Targets are the batch's own labels, shuffled (the paper's code), with each exclusive group
 (CelebA's hair colours) kept to at most one attribute. Labels are one-hot (``data.layout=domains``: one
 domain per image, softmax classification) or multi-hot (``attributes``: binary cross-entropy).
 
@@ -63,7 +63,7 @@ class StarGAN(Recipe):
         # attribute models estimate a photo's own attributes with D's classification head
         self.auxiliary_names = ("D",) if self.multi_label else ()
         self.generator_spec = GeneratorSpec("image", config.data.channels, size_multiple=4,
-                                            choices={"target": self.names})
+                                            choices={"target": self.names}, required=("target",))
 
     def example_batch(self, rows: int = 1) -> dict[str, np.ndarray]:
         batch = super().example_batch(rows)
@@ -93,10 +93,8 @@ class StarGAN(Recipe):
     def _classification(self, logits: jax.Array, targets: jax.Array) -> jax.Array:
         return losses.domain_classification(logits, targets, self.multi_label)
 
-    def _critic_update(self, g: NetState, d: NetState, inputs: tuple[jax.Array, ...]) -> tuple[NetState, Metrics]:
-        real, labels, targets, key = inputs
-        fake = adversarial.apply_train(self.G, g, g.params, real, targets)[0]
-
+    def _critic_update(self, d: NetState, real: jax.Array, labels: jax.Array, fake: jax.Array, key: jax.Array
+                       ) -> tuple[NetState, Metrics]:
         def real_classification(logits: jax.Array) -> tuple[jax.Array, Metrics]:
             loss = self._classification(logits, labels)
             return self.lambda_cls * loss, {"d_classification": loss}
@@ -104,10 +102,12 @@ class StarGAN(Recipe):
         return adversarial.discriminator_update(self.D, d, self.d_opt, real, fake, self.loss, gp_weight=self.gp_weight,
                                                 rng=key, real_aux_loss=real_classification)
 
-    def _generator_update(self, g: NetState, d: NetState, real: jax.Array, labels: jax.Array, targets: jax.Array
-                          ) -> tuple[NetState, Metrics]:
-        def loss_fn(params):
-            fake = adversarial.apply_train(self.G, g, params, real, targets)[0]
+    def _generator_update(self, g: NetState, d: NetState, forward: adversarial.GeneratorPass, real: jax.Array,
+                          labels: jax.Array, targets: jax.Array) -> tuple[NetState, Metrics]:
+        """G's update; its translation ``forward`` was computed before the critic updates (G is unchanged by
+        them), so the gradient is the direct one (the reconstruction's second G pass) plus the one through
+        the saved pass."""
+        def loss_fn(params, fake):
             patches, logits = adversarial.apply_train(self.D, d, d.params, fake)[0]
             back = adversarial.apply_train(self.G, g, params, fake, labels)[0]
             terms = {"g_adversarial": losses.generator_loss(self.loss, patches),
@@ -117,7 +117,8 @@ class StarGAN(Recipe):
                 + self.lambda_rec * terms["reconstruction"]
             return loss, dict(terms, g_loss=loss)
 
-        grads, metrics = jax.grad(loss_fn, has_aux=True)(g.params)
+        (direct, through_fake), metrics = jax.grad(loss_fn, argnums=(0, 1), has_aux=True)(g.params, forward.fake)
+        grads = jax.tree.map(jnp.add, direct, forward.vjp(through_fake)[0])
         return adversarial.apply_grads(g, grads, self.g_opt), metrics
 
     def train_step(self, state: TrainState, batch: Batch, frozen: dict[str, Any]) -> tuple[TrainState, Metrics]:
@@ -129,9 +130,18 @@ class StarGAN(Recipe):
             images, labels = images[None], labels[None]
         keys = jax.random.split(state.step_rng(), 2 * self.n_critic).reshape(self.n_critic, 2, -1)
         targets = jax.vmap(self.sample_targets)(keys[:, 0], labels)
-        d, metrics = adversarial.critic_loop(lambda d, inputs: self._critic_update(g, d, inputs), d,
-                                             (images, labels, targets, keys[:, 1]))
-        g, g_metrics = self._generator_update(g, d, images[-1], labels[-1], targets[-1])
+        # The last critic update and G's update share one G pass (the PyTorch reference runs two).
+        forward = adversarial.generator_forward(self.G, g, images[-1], targets[-1])
+
+        def critic_iteration(d: NetState, inputs: tuple[jax.Array, ...]) -> tuple[NetState, Metrics]:
+            index, real, label, target, key = inputs
+            fake = jax.lax.cond(index == self.n_critic - 1, lambda: forward.fake,
+                                lambda: adversarial.apply_train(self.G, g, g.params, real, target)[0])
+            return self._critic_update(d, real, label, fake, key)
+
+        d, metrics = adversarial.critic_loop(critic_iteration, d, (jnp.arange(self.n_critic), images, labels, targets,
+                                                                    keys[:, 1]))
+        g, g_metrics = self._generator_update(g, d, forward, images[-1], labels[-1], targets[-1])
         metrics = dict(metrics, **g_metrics)
         if self.loss == "wasserstein":
             metrics["wasserstein_estimate"] = metrics["d_real"] - metrics["d_fake"]
@@ -171,9 +181,10 @@ class StarGAN(Recipe):
         logits = self.D.apply(variables["D"], resized, train=False)[1]
         return (logits > 0).astype(jnp.float32)
 
-    def predict(self, variables: dict[str, Any], inputs: jax.Array, target: str | None = None, **choices: str
+    def predict(self, variables: dict[str, Any], inputs: jax.Array, target: str = "", **choices: str
                 ) -> jax.Array:
-        target = target or self.names[0]
+        if not target:
+            raise ConfigError(f"give --target: one of {', '.join(self.names)}, or all")
         n = inputs.shape[0]
         own = self.own_labels(variables, inputs) if self.multi_label else jnp.zeros((n, len(self.names)))
         return self.translate(variables, inputs, self.target_labels(own, target))
