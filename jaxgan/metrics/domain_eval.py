@@ -54,13 +54,10 @@ def evaluate(translate: Translate, train: dict[str, np.ndarray], held_out: dict[
         return split["domain"] if multi_label else split["domain"].argmax(-1)
 
     classify = train_classifier(train["image"], labels(train), num, seed, multi_label=multi_label, input_size=size)
-    content = None
+    content = None                          # a digit classifier reading stroke maps
     if "content" in train and "content" in held_out:
-        read = train_classifier(stroke_map(train["image"]), train["content"], int(train["content"].max()) + 1,
-                                seed + 1, steps=1000)
-
-        def content(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            return read(stroke_map(images))
+        content = train_classifier(stroke_map(train["image"]), train["content"], int(train["content"].max()) + 1,
+                                   seed + 1, steps=1000)
 
     x, own = held_out["image"], np.asarray(held_out["domain"], np.float32)
     real_logits = _batched(lambda a: classify(a)[0], x)
@@ -87,13 +84,13 @@ def evaluate(translate: Translate, train: dict[str, np.ndarray], held_out: dict[
         untouched.append(lands(real_logits[rows], ts, index))
         errors.append(np.abs(back - xs).mean(axis=(1, 2, 3)))
         if content is not None:
-            kept.append(_batched(lambda a: content(a)[0], fake).argmax(-1) == held_out["content"][rows])
+            kept.append(_batched(lambda a: content(stroke_map(a))[0], fake).argmax(-1) == held_out["content"][rows])
     results = {"domain_accuracy": float(np.mean(np.concatenate(hits))),
                "domain_accuracy_real": float(real_accuracy),
                "domain_accuracy_untranslated": float(np.mean(np.concatenate(untouched))),
                "reconstruction_l1": float(np.mean(np.concatenate(errors)))}
     if content is not None:
-        real_content = _batched(lambda a: content(a)[0], x).argmax(-1) == held_out["content"]
+        real_content = _batched(lambda a: content(stroke_map(a))[0], x).argmax(-1) == held_out["content"]
         results["content_kept"] = float(np.mean(np.concatenate(kept)))
         results["content_accuracy_real"] = float(np.mean(real_content))
     return results
