@@ -22,6 +22,7 @@ def run(*args):
     ("configs/dcgan.py", "--config.batch_size=abc", "batch_size"),               # ill-typed value
     ("configs/dcgan.py", "--config.model.d_norm=batchnorm", "model.d_norm"),     # unknown name
     ("configs/cyclegan.py", "--config.optim.g.lr=-1", "optim.g.lr"),             # out of range
+    ("configs/stargan.py", "--config.model.d_layers=6", "2**model.d_layers"),    # a recipe's shape rule
     ("configs/nope.py", "--config.seed=1", "configs/nope.py")])                  # missing config file
 def test_bad_config_fails_at_once_with_one_line(config, override, field, tmp_path):
     result = run("train.py", "--config", config, "--workdir", tmp_path / "w", override)
