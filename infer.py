@@ -4,6 +4,12 @@ Generate (noise-to-image recipes)::
 
     python infer.py --workdir runs/dcgan --output out/ --num 100
 
+Generate from text (text-to-image): ``--num`` images for one prompt, or for each line of a file into
+``OUT/<line number>_<prompt>/``; image ``i`` of every prompt starts from the same noise (``--seed``)::
+
+    python infer.py --workdir runs/text2img --prompt "a red seven" --num 16 --output out/
+    python infer.py --workdir runs/text2img --prompts prompts.txt --num 8 --output out/
+
 Translate (pix2pix, CycleGAN): every readable image under a file, folder or glob, at its own size::
 
     python infer.py --workdir runs/cyclegan --input photos/ --output out/ [--direction BtoA] [--batch 8]
@@ -42,8 +48,11 @@ _SIZE = flags.DEFINE_integer("size", None, "Runs that take images: resize inputs
                              lower_bound=1)
 _TILE = flags.DEFINE_integer("tile", None, "Tiled runs (super-resolution): tile side in input pixels (default: the "
                              "run's config.tile).", lower_bound=1)
-_NUM = flags.DEFINE_integer("num", 64, "Runs that generate from noise: how many images.", lower_bound=1)
+_NUM = flags.DEFINE_integer("num", 64, "Runs that generate: how many images (text: per prompt).", lower_bound=1)
 _SEED = flags.DEFINE_integer("seed", 0, "Runs that generate from noise: noise seed.")
+_PROMPT = flags.DEFINE_string("prompt", None, "Text-to-image runs: generate --num images for this caption.")
+_PROMPTS = flags.DEFINE_string("prompts", None, "Text-to-image runs: a text file, one prompt per line; line N's "
+                               "images go into OUTPUT/<N>_<prompt>/.")
 _STEP = flags.DEFINE_integer("step", None, "Checkpoint step (default: the latest).")
 _BATCH = flags.DEFINE_integer("batch", None, "Images (tiled runs: tiles) per generator call (default 64 from noise, "
                               "8 from images, 2 tiles).", lower_bound=1)
@@ -64,15 +73,19 @@ flags.mark_flags_as_required(["workdir"])
 def check_flags(spec) -> None:
     """Exits with one line when a flag the user gave does not apply to this run's generator."""
     tiled = spec.consumes == "image" and spec.tile_margin > 0
-    applies = {"num": spec.consumes == "noise", "seed": spec.consumes == "noise", "input": spec.consumes == "image",
-               "size": spec.consumes == "image" and not tiled, "tile": tiled}
+    generates = spec.consumes in ("noise", "text")
+    applies = {"num": generates, "seed": generates, "input": spec.consumes == "image",
+               "size": spec.consumes == "image" and not tiled, "tile": tiled,
+               "prompt": spec.consumes == "text", "prompts": spec.consumes == "text"}
     for name, ok in applies.items():
         if flags.FLAGS[name].present and not ok:
-            kind = "generates from noise" if spec.consumes == "noise" else \
-                "upscales images at their own size, in tiles" if tiled else "translates images"
+            kind = {"noise": "generates from noise", "text": "generates from text (--prompt, --prompts)"}.get(
+                spec.consumes, "upscales images at their own size, in tiles" if tiled else "translates images")
             sys.exit(f"error: --{name} does not apply: this run {kind}")
     if spec.consumes == "image" and _INPUT.value is None:
         sys.exit("error: this run translates images; give --input FILE|FOLDER|GLOB")
+    if spec.consumes == "text" and (_PROMPT.value is None) == (_PROMPTS.value is None):
+        sys.exit("error: this run generates from text; give --prompt TEXT or --prompts FILE (one of them)")
     for name in spec.required:
         if CHOICES[name].value is None:
             sys.exit(f"error: this run needs --{name}: one of {', '.join(spec.choices[name])}, or all")
@@ -85,27 +98,60 @@ def sample_noise(rng, indices, latent_dim: int):
     return jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(rng, i), (latent_dim,)))(indices)
 
 
-def generate(predictor, step: int) -> None:
+def read_prompts() -> list[tuple[str, str]]:
+    """``[(output sub-folder, prompt)]``: ``--prompt`` into OUTPUT itself, or each non-blank line of
+    ``--prompts`` into ``<line number>_<its words joined by _>``."""
+    from jaxgan.text import tokenize
+
+    if _PROMPT.value is not None:
+        return [("", _PROMPT.value)]
+    try:
+        lines = Path(_PROMPTS.value).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        sys.exit(f"error: cannot read --prompts {_PROMPTS.value}: {e}")
+    listed = [(f"{number}_" + "_".join(tokenize(line))[:48].rstrip("_"), line.strip())
+              for number, line in enumerate(lines, 1) if line.strip()]
+    if not listed:
+        sys.exit(f"error: --prompts {_PROMPTS.value} holds no prompt")
+    return listed
+
+
+def generate(predictor, step: int, recipe) -> None:
+    """``--num`` images from noise, or (text-to-image) for each prompt."""
     import jax
     from tqdm import tqdm
 
     from jaxgan.data.images import save_png, to_uint8
 
-    out, batch = Path(_OUTPUT.value), _BATCH.value or 64
-    names = [out / f"sample_{i:05d}.png" for i in range(_NUM.value)]
-    existing = [p for p in names if p.exists()]
+    out, batch, num = Path(_OUTPUT.value), _BATCH.value or 64, _NUM.value
+    runs = read_prompts() if predictor.spec.consumes == "text" else [("", None)]
+    names = [[out / folder / f"sample_{i:05d}.png" for i in range(num)] for folder, _ in runs]
+    existing = [p for listed in names for p in listed if p.exists()]
     if existing and not _OVERWRITE.value:
         sys.exit(f"error: {len(existing)} output file(s) already exist in {out} (e.g. {existing[0].name}); "
                  f"pass --overwrite to replace them")
+    texts = None
+    if runs[0][1] is not None:
+        from jaxgan.text import unknown_words
+
+        texts = recipe.encode_prompts([prompt for _, prompt in runs])
+        unknown = list(dict.fromkeys(w for _, prompt in runs for w in unknown_words(prompt, recipe.vocabulary)))
+        if unknown:
+            print(f"warning: this run's vocabulary does not know {', '.join(map(repr, unknown))}: ignored",
+                  file=sys.stderr)
     rng = jax.random.PRNGKey(_SEED.value)
-    with tqdm(total=_NUM.value, unit="img", desc=f"step {step}", file=sys.stderr) as bar:
-        for start in range(0, _NUM.value, batch):
-            count = min(batch, _NUM.value - start)
-            noise = sample_noise(rng, jax.numpy.arange(start, start + batch), predictor.spec.latent_dim)
-            for i, image in enumerate(to_uint8(predictor(noise))[:count]):
-                save_png(image, names[start + i])
-            bar.update(count)
-    print(f"wrote {_NUM.value} images to {out}")
+    with tqdm(total=num * len(runs), unit="img", desc=f"step {step}", file=sys.stderr) as bar:
+        for row, listed in enumerate(names):
+            for start in range(0, num, batch):
+                count = min(batch, num - start)
+                inputs = sample_noise(rng, jax.numpy.arange(start, start + batch), predictor.spec.latent_dim)
+                if texts is not None:
+                    inputs = {"noise": inputs, "text": jax.numpy.broadcast_to(texts[row], (batch,) + texts.shape[1:])}
+                for i, image in enumerate(to_uint8(predictor(inputs))[:count]):
+                    save_png(image, listed[start + i])
+                bar.update(count)
+    where = f"{len(runs)} folders in {out}" if len(runs) > 1 or runs[0][0] else str(out)
+    print(f"wrote {num * len(runs)} images to {where}")
 
 
 def translate(predictor, output: Path, report_unreadable: bool = True) -> None:
@@ -158,7 +204,8 @@ def main(argv: list[str]) -> None:
         sys.exit("error: give --output FOLDER (or --export FILE to write the generator alone)")
     try:
         if _EXPORT.value is not None:
-            extra = [n for n in ("output", "input", "num", "seed", "size", "tile", "batch", "overwrite", *CHOICES)
+            extra = [n for n in ("output", "input", "num", "seed", "size", "tile", "batch", "overwrite", "prompt",
+                                 "prompts", *CHOICES)
                      if flags.FLAGS[n].present]
             if extra:
                 sys.exit(f"error: --{extra[0]} does not apply to --export (it writes the generator alone)")
@@ -168,8 +215,8 @@ def main(argv: list[str]) -> None:
         recipe, variables, step = load_generator(_WORKDIR.value, _STEP.value)
         check_flags(recipe.generator_spec)
         choices = {name: flag.value for name, flag in CHOICES.items()}
-        if recipe.generator_spec.consumes == "noise":
-            generate(Predictor(recipe, variables, **choices), step)
+        if recipe.generator_spec.consumes in ("noise", "text"):
+            generate(Predictor(recipe, variables, **choices), step, recipe)
             return
         runs = [(folder, Predictor(recipe, variables, **picked)) for folder, picked in
                 expand_all(recipe.generator_spec, choices)]             # every choice checked before any work

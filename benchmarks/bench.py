@@ -9,7 +9,8 @@ For each model: compile time, median step time, images/s, peak memory, and, when
 its discriminator updates (WGAN: n_critic = 5), on a fixed synthetic batch, as in the reference; it is
 the recipe's `make_step`, exactly what the trainer runs (CycleGAN's host image pool included, and
 its share of the step time reported as ``pool_share``; StarGAN: its n_critic = 5 critic updates each on its
-own real batch, where the reference reuses one). SRGAN's VGG19 gets random weights (timing
+own real batch, where the reference reuses one; text2img: GAN-CLS + GAN-INT on 1024-d fixed embeddings as
+the reference, and ``text2img_words`` the same with our word encoder, timed against the same reference). SRGAN's VGG19 gets random weights (timing
 only), and its row adds x4 inference speed in output megapixels/s (``upscale_mp_s``, SRResNet on one
 128 x 128 LR tile; ``torch_upscale_mp_s`` the same network in PyTorch).
 Runs without TensorFlow (the accelerator machines have none).
@@ -45,7 +46,15 @@ MODELS = {
     # the paper's CelebA model: 5 attributes, 6 residual blocks, a 6-layer critic, n_critic = 5
     "stargan": ("stargan", {"image_size": 128, "batch_size": 16, "data.source": "tfds", "data.name": "celeb_a",
                             "data.layout": "attributes", "model.d_layers": 6, **_FULL_WIDTH}),
+    # GAN-CLS + GAN-INT at 64x64 on pre-computed 1024-d sentence embeddings, as the reference (no diversity term)
+    "text2img": ("text2img", {"image_size": 64, "batch_size": 64, "model.text_encoder": "fixed", "model.text_dim": 1024,
+                              "gan.diversity_weight": 0.0, **_FULL_WIDTH}),
+    # the same with our word encoder trained alongside D (a 5,000-word vocabulary, 16-word captions)
+    "text2img_words": ("text2img", {"image_size": 64, "batch_size": 64, "gan.diversity_weight": 0.0,
+                                    "data.vocabulary": tuple(f"w{i}" for i in range(5000)), **_FULL_WIDTH}),
 }
+#: the torch reference's model for each row (text2img_words is timed against the reference's fixed embeddings)
+TORCH_MODEL = {"text2img_words": "text2img"}
 UPSCALE_TILE = 128              # x4 inference: LR tiles of 128 x 128 -> 512 x 512 outputs
 
 
@@ -87,7 +96,7 @@ def bench_jax(name: str, args) -> dict:
     recipe = recipes.build(config)
     mesh = parallel.make_mesh()
     rng = np.random.default_rng(0)
-    images = {k: rng.integers(0, 2, v.shape).astype(np.float32) if k in recipe.label_fields
+    images = {k: rng.integers(0, 2, v.shape).astype(v.dtype) if k in recipe.label_fields
               else np.tanh(rng.standard_normal(v.shape, np.float32))
               for k, v in recipe.example_batch(config.batch_size).items()}
     with jax.set_mesh(mesh):
@@ -145,7 +154,8 @@ def _median_seconds(run, args) -> float:
 def bench_torch(name: str, args, size: int, batch: int) -> dict | None:
     if args.no_torch or importlib.util.find_spec("torch") is None or not TORCH_REFERENCE.exists():
         return None
-    cmd = [sys.executable, str(TORCH_REFERENCE), "--model", name, "--size", str(size), "--batch", str(batch),
+    cmd = [sys.executable, str(TORCH_REFERENCE), "--model", TORCH_MODEL.get(name, name), "--size", str(size),
+           "--batch", str(batch),
            "--steps", str(args.steps), "--warmup", str(args.warmup)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     row = json.loads(out.strip().splitlines()[-1])

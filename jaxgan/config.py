@@ -86,6 +86,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     typing cannot express; raises `ConfigError` naming the field."""
     from jaxgan import losses, nn, optim, recipes
     from jaxgan.data import registry
+    from jaxgan.recipes.text_to_image import TEXT_ENCODERS
 
     for field in ("batch_size", "num_steps", "image_size", "log_every", "sample_every", "checkpoint_every",
                   "keep_checkpoints", "num_samples"):
@@ -95,7 +96,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
         raise ConfigError(f"config.data.channels must be 1 or 3, got {config.data.channels}")
     names = {"recipe": recipes.RECIPES, "model.conv_impl": nn.CONV_IMPLS, "model.norm": nn.NORMS,
              "model.d_norm": nn.NORMS, "gan.loss": losses.ADVERSARIAL, "data.source": registry.SOURCES,
-             "data.layout": ("",) + registry.LAYOUTS, "data.resize": ("crop", "stretch", "none")}
+             "data.layout": ("",) + registry.LAYOUTS, "data.resize": ("crop", "stretch", "none"),
+             "model.text_encoder": TEXT_ENCODERS}
     for net in (config.optim.keys() if "optim" in config else ()):
         names[f"optim.{net}.name"] = optim.OPTIMIZERS
         names[f"optim.{net}.schedule"] = optim.SCHEDULES
@@ -110,7 +112,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
     ranges = {"gan.n_critic": (1, None), "gan.pool_size": (0, None), "model.dropout": (0.0, 0.99),
               "gan.gp_weight": (0.0, None), "eval_every": (0, None), "data.load_size": (0, None),
               "gan.lambda_cls": (0.0, None), "gan.lambda_rec": (0.0, None), "model.d_layers": (1, None),
-              "ema_decay": (0.0, 0.99999)}
+              "ema_decay": (0.0, 0.99999), "gan.interpolation_weight": (0.0, None),
+              "gan.diversity_weight": (0.0, None),
+              "gan.interpolation_beta": (0.0, 1.0), "data.max_words": (1, None), "data.max_captions": (1, None),
+              "data.vocabulary_size": (1, None), "model.text_dim": (1, None)}
     for net in (config.optim.keys() if "optim" in config else ()):
         ranges[f"optim.{net}.lr"] = (0.0, None)
         ranges[f"optim.{net}.decay_start"] = (0.0, 1.0)

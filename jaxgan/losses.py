@@ -55,6 +55,13 @@ def generator_loss(kind: str, fake: jax.Array) -> jax.Array:
     return -jnp.mean(fake)
 
 
+def matching_aware_discriminator_loss(kind: str, real_match: jax.Array, real_mismatch: jax.Array,
+                                      fake_match: jax.Array) -> jax.Array:
+    """GAN-CLS's discriminator loss (Reed et al. 2016): (real image, matching text) is real with weight 1;
+    (real image, mismatched text) and (fake image, matching text) are fake with weight 1/2 each."""
+    return 0.5 * (discriminator_loss(kind, real_match, real_mismatch) + discriminator_loss(kind, real_match, fake_match))
+
+
 def discriminator_output(kind: str, logits: jax.Array) -> jax.Array:
     """What to report as D(x): a probability for the cross-entropy losses, the raw output otherwise."""
     _check(kind)

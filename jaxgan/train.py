@@ -56,11 +56,13 @@ class Trainer:
     def __init__(self, config: ml_collections.ConfigDict, workdir: str | Path,
                  devices: list[jax.Device] | None = None):
         config_lib.validate(config)
-        config = data.resolve(config)               # e.g. a domain folder's names, recorded with the run
+        self.workdir = Path(workdir)
+        recorded = self.workdir / "config.json"
+        # e.g. a domain folder's names or the captions' vocabulary, recorded with the run (and kept on resume)
+        config = data.resolve(config, config_lib.load_json(recorded) if recorded.exists() else None)
         parallel.initialize_distributed()
         self.mesh = parallel.make_mesh(devices)
         parallel.check_batch_size(config.batch_size, self.mesh)
-        self.workdir = Path(workdir)
         self.start_step = self.step_number = finished_step(self.workdir) or 0
         self.config, self.changes = _resumed_config(config, self.workdir, self.start_step)
         self.is_chief = jax.process_index() == 0

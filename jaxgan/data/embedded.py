@@ -10,6 +10,10 @@
   on dark grounds (grainy chalk on a green board, a magenta neon glow on black, thick gold on dark wood,
   thin pale strokes on a blueprint grid); each digit image appears in one style, and its digit is kept as
   ``content`` so evaluation can check that a translation keeps the digit.
+- ``coloured_digits`` (captions, text-to-image): the digits drawn in one of six colours on a dark ground,
+  each with three captions naming the digit and the colour in varied phrasing ("a red seven", "the number
+  7 drawn in red ink"). Training never shows ten digit/colour combinations (`UNSEEN_COMBINATIONS`) nor
+  the held-out phrasings (`HELD_OUT_TEMPLATES`, made of training words), so evaluation can ask for both.
 
 Each is split deterministically into ``train`` and ``test`` (held out for evaluation); the photo sets
 are split by file, so held-out photos never appear in training.
@@ -222,3 +226,45 @@ def load_domains(name: str, split: str, size: int) -> dict[str, np.ndarray]:
     images = np.stack([_styled(m, DIGIT_STYLES[k], rng) for m, k in zip(strokes, styles)])
     return {"image": images, "domain": np.eye(len(DIGIT_STYLES), dtype=np.float32)[styles],
             "content": digits["label"]}
+
+
+# ------------------------------------------------------------------------------------ captioned set
+#: the colours of ``coloured_digits``, with their RGB
+COLOURS = {"red": (230, 45, 40), "green": (40, 200, 70), "blue": (55, 95, 245), "yellow": (240, 220, 40),
+           "purple": (165, 65, 225), "white": (235, 235, 235)}
+DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+TRAIN_TEMPLATES = ("a {colour} {word}", "the digit {word} in {colour}", "a {colour} number {numeral}",
+                   "{word} written in {colour}", "the number {numeral} drawn in {colour} ink",
+                   "a handwritten {colour} {numeral}")
+HELD_OUT_TEMPLATES = ("{colour} {numeral}", "a {word} drawn in {colour}", "the {colour} digit {word}")
+#: (digit, colour index) pairs no training image shows
+UNSEEN_COMBINATIONS = frozenset((d, d % len(COLOURS)) for d in range(10))
+
+
+def digit_caption(template: str, digit: int, colour: str) -> str:
+    return template.format(colour=colour, word=DIGIT_WORDS[digit], numeral=digit)
+
+
+def load_captioned(name: str, split: str, size: int) -> dict[str, Any]:
+    """``coloured_digits``: ``{"image": uint8 [N, size, size, 3], "captions": [[str] * 3] * N, "digit":
+    int32 [N], "colour": int32 [N]}`` (``size`` 0: 32). Training images avoid `UNSEEN_COMBINATIONS` and
+    use `TRAIN_TEMPLATES`; held-out images (the digits' own 297) take any colour and `HELD_OUT_TEMPLATES`."""
+    if name != "coloured_digits":
+        raise ValueError(f"unknown captioned embedded set {name!r}")
+    digits = load_embedded("digits", check_split(split), size or 32)
+    rng = np.random.default_rng(21 if split == "train" else 22)
+    names, rgb = list(COLOURS), np.array(list(COLOURS.values()), np.float32)
+    templates = TRAIN_TEMPLATES if split == "train" else HELD_OUT_TEMPLATES
+    images, colours, captions = [], [], []
+    for image, digit in zip(digits["image"], digits["label"]):
+        allowed = [k for k in range(len(names)) if split != "train" or (int(digit), k) not in UNSEEN_COMBINATIONS]
+        k = int(rng.choice(allowed))
+        stroke = np.clip(image.astype(np.float32) / 255.0 * 1.25, 0.0, 1.0)
+        ground = np.array([18, 18, 24], np.float32) + rng.uniform(-6, 6, 3) + 5 * rng.normal(0, 1, stroke.shape)
+        ink = rgb[k] + rng.uniform(-15, 15, 3)
+        images.append(np.clip(np.round(ground * (1 - stroke) + ink * stroke), 0, 255).astype(np.uint8))
+        colours.append(k)
+        chosen = rng.choice(len(templates), 3, replace=False)
+        captions.append([digit_caption(templates[t], int(digit), names[k]) for t in chosen])
+    return {"image": np.stack(images), "captions": captions, "digit": digits["label"],
+            "colour": np.array(colours, np.int32)}

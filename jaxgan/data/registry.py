@@ -11,6 +11,7 @@
 | hr / lr_hr | hr / lr + hr (super-resolution, images at their own size) |
 | domains | image + domain (one-hot over ``data.domains``: one domain per image) |
 | attributes | image + domain (multi-hot over ``data.attributes``, e.g. CelebA's) |
+| captions | image + caption (word ids of up to ``data.max_captions`` captions) + caption_count |
 
 Adding a data set is one `register` call; the pipeline and the recipes name no data set.
 """
@@ -19,21 +20,27 @@ from __future__ import annotations
 import dataclasses
 import logging
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import ml_collections
+import numpy as np
 
+from jaxgan import text
 from jaxgan.data import embedded, super_resolution
+from jaxgan.data.captions import read_captioned, read_embeddings
 from jaxgan.data.images import find_images
 from jaxgan.data.sources import (ArraySource, FolderSource, ImageListSource, TFDSSource, UnpairedSource,
                                  tfds_builder)
 from jaxgan.errors import DataError
 
-LAYOUTS = ("single", "paired", "side_by_side", "two_folders", "unpaired", "hr", "lr_hr", "domains", "attributes")
+LAYOUTS = ("single", "paired", "side_by_side", "two_folders", "unpaired", "hr", "lr_hr", "domains", "attributes",
+           "captions")
 #: ``build(config, split, size, layout)``; ``size`` 0 keeps each image at its own size
 Builder = Callable[[ml_collections.ConfigDict, str, int, str], Any]
 #: ``domains(config)``: the domain names a source's ``domains`` layout finds, in label order
 DomainLister = Callable[[ml_collections.ConfigDict], tuple[str, ...]]
+#: ``captions(config)``: every caption of a ``captions`` layout's training split (to build the vocabulary)
+CaptionLister = Callable[[ml_collections.ConfigDict], Iterable[str]]
 log = logging.getLogger(__name__)
 
 
@@ -42,17 +49,19 @@ class Registered:
     layouts: tuple[str, ...]
     build: Builder
     domains: DomainLister | None = None
+    captions: CaptionLister | None = None
 
 
 SOURCES: dict[str, Registered] = {}
 
 
-def register(name: str, layouts: tuple[str, ...], domains: DomainLister | None = None
-             ) -> Callable[[Builder], Builder]:
+def register(name: str, layouts: tuple[str, ...], domains: DomainLister | None = None,
+             captions: CaptionLister | None = None) -> Callable[[Builder], Builder]:
     """Registers ``build`` as the data source ``name`` reading ``layouts`` (the first is its default);
-    a source with a ``domains`` layout also says how it finds its domain names."""
+    a source with a ``domains`` layout also says how it finds its domain names, one with ``captions``
+    how it lists its training captions."""
     def decorate(build: Builder) -> Builder:
-        SOURCES[name] = Registered(layouts, build, domains)
+        SOURCES[name] = Registered(layouts, build, domains, captions)
         return build
     return decorate
 
@@ -88,14 +97,39 @@ def domain_names(config: ml_collections.ConfigDict) -> tuple[str, ...]:
     return names
 
 
-def resolve(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+def vocabulary(config: ml_collections.ConfigDict) -> tuple[str, ...]:
+    """The words a ``captions`` layout encodes: ``data.vocabulary``, or where empty the
+    ``data.vocabulary_size`` most frequent words of the training captions."""
+    data = config.data
+    if data.get("vocabulary"):
+        return tuple(data.vocabulary)
+    words = text.build_vocabulary(SOURCES[data.source].captions(config), int(data.vocabulary_size))
+    if not words:
+        raise DataError("the training captions hold no words")
+    return words
+
+
+def resolve(config: ml_collections.ConfigDict, recorded: ml_collections.ConfigDict | None = None
+            ) -> ml_collections.ConfigDict:
     """``config`` with what the data decides filled in, so the run records it (infer.py then needs no
-    data): the domain names of a ``domains`` layout left empty."""
-    if "domains" not in config.data or config.data.domains or layout_of(config.data) != "domains":
-        return config
-    config = ml_collections.ConfigDict(config.to_dict())
-    config.data.domains = domain_names(config)
+    data): the domain names of a ``domains`` layout left empty, the vocabulary of a ``captions`` one.
+    A resumed run keeps what its ``recorded`` config decided (its networks were built for it)."""
+    data = config.data
+    layout = layout_of(data)
+    found = {"domains": lambda: domain_names(config), "vocabulary": lambda: vocabulary(config)}
+    wanted = {"domains": layout == "domains",
+              "vocabulary": layout == "captions" and not data.get("embeddings")}
+    for field, find in found.items():
+        if wanted[field] and field in data and not data[field]:
+            before = recorded.data.get(field) if recorded is not None and "data" in recorded else None
+            config = ml_collections.ConfigDict(config.to_dict())
+            config.data[field] = tuple(before) if before else find()
     return config
+
+
+def _caption_table(config: ml_collections.ConfigDict, captions: list[list[str]]) -> dict[str, np.ndarray]:
+    d = config.data
+    return text.caption_table(captions, vocabulary(config), int(d.max_captions), int(d.max_words))
 
 
 def make_source(config: ml_collections.ConfigDict, split: str, size: int) -> Any:
@@ -132,6 +166,17 @@ def _digit_styles(config: ml_collections.ConfigDict, split: str, size: int, layo
     return ArraySource(embedded.load_domains("digit_styles", split, size))
 
 
+def _coloured_digit_captions(config: ml_collections.ConfigDict) -> list[str]:
+    return [c for captions in embedded.load_captioned("coloured_digits", "train", 8)["captions"] for c in captions]
+
+
+@register("coloured_digits", ("captions",), captions=_coloured_digit_captions)
+def _coloured_digits(config: ml_collections.ConfigDict, split: str, size: int, layout: str) -> Any:
+    loaded = embedded.load_captioned("coloured_digits", split, size)
+    return ArraySource({"image": loaded["image"], **_caption_table(config, loaded["captions"]),
+                        "digit": loaded["digit"], "colour": loaded["colour"]})
+
+
 @register("photos", ("hr",))
 def _photos(config: ml_collections.ConfigDict, split: str, size: int, layout: str) -> Any:
     names = embedded.super_resolution_photos(embedded.check_split(split))
@@ -139,7 +184,7 @@ def _photos(config: ml_collections.ConfigDict, split: str, size: int, layout: st
 
 
 # ------------------------------------------------------------------------------------- your own data
-def _domain_root(config: ml_collections.ConfigDict, split: str) -> Path:
+def _split_root(config: ml_collections.ConfigDict, split: str) -> Path:
     """``path/<split>`` where it exists (``path/train/<domain>``, ``path/test/<domain>``), else ``path``
     for the training split."""
     root = Path(config.data.path)
@@ -156,7 +201,7 @@ def _folder_domains(config: ml_collections.ConfigDict) -> tuple[str, ...]:
         raise DataError("data.source=folder needs --config.data.path=/path/to/images")
     if not Path(config.data.path).is_dir():
         raise DataError(f"data folder {config.data.path!r} does not exist or is not a folder")
-    root = _domain_root(config, config.data.split)
+    root = _split_root(config, config.data.split)
     names = tuple(sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")))
     stray = [f for f in find_images(root) if f.parent == root]
     if stray:
@@ -165,16 +210,30 @@ def _folder_domains(config: ml_collections.ConfigDict) -> tuple[str, ...]:
     return names
 
 
-@register("folder", ("single", "side_by_side", "two_folders", "unpaired", "hr", "lr_hr", "domains"),
-          domains=_folder_domains)
+def _folder_captions(config: ml_collections.ConfigDict) -> list[str]:
+    root = _split_root(config, config.data.split)
+    return [c for texts in read_captioned(root)[1] for c in texts]
+
+
+@register("folder", ("single", "side_by_side", "two_folders", "unpaired", "hr", "lr_hr", "domains", "captions"),
+          domains=_folder_domains, captions=_folder_captions)
 def _folder(config: ml_collections.ConfigDict, split: str, size: int, layout: str) -> Any:
     data = config.data
     if not data.path:
         raise DataError("data.source=folder needs --config.data.path=/path/to/images")
     root = Path(data.path)
     if layout == "domains":           # root/<domain>/..., or root/<split>/<domain>/...
-        return FolderSource(str(_domain_root(config, split)), size, data.channels, data.resize, "domains",
+        return FolderSource(str(_split_root(config, split)), size, data.channels, data.resize, "domains",
                             domains=domain_names(config))
+    if layout == "captions":          # root/... or root/<split>/...: image.txt beside image.png, or a manifest
+        where = _split_root(config, split)
+        if data.get("embeddings"):    # pre-computed sentence embeddings in place of captions
+            files, table = read_embeddings(where, data.embeddings)
+        else:
+            files, texts = read_captioned(where)
+            table = _caption_table(config, texts)
+        folder = where if where.is_dir() else where.parent
+        return FolderSource(str(folder), size, data.channels, data.resize, "listed", files=files, tables=table)
 
     def images(path: Path, **kw: Any) -> FolderSource:
         return FolderSource(str(path), size, data.channels, data.resize, **kw)
@@ -208,7 +267,13 @@ def _folder(config: ml_collections.ConfigDict, split: str, size: int, layout: st
     return images(root, layout=layout)
 
 
-@register("tfds", ("single", "unpaired", "hr", "lr_hr", "attributes"))
+def _tfds_captions(config: ml_collections.ConfigDict) -> Iterable[str]:
+    d = config.data
+    return TFDSSource(d.name, d.split, d.data_dir, 0, d.resize, d.download, 1, captions=text.caption_table
+                      ).caption_texts()
+
+
+@register("tfds", ("single", "unpaired", "hr", "lr_hr", "attributes", "captions"), captions=_tfds_captions)
 def _tfds(config: ml_collections.ConfigDict, split: str, size: int, layout: str) -> Any:
     data = config.data
     if not data.name:
@@ -224,6 +289,9 @@ def _tfds(config: ml_collections.ConfigDict, split: str, size: int, layout: str)
         return UnpairedSource(tfds_split(f"{split}A"), tfds_split(f"{split}B"))
     if layout == "attributes":        # e.g. celeb_a: image + the chosen boolean attributes
         return tfds_split(split, attributes=domain_names(config))
+    if layout == "captions":          # e.g. coco_captions: image + its captions
+        return TFDSSource(data.name, split, data.data_dir, size, data.resize, data.download, data.shuffle_buffer,
+                          captions=lambda texts: _caption_table(config, texts))
     if layout == "lr_hr":
         return tfds_split(split, {"lr": "lr", "hr": "hr"})
     if layout == "hr":

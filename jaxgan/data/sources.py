@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import logging
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -90,17 +90,19 @@ class FolderSource(IndexSource):
 
     ``layout``: ``single`` (one image per file -> ``image``), ``side_by_side`` (the pix2pix layout: A on
     the left half, B on the right -> ``A``, ``B``), ``two_folders`` (``root/A/...`` and ``root/B/...``
-    with matching relative names -> ``A``, ``B``), or ``domains`` (``root/<domain>/...`` for each of
-    ``domains`` -> ``image`` and ``domain``, a one-hot float vector in the order of ``domains``).
+    with matching relative names -> ``A``, ``B``), ``domains`` (``root/<domain>/...`` for each of
+    ``domains`` -> ``image`` and ``domain``, a one-hot float vector in the order of ``domains``), or
+    ``listed`` (the image ``files`` given, each with its row of every array in ``tables``, e.g. captions).
     """
 
     def __init__(self, root: str, size: int, channels: int, resize: str, layout: str = "single",
                  pair_roots: tuple[Path, Path] | None = None, keys: tuple[str, ...] | None = None,
-                 domains: tuple[str, ...] = ()):
+                 domains: tuple[str, ...] = (), files: list[Path] | None = None,
+                 tables: dict[str, np.ndarray] | None = None):
         root_path = Path(root)
         if not root_path.is_dir():
             raise DataError(f"data folder {root!r} does not exist or is not a folder")
-        labels = None
+        tables = dict(tables or {})
         if layout == "domains":
             files, labels = [], []
             for index, name in enumerate(domains):
@@ -110,6 +112,9 @@ class FolderSource(IndexSource):
                                     f"remove the folder")
                 files += [(f,) for f in found]
                 labels += [index] * len(found)
+            tables["domain"] = np.eye(len(domains), dtype=np.float32)[labels]
+        elif layout == "listed":
+            files = [(Path(f),) for f in files or []]
         elif layout == "two_folders":
             a_root, b_root = pair_roots or (root_path / "A", root_path / "B")
             a_files = {f.relative_to(a_root): f for f in images.find_images(a_root)}
@@ -124,10 +129,9 @@ class FolderSource(IndexSource):
         else:
             raise DataError(f"unknown folder layout {layout!r}; choose single, side_by_side or two_folders")
         dims = [[images.image_size(f) for f in item] for item in files]
-        good = [item for item, wh in zip(files, dims) if None not in wh]
-        if labels is not None:
-            kept = np.array([index for index, wh in zip(labels, dims) if None not in wh], np.int64)
-            self.domain_table = np.eye(len(domains), dtype=np.float32)[kept]
+        readable = np.array([None not in wh for wh in dims], bool)
+        good = [item for item, ok in zip(files, readable) if ok]
+        self.tables = {k: v[readable] for k, v in tables.items()}     # per-file fields (labels, captions)
         # Reported by the pipeline: unreadable files (skipped), and images smaller than ``size`` (upscaled).
         self.skipped = [str(f) for item, wh in zip(files, dims) for f, d in zip(item, wh) if d is None]
         halve = 2 if layout == "side_by_side" else 1
@@ -137,10 +141,9 @@ class FolderSource(IndexSource):
             raise DataError(f"no readable images under {root!r} ({len(self.skipped)} unreadable files)")
         self.items, self.layout = [tuple(map(str, item)) for item in good], layout
         self.num, self.size, self.channels, self.resize = len(good), size, channels, resize
-        self.keys = keys or (("image",) if layout in ("single", "domains") else ("A", "B"))
+        self.keys = keys or (("image",) if layout in ("single", "domains", "listed") else ("A", "B"))
         self.fields = {k: "image" for k in self.keys}
-        if labels is not None:
-            self.fields["domain"] = "label"
+        self.fields.update({k: "label" for k in self.tables})
 
     def _load(self, index: np.ndarray) -> tuple[np.ndarray, ...]:
         item = self.items[int(index)]
@@ -157,16 +160,14 @@ class FolderSource(IndexSource):
         shape = (side, side, self.channels)
         loaded = tf.numpy_function(self._load, [index], [tf.uint8] * len(self.keys), stateful=False)
         out = {k: tf.ensure_shape(v, shape) for k, v in zip(self.keys, loaded)}
-        if "domain" in self.fields:
-            out["domain"] = tf.gather(tf.constant(self.domain_table), index)
+        out.update({k: tf.gather(tf.constant(v), index) for k, v in self.tables.items()})
         return out
 
     def arrays(self, limit: int) -> dict[str, np.ndarray]:
         loaded = [self._load(np.int64(i)) for i in range(min(limit, self.num))]
         stack = np.stack if self.size else list
         out = {k: stack([item[j] for item in loaded]) for j, k in enumerate(self.keys)}
-        if "domain" in self.fields:
-            out["domain"] = self.domain_table[:len(loaded)]
+        out.update({k: v[:len(loaded)] for k, v in self.tables.items()})
         return out
 
 
@@ -200,12 +201,15 @@ class TFDSSource:
     ``features`` maps our keys to the data set's image features (default ``{"image": "image"}``; the
     super-resolution sets use ``{"hr": "hr", "lr": "lr"}``); ``size`` 0 keeps each image's own size.
     ``attributes`` (e.g. CelebA's ``Blond_Hair``, ``Male``) adds ``domain``: those boolean attributes as
-    a multi-hot float vector, in that order.
+    a multi-hot float vector, in that order. ``captions`` (``texts -> {"caption", "caption_count"}``, see
+    `text.caption_table`) adds the example's captions (``coco_captions``' ``captions/text``, or a
+    ``caption`` / ``text`` feature) as word ids.
     """
 
     def __init__(self, name: str, split: str, data_dir: str | None, size: int, resize: str,
                  download: bool, shuffle_buffer: int, features: dict[str, str] | None = None,
-                 attributes: tuple[str, ...] = ()):
+                 attributes: tuple[str, ...] = (),
+                 captions: Callable[[list[str]], dict[str, np.ndarray]] | None = None):
         builder = tfds_builder(name, data_dir)
         if not _prepared(builder):
             if not download:
@@ -241,6 +245,26 @@ class TFDSSource:
                 raise DataError(f"TFDS data set {name!r} has no attribute(s) {', '.join(unknown)}{hint}; it has "
                                 f"{', '.join(known) or 'no attributes'}")
             self.fields["domain"] = "label"
+        self.captions, self.caption_path = captions, ()
+        if captions is not None:
+            self.caption_path = _caption_feature(name, builder.info.features)
+            self.fields.update(caption="label", caption_count="label")
+
+    def _texts(self, example: dict[str, Any]) -> Any:
+        """An example's captions as a 1-D string tensor."""
+        value = example
+        for key in self.caption_path:
+            value = value[key]
+        return tensorflow().reshape(value, [-1])
+
+    def caption_texts(self) -> Iterator[str]:
+        """Every caption of the split (the images are not decoded)."""
+        import tensorflow_datasets as tfds
+
+        ds = self.builder.as_dataset(split=self.split, shuffle_files=False,
+                                     decoders={f: tfds.decode.SkipDecoding() for f in self.features.values()})
+        for texts in ds.map(self._texts).as_numpy_iterator():
+            yield from (t.decode("utf-8", "replace") for t in texts)
 
     def _raw(self) -> Any:
         import tensorflow_datasets as tfds
@@ -255,6 +279,8 @@ class TFDSSource:
             if attributes:
                 tf = tensorflow()
                 out["domain"] = tf.cast(tf.stack([ex["attributes"][a] for a in attributes]), tf.float32)
+            if self.captions is not None:           # word ids before batching: a fixed shape
+                out["caption"], out["caption_count"] = self._encode(self._texts(ex))
             return out
 
         return ds.map(pick)
@@ -273,7 +299,20 @@ class TFDSSource:
             out["label"] = tf.cast(raw["label"], tf.int32)
         if self.attributes:
             out["domain"] = raw["domain"]
+        if self.captions is not None:
+            out["caption"], out["caption_count"] = raw["caption"], raw["caption_count"]
         return out
+
+    def _encode(self, texts: Any) -> tuple[Any, Any]:
+        """A 1-D string tensor of captions -> (word ids [K, L], count), via ``captions``."""
+        tf, table = tensorflow(), self.captions
+
+        def encode(texts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            row = table([[t.decode("utf-8", "replace") for t in texts]])
+            return row["caption"][0], row["caption_count"][0]
+
+        ids, count = tf.numpy_function(encode, [texts], [tf.int32, tf.int32], stateful=False)
+        return tf.ensure_shape(ids, table([[]])["caption"].shape[1:]), tf.ensure_shape(count, ())
 
     def arrays(self, limit: int) -> dict[str, np.ndarray]:
         """The first ``limit`` examples of the split, decoded (for evaluation)."""
@@ -281,6 +320,17 @@ class TFDSSource:
         items = list(ds.as_numpy_iterator())
         stack = np.stack if self.size else list
         return {k: stack([it[k] for it in items]) for k in items[0]}
+
+
+def _caption_feature(name: str, features: Any) -> tuple[str, ...]:
+    """Where a TFDS data set keeps its captions: ``captions/text`` (coco_captions), ``caption`` or ``text``."""
+    if "captions" in features and "text" in getattr(features["captions"], "feature", {}):
+        return ("captions", "text")
+    for key in ("caption", "captions", "text", "description"):
+        if key in features:
+            return (key,)
+    raise DataError(f"TFDS data set {name!r} has no captions (features: {', '.join(sorted(features))}); "
+                    f"data.layout=captions needs e.g. coco_captions")
 
 
 def tfds_builder(name: str, data_dir: str | None) -> Any:

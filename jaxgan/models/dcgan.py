@@ -63,14 +63,20 @@ class DCGANDiscriminator(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
-        stages = check_image_size(x.shape[1])
-        conv = dict(kernel_init=DCGAN_INIT, dtype=self.dtype, impl=self.conv_impl)
-        width = self.features
-        h = Conv(width, 4, 2, 1, use_bias=False, **conv)(x)
-        h = nn.leaky_relu(h, 0.2)
-        for _ in range(stages - 1):
-            width *= 2
-            h = Conv(width, 4, 2, 1, use_bias=False, **conv)(h)
-            h = nn.leaky_relu(make_norm(self.norm, train)(h), 0.2)
-        h = Conv(1, 4, 1, 0, use_bias=False, **conv)(h)
+        h = dcgan_body(x, self.features, self.norm, train, self.dtype, self.conv_impl)
+        h = Conv(1, 4, 1, 0, use_bias=False, kernel_init=DCGAN_INIT, dtype=self.dtype, impl=self.conv_impl)(h)
         return h.reshape(x.shape[0]).astype(jnp.float32)
+
+
+def dcgan_body(x: jax.Array, features: int, norm: str, train: bool, dtype: Any, conv_impl: str) -> jax.Array:
+    """DCGAN's discriminator body, ``[B, size, size, C] -> [B, 4, 4, features * size / 8]``: stride-2 4x4
+    convolutions, LeakyReLU(0.2), ``norm`` after all but the first. Call it inside a compact module."""
+    stages = check_image_size(x.shape[1])
+    conv = dict(kernel_init=DCGAN_INIT, dtype=dtype, impl=conv_impl)
+    width = features
+    h = nn.leaky_relu(Conv(width, 4, 2, 1, use_bias=False, **conv)(x), 0.2)
+    for _ in range(stages - 1):
+        width *= 2
+        h = Conv(width, 4, 2, 1, use_bias=False, **conv)(h)
+        h = nn.leaky_relu(make_norm(norm, train)(h), 0.2)
+    return h

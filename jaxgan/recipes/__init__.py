@@ -10,9 +10,10 @@ from jaxgan.recipes.noise_to_image import NoiseToImage
 from jaxgan.recipes.pix2pix import Pix2Pix
 from jaxgan.recipes.srgan import SRGAN
 from jaxgan.recipes.stargan import StarGAN
+from jaxgan.recipes.text_to_image import TextToImage
 
 RECIPES: dict[str, type[Recipe]] = {"noise_to_image": NoiseToImage, "pix2pix": Pix2Pix, "cyclegan": CycleGAN,
-                                    "srgan": SRGAN, "stargan": StarGAN}
+                                    "srgan": SRGAN, "stargan": StarGAN, "text_to_image": TextToImage}
 
 
 def build(config: ml_collections.ConfigDict) -> Recipe:

@@ -45,7 +45,8 @@ __all__ = ["Batch", "FrozenNetwork", "GeneratorSpec", "HostState", "Metrics", "N
 class GeneratorSpec:
     """What a recipe's generator consumes and produces; infer.py derives its modes and checks from it.
 
-    ``consumes``: ``noise`` (``latent_dim`` values per image) or ``image`` (``channels`` channels, sides
+    ``consumes``: ``noise`` (``latent_dim`` values per image), ``text`` (``{"noise", "text"}``: noise and
+    a caption's word ids, from the recipe's ``encode_prompts``) or ``image`` (``channels`` channels, sides
     padded to ``size_multiple``, output ``scale`` times larger). ``tile_margin`` > 0 declares a bounded
     receptive field: images then run in overlapping tiles of ``tile`` input pixels with that overlap.
     ``choices`` are named options of `Recipe.predict` with their allowed values, the first the default

@@ -1,0 +1,81 @@
+"""The text-to-image GAN's networks (Reed et al. 2016): a caption encoder, a DCGAN generator conditioned on
+the caption's embedding, and a matching-aware DCGAN discriminator scoring (image, text) pairs.
+
+Where we differ from the paper: its char-CNN-RNN encoder was pre-trained separately (a Torch7 pipeline);
+`TextEncoder` is a small word-level encoder of our own, trained with the discriminator (see the recipe).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jaxgan.models.dcgan import DCGAN_INIT, DCGANGenerator, dcgan_body
+from jaxgan.nn import Conv, make_norm
+
+
+class TextEncoder(nn.Module):
+    """Word ids ``[B, L]`` (0 pads) -> sentence embeddings ``[B, embed_dim]``: word embeddings, a width-3
+    convolution over neighbouring words (so "dark red" differs from "red"), ReLU, then the mean and the
+    maximum over the caption's words, mixed by a dense layer. A caption with no known word embeds as the
+    dense layer's bias."""
+
+    vocabulary_size: int
+    embed_dim: int = 256
+    width: int = 128
+
+    @nn.compact
+    def __call__(self, ids: jax.Array, train: bool = True) -> jax.Array:
+        del train                             # no dropout or norm: the same in both modes
+        mask = (ids > 0)[..., None].astype(jnp.float32)
+        h = nn.Embed(self.vocabulary_size + 1, self.width)(ids) * mask
+        h = nn.relu(nn.Conv(self.width, (3,), padding="SAME")(h)) * mask
+        count = jnp.maximum(mask.sum(1), 1.0)
+        pooled = jnp.concatenate([h.sum(1) / count, h.max(1)], axis=-1)
+        return nn.Dense(self.embed_dim)(pooled)
+
+
+def project_text(embedding: jax.Array, features: int, dtype: Any) -> jax.Array:
+    """The paper's text projection: dense to ``features`` + LeakyReLU(0.2). Call it inside a compact module."""
+    return nn.leaky_relu(nn.Dense(features, dtype=dtype)(embedding), 0.2)
+
+
+class TextToImageGenerator(nn.Module):
+    """``(z [B, latent], embedding [B, E]) -> image`` in [-1, 1]: the embedding projected to
+    ``projection`` values, concatenated with z, decoded by `DCGANGenerator`."""
+
+    image_size: int
+    channels: int
+    features: int = 64
+    projection: int = 128
+    dtype: Any = jnp.float32
+    conv_impl: str = "auto"
+
+    @nn.compact
+    def __call__(self, z: jax.Array, embedding: jax.Array, train: bool = True) -> jax.Array:
+        code = jnp.concatenate([z, project_text(embedding, self.projection, self.dtype).astype(z.dtype)], axis=-1)
+        return DCGANGenerator(self.image_size, self.channels, self.features, self.dtype, self.conv_impl)(code, train)
+
+
+class MatchingAwareDiscriminator(nn.Module):
+    """``(image, embedding [B, E]) -> logit [B]``: DCGAN's body down to 4x4, the projected embedding tiled
+    4x4 and concatenated, a 1x1 convolution (+ norm, LeakyReLU 0.2), then a 4x4 convolution to one score."""
+
+    features: int = 64
+    projection: int = 128
+    norm: str = "batch"
+    dtype: Any = jnp.float32
+    conv_impl: str = "auto"
+
+    @nn.compact
+    def __call__(self, x: jax.Array, embedding: jax.Array, train: bool = True) -> jax.Array:
+        h = dcgan_body(x, self.features, self.norm, train, self.dtype, self.conv_impl)
+        text = project_text(embedding, self.projection, self.dtype).astype(h.dtype)
+        tiled = jnp.broadcast_to(text[:, None, None, :], h.shape[:3] + text.shape[-1:])
+        conv = dict(kernel_init=DCGAN_INIT, dtype=self.dtype, impl=self.conv_impl)
+        h = Conv(h.shape[-1], 1, 1, 0, use_bias=False, **conv)(jnp.concatenate([h, tiled], axis=-1))
+        h = nn.leaky_relu(make_norm(self.norm, train)(h), 0.2)
+        h = Conv(1, 4, 1, 0, **conv)(h)
+        return h.reshape(x.shape[0]).astype(jnp.float32)
