@@ -93,6 +93,19 @@ def test_the_gan_cls_discriminator_loss_weights_its_three_terms_1_half_half():
     assert ignoring >= sp(-real).mean() + 0.5 * sp(real).mean() - 1e-6
 
 
+def test_the_discriminator_scores_several_captions_of_one_batch_as_separate_calls_would():
+    from jaxgan.models.text_to_image import MatchingAwareDiscriminator
+
+    D = MatchingAwareDiscriminator(features=8, projection=4)
+    x = jax.random.normal(jax.random.PRNGKey(0), (4, 16, 16, 3))
+    e1, e2 = jax.random.normal(jax.random.PRNGKey(1), (2, 4, 6))
+    variables = D.init(jax.random.PRNGKey(2), x, e1, train=False)
+    (s1, s2), _ = D.apply(variables, x, (e1, e2), mutable=["batch_stats"])
+    for e, s in ((e1, s1), (e2, s2)):
+        np.testing.assert_allclose(D.apply(variables, x, e, mutable=["batch_stats"])[0], s, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(s1, s2)                                   # the text changes the score
+
+
 def test_the_discriminator_learns_to_reject_real_images_with_mismatched_captions():
     """D (with the text encoder) alone, on a fixed batch: matching pairs go up, the same images with other
     examples' captions go down; that gap only opens if the mismatched pairs really carry other captions."""

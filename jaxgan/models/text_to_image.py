@@ -59,9 +59,33 @@ class TextToImageGenerator(nn.Module):
         return DCGANGenerator(self.image_size, self.channels, self.features, self.dtype, self.conv_impl)(code, train)
 
 
+class MatchHead(nn.Module):
+    """Scores image features ``[B, 4, 4, C]`` against a sentence embedding: the projected embedding tiled
+    4x4 and concatenated, a 1x1 convolution (+ norm, LeakyReLU 0.2), a 4x4 convolution to one logit."""
+
+    projection: int = 128
+    norm: str = "batch"
+    dtype: Any = jnp.float32
+    conv_impl: str = "auto"
+
+    @nn.compact
+    def __call__(self, h: jax.Array, embedding: jax.Array, train: bool = True) -> jax.Array:
+        text = project_text(embedding, self.projection, self.dtype).astype(h.dtype)
+        tiled = jnp.broadcast_to(text[:, None, None, :], h.shape[:3] + text.shape[-1:])
+        conv = dict(kernel_init=DCGAN_INIT, dtype=self.dtype, impl=self.conv_impl)
+        h = Conv(h.shape[-1], 1, 1, 0, use_bias=False, **conv)(jnp.concatenate([h, tiled], axis=-1))
+        h = nn.leaky_relu(make_norm(self.norm, train)(h), 0.2)
+        return Conv(1, 4, 1, 0, **conv)(h).reshape(h.shape[0]).astype(jnp.float32)
+
+
 class MatchingAwareDiscriminator(nn.Module):
-    """``(image, embedding [B, E]) -> logit [B]``: DCGAN's body down to 4x4, the projected embedding tiled
-    4x4 and concatenated, a 1x1 convolution (+ norm, LeakyReLU 0.2), then a 4x4 convolution to one score."""
+    """``(image, embedding [B, E]) -> logit [B]``: DCGAN's body down to 4x4, then `MatchHead`.
+
+    ``embedding`` may also be a tuple of embeddings for the same images (GAN-CLS's matching and
+    mismatched captions of the real batch): the body then runs once and the head once per embedding,
+    giving a tuple of logits. That equals separate calls (the body's batch norm sees the same batch), at
+    one body pass fewer; only the body's running averages, which D never uses, are updated once instead
+    of once per call."""
 
     features: int = 64
     projection: int = 128
@@ -70,12 +94,10 @@ class MatchingAwareDiscriminator(nn.Module):
     conv_impl: str = "auto"
 
     @nn.compact
-    def __call__(self, x: jax.Array, embedding: jax.Array, train: bool = True) -> jax.Array:
+    def __call__(self, x: jax.Array, embedding: jax.Array | tuple[jax.Array, ...], train: bool = True
+                 ) -> jax.Array | tuple[jax.Array, ...]:
         h = dcgan_body(x, self.features, self.norm, train, self.dtype, self.conv_impl)
-        text = project_text(embedding, self.projection, self.dtype).astype(h.dtype)
-        tiled = jnp.broadcast_to(text[:, None, None, :], h.shape[:3] + text.shape[-1:])
-        conv = dict(kernel_init=DCGAN_INIT, dtype=self.dtype, impl=self.conv_impl)
-        h = Conv(h.shape[-1], 1, 1, 0, use_bias=False, **conv)(jnp.concatenate([h, tiled], axis=-1))
-        h = nn.leaky_relu(make_norm(self.norm, train)(h), 0.2)
-        h = Conv(1, 4, 1, 0, **conv)(h)
-        return h.reshape(x.shape[0]).astype(jnp.float32)
+        head = MatchHead(self.projection, self.norm, self.dtype, self.conv_impl)
+        if isinstance(embedding, tuple):
+            return tuple(head(h, e, train) for e in embedding)
+        return head(h, embedding, train)

@@ -108,15 +108,14 @@ class TextToImage(Recipe):
 
     def _discriminator_update(self, d: NetState, t: NetState | None, images: jax.Array, texts: jax.Array,
                               wrong: jax.Array, fake: jax.Array) -> tuple[NetState, NetState | None, Metrics]:
-        """D (and the text encoder) on the three GAN-CLS pairs, batch statistics threaded through the three
-        passes (PyTorch's three forward calls)."""
+        """D (and the text encoder) on the three GAN-CLS pairs, batch statistics threaded through them
+        (PyTorch's three forward calls); the two real pairs share one pass of D's body."""
         fake = jax.lax.stop_gradient(fake)
 
         def loss_fn(params):
             d_params, t_params = params
             embedding = self.embed(t_params, texts)
-            real, stats = adversarial.apply_train(self.D, d, d_params, images, embedding)
-            mismatch, stats = adversarial.apply_train(self.D, d, d_params, images, embedding[wrong], batch_stats=stats)
+            (real, mismatch), stats = adversarial.apply_train(self.D, d, d_params, images, (embedding, embedding[wrong]))
             faked, stats = adversarial.apply_train(self.D, d, d_params, fake, embedding, batch_stats=stats)
             loss = losses.matching_aware_discriminator_loss(self.loss, real, mismatch, faked)
             metrics = {"d_loss": loss, "d_real": losses.discriminator_output(self.loss, real),
