@@ -115,6 +115,20 @@ def eval_arrays(config, split):
     return data.eval_arrays(config, recipes.build(config).data_spec, split)
 
 
+def run_script(*args):
+    """``python *args`` from the repository root on one simulated device: the completed process."""
+    import subprocess
+
+    return subprocess.run([sys.executable, *map(str, args)], cwd=ROOT, env=dict(os.environ, JAX_NUM_CPU_DEVICES="1"),
+                          capture_output=True, text=True, timeout=600)
+
+
+def assert_trees_equal(a, b) -> None:
+    """Every leaf of two pytrees (device arrays fetched) bit-for-bit equal."""
+    for x, y in zip(jax.tree.leaves(jax.device_get(a)), jax.tree.leaves(jax.device_get(b)), strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
 def run_steps(trainer, steps):
     """``steps`` iterations through the trainer's public `step`; their metrics as floats."""
     return [{k: float(v) for k, v in trainer.step().items()} for _ in range(steps)]

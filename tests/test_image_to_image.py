@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import eval_arrays, run_steps, train_batches
+from conftest import assert_trees_equal, eval_arrays, run_steps, train_batches
 from jaxgan import image_pool, models
 from jaxgan.recipes.cyclegan import CycleGAN
 from jaxgan.train import Trainer as _Trainer
@@ -128,9 +128,7 @@ def test_cyclegan_resumes_exactly_params_and_pools(tiny_i2i, tmp_path):
     resumed = Trainer(tiny_i2i("cyclegan", num_steps=4, **pool), tmp_path / "resumed")
     assert resumed.start_step == 2 and int(resumed.host["pool_A"]["count"]) == 2     # the pools came back
     run_steps(resumed, 2)
-    for a, b in zip(jax.tree.leaves((straight.host, jax.device_get(straight.state))),
-                    jax.tree.leaves((resumed.host, jax.device_get(resumed.state)))):
-        np.testing.assert_array_equal(a, b)
+    assert_trees_equal((straight.host, straight.state), (resumed.host, resumed.state))
     for trainer in (straight, resumed):
         trainer.close()
 

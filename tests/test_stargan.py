@@ -2,9 +2,6 @@
 attributes, resume across the critic loop, and infer.py --target."""
 import functools
 import logging
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import jax
@@ -13,14 +10,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import eval_arrays, load_config, run_steps, train_batches
+from conftest import assert_trees_equal, eval_arrays, load_config, run_script, run_steps, train_batches
 from jaxgan import adversarial, losses, models, recipes
 from jaxgan.config import set_field
 from jaxgan.errors import DataError
 from jaxgan.state import NetState
 from jaxgan.train import Trainer
 
-ROOT = Path(__file__).resolve().parents[1]
 HAIR = ("Black_Hair", "Blond_Hair", "Brown_Hair")
 
 
@@ -247,9 +243,7 @@ def test_stargan_trains_evaluates_and_resumes_exactly_across_the_critic_loop(tmp
     resumed = Trainer(tiny_stargan(checkpoint_every=2, **constant), tmp_path / "resumed", devices=devices)
     assert resumed.start_step == 2
     run_steps(resumed, 2)
-    for a, b in zip(jax.tree.leaves(jax.device_get(straight.state.nets)),
-                    jax.tree.leaves(jax.device_get(resumed.state.nets))):
-        np.testing.assert_array_equal(a, b)
+    assert_trees_equal(straight.state.nets, resumed.state.nets)
     resumed.close()
 
 
@@ -273,11 +267,6 @@ def test_the_critic_schedule_counts_training_steps_not_its_updates():
 
 
 # ------------------------------------------------------------------------------------------ infer.py
-def run(*args):
-    return subprocess.run([sys.executable, *map(str, args)], cwd=ROOT, env=dict(os.environ, JAX_NUM_CPU_DEVICES="1"),
-                          capture_output=True, text=True, timeout=600)
-
-
 TINY_FLAGS = ("--config.num_steps=2", "--config.image_size=16", "--config.batch_size=4", "--config.gan.n_critic=2",
               "--config.model.num_blocks=1", "--config.model.g_features=8", "--config.model.d_features=8",
               "--config.model.d_layers=3", "--config.num_samples=2", "--config.evaluate=False")
@@ -286,7 +275,7 @@ TINY_FLAGS = ("--config.num_steps=2", "--config.image_size=16", "--config.batch_
 @pytest.fixture(scope="module")
 def stargan_workdir(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("stargan")
-    result = run("train.py", "--config", "configs/stargan.py", "--workdir", workdir, *TINY_FLAGS)
+    result = run_script("train.py", "--config", "configs/stargan.py", "--workdir", workdir, *TINY_FLAGS)
     assert result.returncode == 0, result.stderr[-3000:]
     return workdir
 
@@ -302,12 +291,12 @@ def _mixed_folder(src: Path) -> None:
 def test_infer_translates_a_folder_to_one_domain_or_all(stargan_workdir, tmp_path):
     src = tmp_path / "in"
     _mixed_folder(src)
-    one = run("infer.py", "--workdir", stargan_workdir, "--input", src, "--output", tmp_path / "neon", "--target", "neon")
+    one = run_script("infer.py", "--workdir", stargan_workdir, "--input", src, "--output", tmp_path / "neon", "--target", "neon")
     assert one.returncode == 0, one.stderr[-3000:]
     assert "translated 2 image(s)" in one.stdout and "broken.png" in one.stderr
     sizes = {p.relative_to(tmp_path / "neon").as_posix(): Image.open(p).size for p in (tmp_path / "neon").rglob("*.*")}
     assert sizes == {"wide.jpg": (45, 30), "sub/gray.png": (21, 17)}
-    every = run("infer.py", "--workdir", stargan_workdir, "--input", src, "--output", tmp_path / "all", "--target", "all")
+    every = run_script("infer.py", "--workdir", stargan_workdir, "--input", src, "--output", tmp_path / "all", "--target", "all")
     assert every.returncode == 0, every.stderr[-3000:]
     written = sorted(p.relative_to(tmp_path / "all").as_posix() for p in (tmp_path / "all").rglob("*.*"))
     assert written == sorted(f"{d}/{f}" for d in ("blueprint", "chalk", "gold", "neon") for f in ("sub/gray.png", "wide.jpg"))
@@ -319,10 +308,10 @@ def test_infer_translates_a_folder_to_one_domain_or_all(stargan_workdir, tmp_pat
 def test_an_unknown_target_is_one_line_listing_the_known_ones(stargan_workdir, tmp_path):
     src = tmp_path / "in"
     _mixed_folder(src)
-    result = run("infer.py", "--workdir", stargan_workdir, "--input", src, "--output", tmp_path / "o", "--target", "pink")
+    result = run_script("infer.py", "--workdir", stargan_workdir, "--input", src, "--output", tmp_path / "o", "--target", "pink")
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "unknown --target 'pink'; this run knows chalk, neon, gold, blueprint" in result.stderr
-    missing = run("infer.py", "--workdir", stargan_workdir, "--input", src, "--output", tmp_path / "o")
+    missing = run_script("infer.py", "--workdir", stargan_workdir, "--input", src, "--output", tmp_path / "o")
     assert missing.returncode != 0 and "needs --target: one of chalk, neon, gold, blueprint, or all" in missing.stderr
 
 
@@ -331,11 +320,11 @@ def test_attribute_models_switch_named_attributes_from_the_estimated_own_ones(tm
     Trainer(config, tmp_path / "w", devices=jax.devices()[:1]).fit()       # the fake TFDS set lives in this process
     src = tmp_path / "in"
     _mixed_folder(src)
-    out = run("infer.py", "--workdir", tmp_path / "w", "--input", src, "--output", tmp_path / "o",
+    out = run_script("infer.py", "--workdir", tmp_path / "w", "--input", src, "--output", tmp_path / "o",
               "--target", "Blond_Hair,Male=0")
     assert out.returncode == 0, out.stderr[-3000:]
     assert Image.open(tmp_path / "o" / "wide.jpg").size == (45, 30)
-    bad = run("infer.py", "--workdir", tmp_path / "w", "--input", src, "--output", tmp_path / "b", "--target", "Bald")
+    bad = run_script("infer.py", "--workdir", tmp_path / "w", "--input", src, "--output", tmp_path / "b", "--target", "Bald")
     assert bad.returncode != 0 and "this run knows Black_Hair, Blond_Hair, Brown_Hair, Male, Young" in bad.stderr
 
 

@@ -2,9 +2,6 @@
 training with resume, the evaluation, fixed embeddings, TFDS captions, and infer.py --prompt / --prompts."""
 import json
 import logging
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import jax
@@ -13,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import eval_arrays, load_config, run_steps, train_batches
+from conftest import assert_trees_equal, eval_arrays, load_config, run_script, run_steps, train_batches
 from jaxgan import losses, recipes, text
 from jaxgan.config import set_field
 from jaxgan.data import resolve
@@ -21,7 +18,6 @@ from jaxgan.errors import DataError
 from jaxgan.recipes.text_to_image import mismatched
 from jaxgan.train import Trainer
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def tiny_text2img(**overrides):
@@ -145,9 +141,7 @@ def test_training_moves_every_loss_evaluates_and_resumes_exactly(tmp_path):
     recorded = json.loads((tmp_path / "resumed" / "config.json").read_text())
     assert recorded["data"]["vocabulary"][:2] == ["in", "a"]     # the vocabulary travels with the run
     run_steps(resumed, 2)
-    for a, b in zip(jax.tree.leaves(jax.device_get(straight.state.nets)),
-                    jax.tree.leaves(jax.device_get(resumed.state.nets))):
-        np.testing.assert_array_equal(a, b)
+    assert_trees_equal(straight.state.nets, resumed.state.nets)
     resumed.close()
 
 
@@ -257,27 +251,22 @@ def test_tfds_captions_are_read_like_coco_captions(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------ infer.py
-def run(*args):
-    return subprocess.run([sys.executable, *map(str, args)], cwd=ROOT, env=dict(os.environ, JAX_NUM_CPU_DEVICES="1"),
-                          capture_output=True, text=True, timeout=600)
-
-
 @pytest.fixture(scope="module")
 def text2img_workdir(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("text2img")
     flags = ("--config.num_steps=2", "--config.image_size=16", "--config.batch_size=4", "--config.model.g_features=8",
              "--config.model.d_features=8", "--config.num_samples=4", "--config.evaluate=False")
-    result = run("train.py", "--config", "configs/text2img.py", "--workdir", workdir, *flags)
+    result = run_script("train.py", "--config", "configs/text2img.py", "--workdir", workdir, *flags)
     assert result.returncode == 0, result.stderr[-3000:]
     return workdir
 
 
 def test_infer_writes_num_images_per_prompt_and_names_unknown_words_once(text2img_workdir, tmp_path):
-    result = run("infer.py", "--workdir", text2img_workdir, "--prompt", "a red seven", "--num", 5, "--output",
+    result = run_script("infer.py", "--workdir", text2img_workdir, "--prompt", "a red seven", "--num", 5, "--output",
                  tmp_path / "one", "--seed", 3)
     assert result.returncode == 0, result.stderr[-2000:]
     assert sorted(p.name for p in (tmp_path / "one").iterdir()) == [f"sample_{i:05d}.png" for i in range(5)]
-    again = run("infer.py", "--workdir", text2img_workdir, "--prompt", "a red seven", "--num", 5, "--output",
+    again = run_script("infer.py", "--workdir", text2img_workdir, "--prompt", "a red seven", "--num", 5, "--output",
                 tmp_path / "again", "--seed", 3, "--batch", 2)
     assert again.returncode == 0
     for i in range(5):                                                   # --seed reproduces, whatever --batch
@@ -285,7 +274,7 @@ def test_infer_writes_num_images_per_prompt_and_names_unknown_words_once(text2im
                                       np.asarray(Image.open(tmp_path / "again" / f"sample_{i:05d}.png")))
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("a red seven\n\nThe number 3, in crimson ink!\nzzz qqq\n")
-    result = run("infer.py", "--workdir", text2img_workdir, "--prompts", prompts, "--num", 3, "--output",
+    result = run_script("infer.py", "--workdir", text2img_workdir, "--prompts", prompts, "--num", 3, "--output",
                  tmp_path / "many")
     assert result.returncode == 0, result.stderr[-2000:]
     folders = sorted(p.name for p in (tmp_path / "many").iterdir())
@@ -296,7 +285,7 @@ def test_infer_writes_num_images_per_prompt_and_names_unknown_words_once(text2im
 
 
 def test_infer_needs_exactly_one_prompt_source_and_refuses_image_flags(text2img_workdir, tmp_path):
-    result = run("infer.py", "--workdir", text2img_workdir, "--output", tmp_path)
+    result = run_script("infer.py", "--workdir", text2img_workdir, "--output", tmp_path)
     assert result.returncode != 0 and result.stderr.strip().splitlines()[-1].startswith("error: this run generates from text")
-    result = run("infer.py", "--workdir", text2img_workdir, "--prompt", "a", "--input", tmp_path, "--output", tmp_path)
+    result = run_script("infer.py", "--workdir", text2img_workdir, "--prompt", "a", "--input", tmp_path, "--output", tmp_path)
     assert "--input does not apply" in result.stderr and "Traceback" not in result.stderr
