@@ -1,0 +1,148 @@
+"""Reading PyTorch ``torch.save`` files (state dicts of tensors) into numpy arrays, without torch.
+
+Both layouts torch writes: the zip archive (torch >= 1.6: ``<name>/data.pkl`` + one ``<name>/data/<key>``
+entry per storage) and the legacy stream (a magic number, a protocol version, system info, the pickled
+object, its storage keys, then each storage's element count and raw bytes). The pickle is read with an
+allow-list of the few globals a state dict needs (tensors, storages, ``OrderedDict``), so a file cannot
+run code; anything else is a `CheckpointError` naming it. Tensors come back as numpy arrays in their own
+dtype and shape (bfloat16 as float32).
+"""
+from __future__ import annotations
+
+import collections
+import io
+import pickle
+import struct
+import zipfile
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from jaxgan.errors import CheckpointError
+
+_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+#: storage class name -> numpy dtype of its elements
+STORAGE_DTYPES = {"FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
+                  "BFloat16Storage": np.uint16, "LongStorage": np.int64, "IntStorage": np.int32,
+                  "ShortStorage": np.int16, "CharStorage": np.int8, "ByteStorage": np.uint8,
+                  "BoolStorage": np.bool_}
+
+
+class _StorageType:
+    """Stands for a ``torch.<X>Storage`` class in the pickle: its element dtype."""
+
+    def __init__(self, name: str):
+        self.name, self.dtype = name, np.dtype(STORAGE_DTYPES[name])
+
+
+def _tensor(storage: np.ndarray, offset: int, size: tuple[int, ...], stride: tuple[int, ...], *_: Any) -> np.ndarray:
+    """``torch._utils._rebuild_tensor(_v2)``: a strided view of ``storage``, copied."""
+    if not size:
+        return storage[offset].copy()
+    view = np.lib.stride_tricks.as_strided(storage[offset:], shape=tuple(size),
+                                           strides=tuple(s * storage.itemsize for s in stride))
+    return np.array(view)
+
+
+def _parameter(data: np.ndarray, *_: Any) -> np.ndarray:
+    return data
+
+
+_GLOBALS: dict[tuple[str, str], Callable[..., Any]] = {
+    ("collections", "OrderedDict"): collections.OrderedDict,
+    ("torch._utils", "_rebuild_tensor"): _tensor,
+    ("torch._utils", "_rebuild_tensor_v2"): _tensor,
+    ("torch._utils", "_rebuild_parameter"): _parameter,
+}
+
+
+class _Unpickler(pickle.Unpickler):
+    """Unpickles with the allow-list; ``storage(pid)`` supplies each storage; ``build=False`` skips
+    rebuilding tensors (a first pass that only learns which storages there are)."""
+
+    def __init__(self, data: io.BytesIO, storage: Callable[[tuple[Any, ...]], Any], build: bool = True):
+        super().__init__(data)
+        self._storage, self._build = storage, build
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module == "torch" and name in STORAGE_DTYPES:
+            return _StorageType(name)
+        if (module, name) in _GLOBALS:
+            found = _GLOBALS[(module, name)]
+            return found if self._build or found is collections.OrderedDict else (lambda *args: None)
+        raise CheckpointError(f"the PyTorch file holds a {module}.{name}, which is not part of a state dict of "
+                              f"tensors; save model.state_dict() instead")
+
+    def persistent_load(self, pid: Any) -> Any:
+        if not (isinstance(pid, tuple) and pid and pid[0] == "storage"):
+            raise CheckpointError(f"unknown persistent record {pid!r} in the PyTorch file")
+        return self._storage(pid)
+
+
+def _as_array(raw: bytes, kind: _StorageType, count: int | None = None) -> np.ndarray:
+    array = np.frombuffer(raw, kind.dtype, count=-1 if count is None else count)
+    if kind.name == "BFloat16Storage":             # the upper half of a float32
+        return (array.astype(np.uint32) << 16).view(np.float32)
+    return array
+
+
+def _load_zip(archive: zipfile.ZipFile) -> Any:
+    names = archive.namelist()
+    pickles = [n for n in names if n.endswith("data.pkl")]
+    if not pickles:
+        raise CheckpointError("the zip file holds no data.pkl: not a torch.save file")
+    prefix = pickles[0][:-len("data.pkl")]
+    cache: dict[str, np.ndarray] = {}
+
+    def storage(pid: tuple[Any, ...]) -> np.ndarray:
+        _, kind, key, _location, _count = pid[:5]
+        if key not in cache:
+            cache[key] = _as_array(archive.read(f"{prefix}data/{key}"), kind)
+        return cache[key]
+
+    return _Unpickler(io.BytesIO(archive.read(pickles[0])), storage).load()
+
+
+def _load_legacy(data: bytes) -> Any:
+    stream = io.BytesIO(data)
+    if pickle.load(stream) != _LEGACY_MAGIC:
+        raise CheckpointError("not a torch.save file (no zip archive, no legacy magic number)")
+    pickle.load(stream)                              # protocol version
+    pickle.load(stream)                              # system info (endianness, type sizes)
+    start = stream.tell()
+    kinds: dict[str, _StorageType] = {}
+
+    def learn(pid: tuple[Any, ...]) -> None:
+        _, kind, key, _location, _count, view = pid[:6]
+        if view is not None:
+            raise CheckpointError("legacy storage views are not supported; re-save the file with a recent torch")
+        kinds[key] = kind
+
+    # The storages' bytes follow the pickled object: a first pass learns their keys and types, then the
+    # bytes are read, then the object is unpickled again with every storage at hand.
+    _Unpickler(stream, learn, build=False).load()
+    storages = {}
+    for key in pickle.load(stream):
+        (count,) = struct.unpack("<q", stream.read(8))
+        kind = kinds[key]
+        storages[key] = _as_array(stream.read(count * kind.dtype.itemsize), kind, count)
+    return _Unpickler(io.BytesIO(data[start:]), lambda pid: storages[pid[2]]).load()
+
+
+def load(path: str | Path) -> Any:
+    """The object a ``torch.save`` file holds (usually a state dict), tensors as numpy arrays."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise CheckpointError(f"cannot read {path}: {e.strerror or e}") from None
+    try:
+        if zipfile.is_zipfile(io.BytesIO(data)):
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                return _load_zip(archive)
+        return _load_legacy(data)
+    except CheckpointError as e:
+        raise CheckpointError(f"{path}: {e}") from None
+    except (pickle.UnpicklingError, EOFError, KeyError, ValueError, struct.error, zipfile.BadZipFile) as e:
+        raise CheckpointError(f"{path} is not a readable torch.save file ({type(e).__name__}: {e})") from None

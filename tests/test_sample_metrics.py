@@ -1,0 +1,138 @@
+"""FID's Inception network (layout, loader, one block against numpy) and the sample metrics' closed forms."""
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxgan.errors import CheckpointError
+from jaxgan.metrics.frechet import frechet_distance
+from jaxgan.metrics.sample_metrics import inception_score, kernel_inception_distance, precision_recall
+from jaxgan.models import inception
+from test_torch_file import write_torch_file
+
+
+# ------------------------------------------------------------------------------------------ metrics
+def test_fid_of_a_set_against_itself_is_zero_and_of_two_gaussians_their_closed_form():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(4000, 3))
+    assert abs(frechet_distance(a, a)) < 1e-8
+    # N(0, I) vs N(m, 4 I): |m|^2 + tr(I + 4I - 2 * 2I) = |m|^2 + d
+    b = 2.0 * rng.normal(size=(200_000, 3)) + np.array([1.0, 0.0, 2.0])
+    c = rng.normal(size=(200_000, 3))
+    assert frechet_distance(c, b) == pytest.approx(5.0 + 3.0, rel=0.02)
+
+
+def test_kid_is_unbiased_near_zero_for_one_distribution_and_positive_for_two():
+    rng = np.random.default_rng(1)
+    same = kernel_inception_distance(rng.normal(size=(600, 8)), rng.normal(size=(600, 8)), subsets=20,
+                                     subset_size=300)
+    assert abs(same[0]) < 3 * same[1] + 1e-3 and abs(same[0]) < 0.01
+    shifted = kernel_inception_distance(rng.normal(size=(600, 8)), rng.normal(size=(600, 8)) + 1.0, subsets=20,
+                                        subset_size=300)
+    assert shifted[0] > 0.5
+
+
+def test_inception_score_is_the_class_count_for_confident_uniform_predictions_and_one_for_a_single_class():
+    confident = np.full((1000, 10), -50.0)
+    confident[np.arange(1000), np.arange(1000) % 10] = 50.0
+    assert inception_score(confident)[0] == pytest.approx(10.0, rel=1e-6)
+    one_class = np.zeros((1000, 10))
+    one_class[:, 3] = 50.0
+    assert inception_score(one_class)[0] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_precision_and_recall_are_one_for_identical_sets_and_zero_for_disjoint_ones():
+    rng = np.random.default_rng(2)
+    a = rng.normal(size=(300, 4))
+    assert precision_recall(a, a) == (1.0, 1.0)
+    assert precision_recall(a, a + 100.0) == (0.0, 0.0)
+    p, r = precision_recall(a, 0.2 * rng.normal(size=(300, 4)))          # collapsed fakes: precise, no recall
+    assert p > 0.9 and r < 0.5
+
+
+# ------------------------------------------------------------------------------------------ Inception
+def _conv_numpy(x, w, padding):
+    """x [H, W, C], torch weight [O, C, kh, kw] -> [H', W', O], stride 1."""
+    (ph, pw), (kh, kw) = padding, w.shape[2:]
+    x = np.pad(x, ((ph, ph), (pw, pw), (0, 0)))
+    h, wd = x.shape[0] - kh + 1, x.shape[1] - kw + 1
+    out = np.zeros((h, wd, w.shape[0]))
+    for i in range(kh):
+        for j in range(kw):
+            out += x[i:i + h, j:j + wd] @ w[:, :, i, j].T
+    return out
+
+
+def test_an_inception_a_block_matches_numpy_with_the_padding_left_out_of_its_average_pool():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(1, 5, 6, 4)).astype(np.float32)
+    block = inception.InceptionA(pool_features=8)
+    variables = block.init(jax.random.PRNGKey(0), jnp.asarray(x))
+    variables = jax.tree.map(lambda v: jnp.asarray(rng.normal(size=v.shape) * 0.3 + (1.0 if v.ndim == 1 else 0.0),
+                                                   jnp.float32), variables)
+    params, stats = variables["params"], variables["batch_stats"]
+
+    def basic(h, name, padding=(0, 0)):
+        w = np.asarray(params[name]["conv"]["kernel"]).transpose(3, 2, 0, 1)
+        bn, s = params[name]["bn"], stats[name]["bn"]
+        y = (_conv_numpy(h, w, padding) - s["mean"]) / np.sqrt(s["var"] + 1e-3) * bn["scale"] + bn["bias"]
+        return np.maximum(y, 0.0)
+
+    h = x[0].astype(np.float64)
+    padded, ones = np.pad(h, ((1, 1), (1, 1), (0, 0))), np.pad(np.ones(h.shape[:2]), 1)
+    sums = sum(padded[i:i + 5, j:j + 6] for i in range(3) for j in range(3))
+    counts = sum(ones[i:i + 5, j:j + 6] for i in range(3) for j in range(3))[..., None]      # 4, 6 or 9
+    expected = np.concatenate([
+        basic(h, "branch1x1"),
+        basic(basic(h, "branch5x5_1"), "branch5x5_2", (2, 2)),
+        basic(basic(basic(h, "branch3x3dbl_1"), "branch3x3dbl_2", (1, 1)), "branch3x3dbl_3", (1, 1)),
+        basic(sums / counts, "branch_pool")], axis=-1)
+    np.testing.assert_allclose(block.apply(variables, jnp.asarray(x))[0], expected, rtol=2e-4, atol=2e-4)
+
+
+# Keys and shapes of pytorch-fid's file that the port must match (from its module definitions).
+KNOWN = {"Conv2d_1a_3x3.conv.weight": (32, 3, 3, 3), "Conv2d_4a_3x3.bn.running_var": (192,),
+         "Mixed_5b.branch_pool.conv.weight": (32, 192, 1, 1), "Mixed_6b.branch7x7_2.conv.weight": (128, 128, 1, 7),
+         "Mixed_6e.branch7x7dbl_5.conv.weight": (192, 192, 1, 7), "Mixed_7a.branch7x7x3_4.conv.weight": (192, 192, 3, 3),
+         "Mixed_7c.branch3x3dbl_3b.conv.weight": (384, 384, 3, 1), "Mixed_7c.branch_pool.conv.weight": (192, 2048, 1, 1),
+         "fc.weight": (1008, 2048), "fc.bias": (1008,)}
+
+
+def _random_fid_file(path, drop=None):
+    """A random-weight file with pytorch-fid's keys and torch's layouts (OIHW kernels, [out, in] dense)."""
+    abstract = jax.eval_shape(inception.FIDInceptionV3().init, jax.random.PRNGKey(0), jnp.zeros((1, 75, 75, 3)))
+    rng, state = np.random.default_rng(4), {}
+    for (collection, *path_), leaf in flax.traverse_util.flatten_dict(abstract).items():
+        name, kind = inception._torch_name(tuple(path_))
+        shape = (leaf.shape[3], leaf.shape[2], *leaf.shape[:2]) if kind == "kernel" and len(leaf.shape) == 4 else \
+            leaf.shape[::-1] if kind == "kernel" else leaf.shape
+        state[name] = (rng.random(shape) + 0.5 if kind == "var" else rng.normal(size=shape) * 0.05).astype(np.float32)
+        if name.endswith("bn.running_var"):
+            state[name.replace("running_var", "num_batches_tracked")] = np.array(0, np.int64)
+    state.pop(drop, None)
+    write_torch_file(path, state)
+    return state
+
+
+def test_pytorch_fid_weights_load_into_the_port_with_its_exact_parameter_count(tmp_path):
+    state = _random_fid_file(tmp_path / inception.WEIGHTS_FILE)
+    for key, shape in KNOWN.items():
+        assert state[key].shape == shape, key
+    variables = inception.load_fid_inception(tmp_path / inception.WEIGHTS_FILE)
+    assert sum(v.size for v in jax.tree.leaves(variables["params"])) == 23_850_960   # torchvision's, 1008 classes
+    np.testing.assert_array_equal(variables["params"]["Conv2d_1a_3x3"]["conv"]["kernel"],
+                                  state["Conv2d_1a_3x3.conv.weight"].transpose(2, 3, 1, 0))
+    np.testing.assert_array_equal(variables["params"]["fc"]["kernel"], state["fc.weight"].T)
+    np.testing.assert_array_equal(variables["batch_stats"]["Mixed_7c"]["branch_pool"]["bn"]["var"],
+                                  state["Mixed_7c.branch_pool.bn.running_var"])
+    pool3, logits = jax.jit(inception.FIDInceptionV3().apply)(variables, jnp.full((2, 40, 30, 3), 0.5))
+    assert pool3.shape == (2, 2048) and logits.shape == (2, 1008) and np.isfinite(logits).all()
+
+
+def test_missing_or_wrong_inception_weights_are_one_clear_error(tmp_path):
+    with pytest.raises(CheckpointError, match="get pytorch-fid's pt_inception-2015-12-05-6726825d.pth"):
+        inception.load_fid_inception(tmp_path / "nowhere.pth")
+    _random_fid_file(tmp_path / "w.pth", drop="Mixed_6c.branch1x1.conv.weight")
+    with pytest.raises(CheckpointError, match="not pytorch-fid's Inception weights: missing Mixed_6c.branch1x1"):
+        inception.load_fid_inception(tmp_path / "w.pth")
