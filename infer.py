@@ -27,6 +27,12 @@ LR pixels (bounded memory, seamless: the overlap covers the network's receptive 
 
 Outputs keep their names (and sub-folders); existing files are kept unless ``--overwrite``.
 
+Score two folders of images (any sizes and modes) with FID's Inception network, offline (the weights:
+pytorch-fid's ``pt_inception-2015-12-05-6726825d.pth``, from torch's hub cache or ``--inception-weights``)::
+
+    python infer.py --evaluate fid,kid,is,pr --input generated/ --reference real/ [--json scores.json]
+    python infer.py --save-stats real.npz --input real/          # then --reference real.npz
+
 Export the generator alone (no discriminator, no optimiser state) to one file, and run from it::
 
     python infer.py --workdir runs/srgan --export srgan.msgpack [--step 900]
@@ -67,7 +73,14 @@ CHOICES = {
         "hair colour on switches the others off); the other attributes stay as the discriminator's classification "
         "head estimates them for each photo (a user's photo comes with no labels)."),
 }
-flags.mark_flags_as_required(["workdir"])
+_EVALUATE = flags.DEFINE_string("evaluate", None, "Score --input against --reference: comma-separated metrics among "
+                                "fid, kid, is (Inception Score, --input alone), pr (precision and recall).")
+_REFERENCE = flags.DEFINE_string("reference", None, "--evaluate: a folder of reference images, or statistics from "
+                                 "--save-stats (or pytorch-fid's mu/sigma .npz: FID only).")
+_SAVE_STATS = flags.DEFINE_string("save-stats", None, "Write the Inception statistics of --input to this .npz.")
+_JSON = flags.DEFINE_string("json", None, "--evaluate: also write the scores to this file as one JSON object.")
+_INCEPTION = flags.DEFINE_string("inception-weights", None, "pytorch-fid's pt_inception-2015-12-05-6726825d.pth "
+                                 "(default: torch's hub cache, ~/.cache/torch/hub/checkpoints/).")
 
 
 def check_flags(spec) -> None:
@@ -194,12 +207,53 @@ def expand_all(spec, choices: dict) -> list[tuple[str, dict]]:
     return [("", choices)]
 
 
+def evaluate() -> None:
+    """``--evaluate`` / ``--save-stats``: Inception features of --input (and --reference); one line per
+    metric (``fid 12.3456``) and, with ``--json``, one JSON object."""
+    import json
+
+    from jaxgan.metrics import image_sets
+    from jaxgan.models.inception import load_fid_inception
+
+    if _WORKDIR.value is not None:
+        sys.exit("error: --evaluate scores folders of images; to score a run, write its images first (infer.py "
+                 "--workdir RUN --output OUT) and pass --input OUT --reference REAL")
+    if _INPUT.value is None:
+        sys.exit("error: give --input FOLDER (the images to score)")
+    metrics = image_sets.parse_metrics(_EVALUATE.value) if _EVALUATE.value else ()
+    variables = load_fid_inception(_INCEPTION.value)
+    batch = _BATCH.value or 200
+    generated = image_sets.folder_features(_INPUT.value, variables, batch)
+    if _SAVE_STATS.value:
+        image_sets.save_stats(generated, _SAVE_STATS.value)
+        print(f"wrote the statistics of {generated.count} images to {_SAVE_STATS.value}")
+    if not metrics:
+        return
+    reference = None
+    if _REFERENCE.value is not None:
+        reference = (image_sets.load_stats(_REFERENCE.value) if Path(_REFERENCE.value).is_file()
+                     else image_sets.folder_features(_REFERENCE.value, variables, batch))
+    scores = image_sets.score(metrics, generated, reference)
+    for name, value in scores.items():
+        print(f"{name} {value:.6g}")
+    if _JSON.value:
+        Path(_JSON.value).write_text(json.dumps(scores, indent=2) + "\n")
+
+
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         sys.exit(f"error: unexpected arguments {' '.join(argv[1:])}")
     from jaxgan.errors import UserError
     from jaxgan.inference import Predictor, export_generator, load_generator
 
+    if _EVALUATE.value is not None or _SAVE_STATS.value is not None:
+        try:
+            evaluate()
+        except UserError as e:
+            sys.exit(f"error: {e}")
+        return
+    if _WORKDIR.value is None:
+        sys.exit("error: give --workdir (a training run, or a generator file from --export), or --evaluate")
     if _EXPORT.value is None and _OUTPUT.value is None:
         sys.exit("error: give --output FOLDER (or --export FILE to write the generator alone)")
     try:

@@ -5,10 +5,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgan.errors import CheckpointError
+from jaxgan.errors import CheckpointError, DataError
 from jaxgan.metrics.frechet import frechet_distance
 from jaxgan.metrics.sample_metrics import inception_score, kernel_inception_distance, precision_recall
 from jaxgan.models import inception
+from conftest import run_script
 from test_torch_file import write_torch_file
 
 
@@ -107,7 +108,12 @@ def _random_fid_file(path, drop=None):
         name, kind = inception._torch_name(tuple(path_))
         shape = (leaf.shape[3], leaf.shape[2], *leaf.shape[:2]) if kind == "kernel" and len(leaf.shape) == 4 else \
             leaf.shape[::-1] if kind == "kernel" else leaf.shape
-        state[name] = (rng.random(shape) + 0.5 if kind == "var" else rng.normal(size=shape) * 0.05).astype(np.float32)
+        if kind == "kernel":                                  # He-scaled, so activations neither vanish nor explode
+            value = rng.normal(size=shape) * np.sqrt(2.0 / np.prod(shape[1:]))
+        else:
+            value = {"var": 1.0 + 0.1 * rng.random(shape), "scale": 1.0 + 0.1 * rng.normal(size=shape)}.get(
+                kind, 0.1 * rng.normal(size=shape))
+        state[name] = value.astype(np.float32)
         if name.endswith("bn.running_var"):
             state[name.replace("running_var", "num_batches_tracked")] = np.array(0, np.int64)
     state.pop(drop, None)
@@ -136,3 +142,59 @@ def test_missing_or_wrong_inception_weights_are_one_clear_error(tmp_path):
     _random_fid_file(tmp_path / "w.pth", drop="Mixed_6c.branch1x1.conv.weight")
     with pytest.raises(CheckpointError, match="not pytorch-fid's Inception weights: missing Mixed_6c.branch1x1"):
         inception.load_fid_inception(tmp_path / "w.pth")
+
+
+# ------------------------------------------------------------------------------------------ two folders
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    path = tmp_path_factory.mktemp("inception") / inception.WEIGHTS_FILE
+    _random_fid_file(path)
+    return path
+
+
+def _folder(root, seed, count=5):
+    from PIL import Image
+
+    root.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for i in range(count):                                   # mixed sizes and modes
+        array = rng.integers(0, 255, (20 + i, 30, 3) if i % 2 else (25, 25), np.uint8)
+        Image.fromarray(array).save(root / f"{i}.png")
+    return root
+
+
+def test_infer_scores_two_folders_and_saved_statistics_offline(weights, tmp_path):
+    a = _folder(tmp_path / "a", 0)
+    flags = ("--inception-weights", weights, "--batch", 4)
+    result = run_script("infer.py", "--save-stats", tmp_path / "a.npz", "--input", a, "--evaluate", "fid,kid,is,pr",
+                        "--reference", a, "--json", tmp_path / "scores.json", *flags)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = dict(line.split() for line in result.stdout.splitlines() if not line.startswith("wrote"))
+    assert set(lines) == {"fid", "kid", "kid_std", "is", "is_std", "precision", "recall"}
+    assert abs(float(lines["fid"])) < 1e-3 and float(lines["precision"]) == float(lines["recall"]) == 1.0
+    import json
+    assert json.loads((tmp_path / "scores.json").read_text())["precision"] == 1.0
+    saved = np.load(tmp_path / "a.npz")
+    assert saved["mu"].shape == (2048,) and saved["sigma"].shape == (2048, 2048) and saved["features"].shape == (5, 2048)
+    assert saved["features"].std(0).mean() > 1e-3                        # the images give different features
+    b = _folder(tmp_path / "b", 1)
+    other = run_script("infer.py", "--evaluate", "fid,pr", "--input", b, "--reference", tmp_path / "a.npz", *flags)
+    assert other.returncode == 0, other.stderr[-2000:]
+    scores = dict(line.split() for line in other.stdout.splitlines())
+    assert float(scores["fid"]) > 0.1 and 0 <= float(scores["recall"]) <= 1
+
+
+def test_statistics_from_other_preprocessing_or_without_features_are_refused(tmp_path):
+    from jaxgan.metrics import image_sets
+
+    np.savez(tmp_path / "other.npz", mu=np.zeros(4), sigma=np.eye(4), preprocessing="something else")
+    with pytest.raises(DataError, match="other preprocessing"):
+        image_sets.load_stats(tmp_path / "other.npz")
+    np.savez(tmp_path / "pytorch_fid.npz", mu=np.zeros(4), sigma=np.eye(4))      # pytorch-fid's own format
+    reference = image_sets.load_stats(tmp_path / "pytorch_fid.npz")
+    generated = image_sets.SetFeatures(np.ones(4), np.eye(4), np.ones((6, 4)), np.zeros((6, 3)), 6)
+    assert image_sets.score(["fid"], generated, reference)["fid"] == pytest.approx(4.0)
+    with pytest.raises(DataError, match="needs the reference's features"):
+        image_sets.score(["kid"], generated, reference)
+    with pytest.raises(DataError, match="unknown metric 'fdi'"):
+        image_sets.parse_metrics("fid,fdi")

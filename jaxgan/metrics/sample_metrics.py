@@ -38,6 +38,7 @@ def kernel_inception_distance(real: np.ndarray, fake: np.ndarray, subsets: int =
 def inception_score(logits: np.ndarray, splits: int = 10) -> tuple[float, float]:
     """IS's mean and standard deviation over ``splits`` consecutive splits of the class ``logits``."""
     logits = np.asarray(logits, np.float64)
+    splits = max(1, min(splits, len(logits)))
     log_p = logits - logits.max(-1, keepdims=True)
     log_p -= np.log(np.exp(log_p).sum(-1, keepdims=True))
     scores = []
