@@ -32,6 +32,7 @@ pytorch-fid's ``pt_inception-2015-12-05-6726825d.pth``, from torch's hub cache o
 
     python infer.py --evaluate fid,kid,is,pr --input generated/ --reference real/ [--json scores.json]
     python infer.py --save-stats real.npz --input real/          # then --reference real.npz
+    python infer.py --workdir runs/dcgan --evaluate fid,kid,is,pr [--num 10000]   # against its training data
 
 Export the generator alone (no discriminator, no optimiser state) to one file, and run from it::
 
@@ -54,7 +55,8 @@ _SIZE = flags.DEFINE_integer("size", None, "Runs that take images: resize inputs
                              lower_bound=1)
 _TILE = flags.DEFINE_integer("tile", None, "Tiled runs (super-resolution): tile side in input pixels (default: the "
                              "run's config.tile).", lower_bound=1)
-_NUM = flags.DEFINE_integer("num", 64, "Runs that generate: how many images (text: per prompt).", lower_bound=1)
+_NUM = flags.DEFINE_integer("num", 64, "Runs that generate: how many images (text: per prompt; --evaluate --workdir: "
+                            "10,000 by default).", lower_bound=1)
 _SEED = flags.DEFINE_integer("seed", 0, "Runs that generate from noise: noise seed.")
 _PROMPT = flags.DEFINE_string("prompt", None, "Text-to-image runs: generate --num images for this caption.")
 _PROMPTS = flags.DEFINE_string("prompts", None, "Text-to-image runs: a text file, one prompt per line; line N's "
@@ -210,17 +212,17 @@ def expand_all(spec, choices: dict) -> list[tuple[str, dict]]:
 def evaluate() -> None:
     """``--evaluate`` / ``--save-stats``: Inception features of --input (and --reference); one line per
     metric (``fid 12.3456``) and, with ``--json``, one JSON object."""
-    import json
-
     from jaxgan.metrics import image_sets
     from jaxgan.models.inception import load_fid_inception
 
-    if _WORKDIR.value is not None:
-        sys.exit("error: --evaluate scores folders of images; to score a run, write its images first (infer.py "
-                 "--workdir RUN --output OUT) and pass --input OUT --reference REAL")
-    if _INPUT.value is None:
-        sys.exit("error: give --input FOLDER (the images to score)")
     metrics = image_sets.parse_metrics(_EVALUATE.value) if _EVALUATE.value else ()
+    if _WORKDIR.value is not None:
+        if _INPUT.value is not None or _SAVE_STATS.value is not None or not metrics:
+            sys.exit("error: --evaluate with --workdir scores the run's generator against its training data; "
+                     "--input, --reference and --save-stats are for folders")
+        return print_scores(*score_run(metrics))
+    if _INPUT.value is None:
+        sys.exit("error: give --input FOLDER (the images to score), or --workdir RUN")
     variables = load_fid_inception(_INCEPTION.value)
     batch = _BATCH.value or 200
     generated = image_sets.folder_features(_INPUT.value, variables, batch)
@@ -233,11 +235,65 @@ def evaluate() -> None:
     if _REFERENCE.value is not None:
         reference = (image_sets.load_stats(_REFERENCE.value) if Path(_REFERENCE.value).is_file()
                      else image_sets.folder_features(_REFERENCE.value, variables, batch))
-    scores = image_sets.score(metrics, generated, reference)
+    print_scores(image_sets.score(metrics, generated, reference))
+
+
+def print_scores(scores: dict, note: str = "") -> None:
+    """One line per figure (``fid 12.3456``) and, with ``--json``, one JSON object."""
+    import json
+
+    if note:
+        print(note, file=sys.stderr)
     for name, value in scores.items():
         print(f"{name} {value:.6g}")
     if _JSON.value:
         Path(_JSON.value).write_text(json.dumps(scores, indent=2) + "\n")
+
+
+def score_run(metrics: tuple[str, ...]) -> tuple[dict, str]:
+    """A noise or text run's generator: ``--num`` generated images (text: for its training captions)
+    against as many training images, whose statistics are cached (`image_sets.cached`)."""
+    import jax
+    import numpy as np
+
+    from jaxgan import data
+    from jaxgan.errors import ConfigError
+    from jaxgan.inference import Predictor, load_generator
+    from jaxgan.metrics import image_sets
+    from jaxgan.models.inception import load_fid_inception
+
+    recipe, generator, step = load_generator(_WORKDIR.value, _STEP.value)
+    spec, config = recipe.generator_spec, recipe.config
+    if spec.consumes not in ("noise", "text"):
+        raise ConfigError("--evaluate --workdir scores runs that generate (noise, text); for translation runs, "
+                          "translate held-out images with infer.py and score the folder against the targets")
+    wanted = _NUM.value if flags.FLAGS["num"].present else 10_000
+    real = data.eval_arrays(config, recipe.data_spec, config.data.split, wanted)
+    if real is None:
+        raise ConfigError("this run's training data has no readable examples here; score folders instead "
+                          "(--input OUT --reference DATA)")
+    num, batch = len(real["image"]), _BATCH.value or 200
+    variables = load_fid_inception(_INCEPTION.value)
+    d = config.data
+    key = {"source": d.source, "name": d.name, "path": d.path, "layout": d.layout, "split": d.split,
+           "size": config.image_size, "channels": d.channels, "resize": d.resize, "num": num}
+    reference = image_sets.cached(key, lambda: image_sets.extract(image_sets.unit_rgb(real["image"]), variables,
+                                                                  batch, total=num))
+    predictor = Predictor(recipe, generator)
+    rng = jax.random.PRNGKey(_SEED.value)
+
+    def generated():
+        for start in range(0, num, 64):
+            noise = sample_noise(rng, jax.numpy.arange(start, start + 64), spec.latent_dim)
+            inputs = noise
+            if spec.consumes == "text":
+                rows = np.resize(np.arange(start, start + 64), 64) % num
+                inputs = {"noise": noise, "text": np.asarray(real[recipe.text_field])[rows, 0]}
+            yield from image_sets.unit_rgb(predictor(inputs)[:min(64, num - start)])
+
+    fake = image_sets.extract(generated(), variables, batch, total=num)
+    note = f"{num} images of step {step} against {num} training images"
+    return image_sets.score(metrics, fake, reference), note
 
 
 def main(argv: list[str]) -> None:

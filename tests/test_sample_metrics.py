@@ -198,3 +198,38 @@ def test_statistics_from_other_preprocessing_or_without_features_are_refused(tmp
         image_sets.score(["kid"], generated, reference)
     with pytest.raises(DataError, match="unknown metric 'fdi'"):
         image_sets.parse_metrics("fid,fdi")
+
+
+def test_a_run_is_scored_against_its_training_data_whose_statistics_are_cached(weights, tmp_path, monkeypatch):
+    monkeypatch.setenv("JAXGAN_CACHE_DIR", str(tmp_path / "cache"))
+    tiny = ("--config.num_steps=2", "--config.image_size=16", "--config.batch_size=8", "--config.model.g_features=8",
+            "--config.model.d_features=8", "--config.model.latent_dim=16", "--config.evaluate=False")
+    trained = run_script("train.py", "--config", "configs/dcgan.py", "--workdir", tmp_path / "run", *tiny)
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    scored = run_script("infer.py", "--workdir", tmp_path / "run", "--evaluate", "fid,is", "--num", 8, "--batch", 4,
+                        "--inception-weights", weights)
+    assert scored.returncode == 0, scored.stderr[-2000:]
+    lines = dict(line.split() for line in scored.stdout.splitlines())
+    assert set(lines) == {"fid", "is", "is_std"} and float(lines["fid"]) > 0
+    assert "8 images of step 2 against 8 training images" in scored.stderr
+    assert len(list((tmp_path / "cache" / "inception_stats").glob("*.npz"))) == 1
+
+
+def test_cached_statistics_are_reused_until_the_preprocessing_changes(tmp_path, monkeypatch):
+    from jaxgan.metrics import image_sets
+
+    monkeypatch.setenv("JAXGAN_CACHE_DIR", str(tmp_path))
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return image_sets.SetFeatures(np.zeros(3), np.eye(3), np.zeros((4, 3)), None, 4)
+
+    key = {"source": "digits", "split": "train", "size": 32}
+    image_sets.cached(key, compute)
+    image_sets.cached(key, compute)
+    assert len(calls) == 1
+    assert image_sets.cache_path(key) != image_sets.cache_path({**key, "size": 64})
+    monkeypatch.setattr(image_sets, "PREPROCESSING", "another resize")
+    image_sets.cached(key, compute)
+    assert len(calls) == 2

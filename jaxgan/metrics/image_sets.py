@@ -101,6 +101,35 @@ def folder_features(path: str | Path, variables: dict[str, Any], batch: int = 20
     return extract(stream, variables, batch, total=len(files))
 
 
+def unit_rgb(images: Iterable[np.ndarray]) -> Iterable[np.ndarray]:
+    """Images in [-1, 1] (1 or 3 channels) -> RGB in [0, 1], one at a time."""
+    for image in images:
+        image = (np.asarray(image, np.float32) + 1.0) / 2.0
+        yield np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
+
+
+def cache_path(key: dict[str, Any]) -> Path:
+    """Where statistics keyed by ``key`` (data set, split, size, count, preprocessing) are cached:
+    ``$JAXGAN_CACHE_DIR`` (default ``~/.cache/jaxgan``) / ``inception_stats/<hash>.npz``."""
+    import hashlib
+    import json
+    import os
+
+    root = Path(os.environ.get("JAXGAN_CACHE_DIR") or Path.home() / ".cache" / "jaxgan")
+    digest = hashlib.sha256(json.dumps({**key, "preprocessing": PREPROCESSING}, sort_keys=True).encode()).hexdigest()
+    return root / "inception_stats" / f"{digest[:24]}.npz"
+
+
+def cached(key: dict[str, Any], compute: Any) -> SetFeatures:
+    """The statistics cached under ``key``, or ``compute()``'s, saved there for next time."""
+    path = cache_path(key)
+    if path.is_file():
+        return load_stats(path)
+    features = compute()
+    save_stats(features, path)
+    return features
+
+
 def save_stats(features: SetFeatures, path: str | Path) -> None:
     """Writes ``mu``, ``sigma``, ``features`` and ``preprocessing`` to ``path`` (.npz)."""
     path = Path(path)
