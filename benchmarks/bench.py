@@ -13,6 +13,8 @@ own real batch, where the reference reuses one; text2img: GAN-CLS + GAN-INT on 1
 the reference, and ``text2img_words`` the same with our word encoder, timed against the same reference). SRGAN's VGG19 gets random weights (timing
 only), and its row adds x4 inference speed in output megapixels/s (``upscale_mp_s``, SRResNet on one
 128 x 128 LR tile; ``torch_upscale_mp_s`` the same network in PyTorch).
+``--model inception`` times FID's Inception feature extraction instead (random weights; images/s at
+``--batch``, default 200, 299x299 inputs), the cost of every FID / KID / IS figure.
 Runs without TensorFlow (the accelerator machines have none).
 """
 from __future__ import annotations
@@ -138,6 +140,27 @@ def bench_jax(name: str, args) -> dict:
     return row
 
 
+def bench_inception(args) -> dict:
+    """FID's Inception feature extraction, as `jaxgan.metrics.image_sets` runs it (random weights)."""
+    import jax
+    import numpy as np
+
+    from jaxgan.models.inception import FIDInceptionV3
+
+    model, batch = FIDInceptionV3(), args.batch or 200
+    variables = model.init(jax.random.PRNGKey(0), np.zeros((1, 75, 75, 3), np.float32))
+    apply = jax.jit(model.apply)
+    images = np.random.default_rng(0).random((batch, 299, 299, 3), dtype=np.float32)
+    t0 = time.perf_counter()
+    jax.block_until_ready(apply(variables, images))
+    first_s = time.perf_counter() - t0
+    med = _median_seconds(lambda: apply(variables, images), args)
+    return {"framework": "jax", "model": "inception", "device": jax.devices()[0].device_kind,
+            "num_devices": jax.device_count(), "size": 299, "batch": batch, "compile_s": round(first_s - med, 2),
+            "step_s": round(med, 5), "images_per_s": float(f"{batch / med:.3g}"),
+            "peak_memory_mb": round(peak_memory_mb(jax), 1)}
+
+
 def _median_seconds(run, args) -> float:
     import jax
 
@@ -192,7 +215,7 @@ def _torch_upscale_mp_s(args) -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", default="all", choices=["all", *MODELS], nargs="+")
+    p.add_argument("--model", default="all", choices=["all", *MODELS, "inception"], nargs="+")
     p.add_argument("--size", type=int, default=None)
     p.add_argument("--batch", type=int, default=None)
     p.add_argument("--steps", type=int, default=10)
@@ -202,9 +225,9 @@ def main() -> None:
     args = p.parse_args()
     rows = []
     for name in (list(MODELS) if "all" in args.model else args.model):
-        ours = bench_jax(name, args)
+        ours = bench_inception(args) if name == "inception" else bench_jax(name, args)
         print(json.dumps(ours), flush=True)
-        ref = bench_torch(name, args, ours["size"], ours["batch"])
+        ref = None if name == "inception" else bench_torch(name, args, ours["size"], ours["batch"])
         if ref:
             print(json.dumps(ref), flush=True)
         rows.append((ours, ref))
