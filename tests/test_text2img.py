@@ -84,9 +84,10 @@ def test_the_gan_cls_discriminator_loss_weights_its_three_terms_1_half_half():
     expected = sp(-real).mean() + 0.5 * sp(wrong).mean() + 0.5 * sp(fake).mean()
     np.testing.assert_allclose(losses.matching_aware_discriminator_loss("non_saturating", real, wrong, fake),
                                expected, rtol=1e-6)
-    # a discriminator that ignores the text scores (real, mismatch) as (real, match): no lower mismatch term
-    ignoring = losses.matching_aware_discriminator_loss("non_saturating", real, real, fake)
-    assert ignoring >= sp(-real).mean() + 0.5 * sp(real).mean() - 1e-6
+    # least squares: real -> 1 (weight 1), mismatch and fake -> 0 (weight 1/2 each)
+    expected = np.mean((real - 1) ** 2) + 0.5 * np.mean(wrong ** 2) + 0.5 * np.mean(fake ** 2)
+    np.testing.assert_allclose(losses.matching_aware_discriminator_loss("least_squares", real, wrong, fake),
+                               expected, rtol=1e-6)
 
 
 def test_the_discriminator_scores_several_captions_of_one_batch_as_separate_calls_would():

@@ -269,8 +269,7 @@ def _folder(config: ml_collections.ConfigDict, split: str, size: int, layout: st
 
 def _tfds_captions(config: ml_collections.ConfigDict) -> Iterable[str]:
     d = config.data
-    return TFDSSource(d.name, d.split, d.data_dir, 0, d.resize, d.download, 1, captions=text.caption_table
-                      ).caption_texts()
+    return TFDSSource(d.name, d.split, d.data_dir, 0, d.resize, d.download, 1).caption_texts()
 
 
 @register("tfds", ("single", "unpaired", "hr", "lr_hr", "attributes", "captions"), captions=_tfds_captions)

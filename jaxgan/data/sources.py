@@ -250,20 +250,14 @@ class TFDSSource:
             self.caption_path = _caption_feature(name, builder.info.features)
             self.fields.update(caption="label", caption_count="label")
 
-    def _texts(self, example: dict[str, Any]) -> Any:
-        """An example's captions as a 1-D string tensor."""
-        value = example
-        for key in self.caption_path:
-            value = value[key]
-        return tensorflow().reshape(value, [-1])
-
     def caption_texts(self) -> Iterator[str]:
         """Every caption of the split (the images are not decoded)."""
         import tensorflow_datasets as tfds
 
+        path = _caption_feature(self.builder.name, self.builder.info.features)
         ds = self.builder.as_dataset(split=self.split, shuffle_files=False,
                                      decoders={f: tfds.decode.SkipDecoding() for f in self.features.values()})
-        for texts in ds.map(self._texts).as_numpy_iterator():
+        for texts in ds.map(lambda example: _texts(example, path)).as_numpy_iterator():
             yield from (t.decode("utf-8", "replace") for t in texts)
 
     def _raw(self) -> Any:
@@ -280,7 +274,7 @@ class TFDSSource:
                 tf = tensorflow()
                 out["domain"] = tf.cast(tf.stack([ex["attributes"][a] for a in attributes]), tf.float32)
             if self.captions is not None:           # word ids before batching: a fixed shape
-                out["caption"], out["caption_count"] = self._encode(self._texts(ex))
+                out["caption"], out["caption_count"] = self._encode(_texts(ex, self.caption_path))
             return out
 
         return ds.map(pick)
@@ -320,6 +314,13 @@ class TFDSSource:
         items = list(ds.as_numpy_iterator())
         stack = np.stack if self.size else list
         return {k: stack([it[k] for it in items]) for k in items[0]}
+
+
+def _texts(example: dict[str, Any], path: tuple[str, ...]) -> Any:
+    """An example's captions (the feature at ``path``) as a 1-D string tensor."""
+    for key in path:
+        example = example[key]
+    return tensorflow().reshape(example, [-1])
 
 
 def _caption_feature(name: str, features: Any) -> tuple[str, ...]:

@@ -193,8 +193,8 @@ class TextToImage(Recipe):
 
     def sample_inputs(self, rng: jax.Array, num: int, examples: dict[str, Any] | None = None) -> Any:
         """A square grid: each row but the last one caption of a held-out example (its first), one noise
-        per column; the last row walks from the first caption's embedding to the second's (GAN-INT), at
-        fixed noise."""
+        per column; the last row walks from the first row's caption embedding to the last row's (GAN-INT),
+        at fixed noise."""
         side = max(2, int(np.sqrt(num)))
         texts = np.asarray(examples[self.text_field])[:, 0]
         texts = texts[np.sort(np.unique(texts.reshape(len(texts), -1), axis=0, return_index=True)[1])]  # distinct
