@@ -33,6 +33,7 @@ pytorch-fid's ``pt_inception-2015-12-05-6726825d.pth``, from torch's hub cache o
     python infer.py --evaluate fid,kid,is,pr --input generated/ --reference real/ [--json scores.json]
     python infer.py --save-stats real.npz --input real/          # then --reference real.npz
     python infer.py --workdir runs/dcgan --evaluate fid,kid,is,pr [--num 10000]   # against its training data
+    python infer.py --workdir runs/cyclegan --evaluate fid --step best    # held-out inputs translated
 
 Export the generator alone (no discriminator, no optimiser state) to one file, and run from it::
 
@@ -57,11 +58,13 @@ _TILE = flags.DEFINE_integer("tile", None, "Tiled runs (super-resolution): tile 
                              "run's config.tile).", lower_bound=1)
 _NUM = flags.DEFINE_integer("num", 64, "Runs that generate: how many images (text: per prompt; --evaluate --workdir: "
                             "10,000 by default).", lower_bound=1)
-_SEED = flags.DEFINE_integer("seed", 0, "Runs that generate from noise: noise seed.")
+_SEED = flags.DEFINE_integer("seed", 0, "Runs that generate from noise: noise seed (--evaluate: the run's "
+                             "config.seed reproduces the figures its training logged).")
 _PROMPT = flags.DEFINE_string("prompt", None, "Text-to-image runs: generate --num images for this caption.")
 _PROMPTS = flags.DEFINE_string("prompts", None, "Text-to-image runs: a text file, one prompt per line; line N's "
                                "images go into OUTPUT/<N>_<prompt>/.")
-_STEP = flags.DEFINE_integer("step", None, "Checkpoint step (default: the latest).")
+_STEP = flags.DEFINE_string("step", None, "Checkpoint step, or best (the one a run trained with "
+                            "--config.eval.metrics kept by its figure); default: the latest.")
 _BATCH = flags.DEFINE_integer("batch", None, "Images (tiled runs: tiles) per generator call (default 64 from noise, "
                               "8 from images, 2 tiles).", lower_bound=1)
 _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace existing output files.")
@@ -81,6 +84,8 @@ _REFERENCE = flags.DEFINE_string("reference", None, "--evaluate: a folder of ref
                                  "--save-stats (or pytorch-fid's mu/sigma .npz: FID only).")
 _SAVE_STATS = flags.DEFINE_string("save-stats", None, "Write the Inception statistics of --input to this .npz.")
 _JSON = flags.DEFINE_string("json", None, "--evaluate: also write the scores to this file as one JSON object.")
+_FEATURES = flags.DEFINE_enum("features", "inception", ["inception", "classifier"], "--evaluate --workdir: the "
+                              "feature space (classifier: one trained on the run's labelled training images).")
 _INCEPTION = flags.DEFINE_string("inception-weights", None, "pytorch-fid's pt_inception-2015-12-05-6726825d.pth "
                                  "(default: torch's hub cache, ~/.cache/torch/hub/checkpoints/).")
 
@@ -104,6 +109,18 @@ def check_flags(spec) -> None:
     for name in spec.required:
         if CHOICES[name].value is None:
             sys.exit(f"error: this run needs --{name}: one of {', '.join(spec.choices[name])}, or all")
+
+
+def checkpoint_step() -> int | str | None:
+    """``--step``: a step number, ``best``, or None (the latest)."""
+    from jaxgan.errors import ConfigError
+
+    value = _STEP.value
+    if value is None or value == "best":
+        return value
+    if not value.isdigit():
+        raise ConfigError(f"--step takes a step number or best, not {value!r}")
+    return int(value)
 
 
 def sample_noise(rng, indices, latent_dim: int):
@@ -223,6 +240,8 @@ def evaluate() -> None:
         return print_scores(*score_run(metrics))
     if _INPUT.value is None:
         sys.exit("error: give --input FOLDER (the images to score), or --workdir RUN")
+    if flags.FLAGS["features"].present:
+        sys.exit("error: --features applies to --workdir runs; folders are scored in FID's Inception features")
     variables = load_fid_inception(_INCEPTION.value)
     batch = _BATCH.value or 200
     generated = image_sets.folder_features(_INPUT.value, variables, batch)
@@ -251,49 +270,30 @@ def print_scores(scores: dict, note: str = "") -> None:
 
 
 def score_run(metrics: tuple[str, ...]) -> tuple[dict, str]:
-    """A noise or text run's generator: ``--num`` generated images (text: for its training captions)
-    against as many training images, whose statistics are cached (`image_sets.cached`)."""
-    import jax
-    import numpy as np
-
+    """A run's generator, scored as training scores it (`metrics.run_scores`): up to ``--num`` generated
+    or translated images against as many training images (Inception statistics cached)."""
     from jaxgan import data
     from jaxgan.errors import ConfigError
-    from jaxgan.inference import Predictor, load_generator
-    from jaxgan.metrics import image_sets
-    from jaxgan.models.inception import load_fid_inception
+    from jaxgan.inference import load_generator
+    from jaxgan.metrics import feature_networks, run_scores
 
-    recipe, generator, step = load_generator(_WORKDIR.value, _STEP.value)
-    spec, config = recipe.generator_spec, recipe.config
-    if spec.consumes not in ("noise", "text"):
-        raise ConfigError("--evaluate --workdir scores runs that generate (noise, text); for translation runs, "
-                          "translate held-out images with infer.py and score the folder against the targets")
+    recipe, generator, step = load_generator(_WORKDIR.value, checkpoint_step())
+    config = recipe.config
     wanted = _NUM.value if flags.FLAGS["num"].present else 10_000
-    real = data.eval_arrays(config, recipe.data_spec, config.data.split, wanted)
-    if real is None:
+    limit = run_scores.real_limit(wanted)              # as training reads them (a classifier trains on them all)
+    train = data.eval_arrays(config, recipe.data_spec, config.data.split, limit)
+    held_out = None
+    if recipe.generator_spec.consumes == "image":
+        held_out = data.eval_arrays(config, recipe.data_spec, config.data.eval_split, limit)
+    if train is None:
         raise ConfigError("this run's training data has no readable examples here; score folders instead "
                           "(--input OUT --reference DATA)")
-    num, batch = len(real["image"]), _BATCH.value or 200
-    variables = load_fid_inception(_INCEPTION.value)
-    d = config.data
-    key = {"source": d.source, "name": d.name, "path": d.path, "layout": d.layout, "split": d.split,
-           "size": config.image_size, "channels": d.channels, "resize": d.resize, "num": num}
-    reference = image_sets.cached(key, lambda: image_sets.extract(image_sets.unit_rgb(real["image"]), variables,
-                                                                  batch, total=num))
-    predictor = Predictor(recipe, generator)
-    rng = jax.random.PRNGKey(_SEED.value)
-
-    def generated():
-        for start in range(0, num, 64):
-            noise = sample_noise(rng, jax.numpy.arange(start, start + 64), spec.latent_dim)
-            inputs = noise
-            if spec.consumes == "text":
-                rows = np.resize(np.arange(start, start + 64), 64) % num
-                inputs = {"noise": noise, "text": np.asarray(real[recipe.text_field])[rows, 0]}
-            yield from image_sets.unit_rgb(predictor(inputs)[:min(64, num - start)])
-
-    fake = image_sets.extract(generated(), variables, batch, total=num)
-    note = f"{num} images of step {step} against {num} training images"
-    return image_sets.score(metrics, fake, reference), note
+    network = feature_networks.build(_FEATURES.value, train, int(config.seed), _INCEPTION.value or "",
+                                     _BATCH.value or 200)
+    scorer = run_scores.RunScorer(recipe, metrics, network, wanted, _SEED.value, run_scores.data_key(config, wanted))
+    scores = scorer(generator, train, held_out)
+    made, real = scorer.counts
+    return scores, f"{made} images of step {step} against {real} training images ({_FEATURES.value} features)"
 
 
 def main(argv: list[str]) -> None:
@@ -319,10 +319,10 @@ def main(argv: list[str]) -> None:
                      if flags.FLAGS[n].present]
             if extra:
                 sys.exit(f"error: --{extra[0]} does not apply to --export (it writes the generator alone)")
-            step = export_generator(_WORKDIR.value, _EXPORT.value, _STEP.value)
+            step = export_generator(_WORKDIR.value, _EXPORT.value, checkpoint_step())
             print(f"wrote the generator of step {step} to {_EXPORT.value}")
             return
-        recipe, variables, step = load_generator(_WORKDIR.value, _STEP.value)
+        recipe, variables, step = load_generator(_WORKDIR.value, checkpoint_step())
         check_flags(recipe.generator_spec)
         choices = {name: flag.value for name, flag in CHOICES.items()}
         if recipe.generator_spec.consumes in ("noise", "text"):

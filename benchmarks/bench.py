@@ -14,7 +14,8 @@ the reference, and ``text2img_words`` the same with our word encoder, timed agai
 only), and its row adds x4 inference speed in output megapixels/s (``upscale_mp_s``, SRResNet on one
 128 x 128 LR tile; ``torch_upscale_mp_s`` the same network in PyTorch).
 ``--model inception`` times FID's Inception feature extraction instead (random weights; images/s at
-``--batch``, default 200, 299x299 inputs), the cost of every FID / KID / IS figure.
+``--batch``, default 200, 299x299 inputs), the cost of every FID / KID / IS figure; ``--model fid`` the
+FID of ``--fid-images`` (10,000) vs as many images end to end, compilation included.
 Runs without TensorFlow (the accelerator machines have none).
 """
 from __future__ import annotations
@@ -161,6 +162,36 @@ def bench_inception(args) -> dict:
             "peak_memory_mb": round(peak_memory_mb(jax), 1)}
 
 
+def bench_fid(args) -> dict:
+    """FID of ``--fid-images`` vs as many images end to end, as `infer.py --evaluate` and training run it
+    (`image_sets.extract`: resize to 299, Inception sharded over the devices, float64 statistics, the
+    Frechet distance), compilation included; random 64x64 images and random weights."""
+    import jax
+    import numpy as np
+
+    from jaxgan.metrics import image_sets
+    from jaxgan.metrics.frechet import frechet_distance_from_stats
+    from jaxgan.models.inception import FIDInceptionV3
+
+    n, batch = args.fid_images, args.batch or 200
+    variables = FIDInceptionV3().init(jax.random.PRNGKey(0), np.zeros((1, 75, 75, 3), np.float32))
+
+    def images(seed: int):
+        rng = np.random.default_rng(seed)
+        for _ in range(n):
+            yield rng.random((64, 64, 3), dtype=np.float32)
+
+    t0 = time.perf_counter()
+    a, b = (image_sets.extract(images(seed), variables, batch, total=n) for seed in (1, 2))
+    t1 = time.perf_counter()
+    frechet_distance_from_stats(a.mu, a.sigma, b.mu, b.sigma)
+    t2 = time.perf_counter()
+    return {"framework": "jax", "model": "fid", "device": jax.devices()[0].device_kind,
+            "num_devices": jax.device_count(), "images": 2 * n, "batch": batch, "total_s": round(t2 - t0, 2),
+            "features_s": round(t1 - t0, 2), "frechet_s": round(t2 - t1, 2),
+            "images_per_s": float(f"{2 * n / (t2 - t0):.3g}"), "peak_memory_mb": round(peak_memory_mb(jax), 1)}
+
+
 def _median_seconds(run, args) -> float:
     import jax
 
@@ -215,15 +246,24 @@ def _torch_upscale_mp_s(args) -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", default="all", choices=["all", *MODELS, "inception"], nargs="+")
+    p.add_argument("--model", default="all", choices=["all", *MODELS, "inception", "fid"], nargs="+")
     p.add_argument("--size", type=int, default=None)
     p.add_argument("--batch", type=int, default=None)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=2, help="untimed steps, the first one compiles")
     p.add_argument("--conv-impl", default="auto", choices=["auto", "xla", "matmul"])
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch reference")
+    p.add_argument("--fid-images", type=int, default=10_000, help="--model fid: images in each of the two sets")
     args = p.parse_args()
     rows = []
+    if "fid" in args.model:
+        fid = bench_fid(args)
+        print(json.dumps(fid), flush=True)
+        print(f"\nFID of {args.fid_images} vs {args.fid_images} images end to end: {fid['total_s']} s "
+              f"({fid['images_per_s']} images/s; features {fid['features_s']} s, Frechet distance {fid['frechet_s']} s)")
+        args.model = [m for m in args.model if m != "fid"]
+        if not args.model:
+            return
     for name in (list(MODELS) if "all" in args.model else args.model):
         ours = bench_inception(args) if name == "inception" else bench_jax(name, args)
         print(json.dumps(ours), flush=True)

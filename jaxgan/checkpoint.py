@@ -9,6 +9,8 @@ half-restored. Inference restores only the generators' variables.
 """
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -48,17 +50,58 @@ def _describe_mismatch(saved: dict[str, str], expected: dict[str, str]) -> str:
     return "; ".join(parts)
 
 
+class _KeptSteps:
+    """An orbax preservation policy: keep the checkpoints of ``steps``, a set that may change while the
+    manager runs (the milestones, and the best checkpoint so far)."""
+
+    def __init__(self, steps: set[int]):
+        self.steps = steps
+
+    def should_preserve(self, checkpoints: Any, *, context: Any) -> list[bool]:
+        return [info.step in self.steps for info in checkpoints]
+
+
 class Checkpointer:
-    """Saves and restores run states under ``<workdir>/checkpoints/<step>/``; keeps the last ``keep``."""
+    """Saves and restores run states under ``<workdir>/checkpoints/<step>/``; keeps the last ``keep``, the
+    milestones and the best (recorded in ``checkpoints/best.json`` by `record_best`)."""
+
+    BEST = "best.json"
 
     def __init__(self, directory: str | Path, keep: int = 3, asynchronous: bool = True,
                  milestones: tuple[int, ...] = ()):
-        """Keeps the last ``keep`` checkpoints and, always, those of the ``milestones`` steps."""
+        """Keeps the last ``keep`` checkpoints and, always, those of the ``milestones`` steps and the best."""
         self.directory = Path(directory).absolute()
-        policy = preservation.AnyPreservationPolicy([preservation.LatestN(keep), preservation.CustomSteps(milestones)])
+        self.milestones, self.keep = set(milestones), keep
+        best = self.best()
+        self._kept = _KeptSteps(self.milestones | ({best["step"]} if best else set()))
+        policy = preservation.AnyPreservationPolicy([preservation.LatestN(keep), self._kept])
         options = ocp.CheckpointManagerOptions(preservation_policy=policy, enable_async_checkpointing=asynchronous,
                                                create=True)
         self.manager = ocp.CheckpointManager(self.directory, options=options, item_names=("state", "meta"))
+
+    def best(self) -> dict[str, Any] | None:
+        """The best checkpoint's record (``step``, ``figure``, ``value``, ``lower_is_better``), or None."""
+        path = self.directory / self.BEST
+        try:
+            record = json.loads(path.read_text())
+            return record if isinstance(record.get("step"), int) else None
+        except (OSError, ValueError, AttributeError):
+            return None
+
+    def record_best(self, step: int, record: dict[str, Any]) -> None:
+        """Marks the checkpoint of ``step`` (saved) as the best: written once that save is complete, kept
+        from then on, and the previous best released to the usual keep-last rule."""
+        self.manager.wait_until_finished()
+        previous = self.best()
+        if jax.process_index() == 0:
+            path = self.directory / self.BEST
+            tmp = path.with_name(f".{self.BEST}.tmp")
+            tmp.write_text(json.dumps({**record, "step": step}, indent=2) + "\n")
+            os.replace(tmp, path)
+        self._kept.steps = self.milestones | {step}
+        steps = sorted(self.all_steps())
+        if previous and previous["step"] in steps[:-self.keep] and previous["step"] not in self._kept.steps:
+            self.manager.delete(previous["step"])            # what the keep-last rule would have done already
 
     def latest_step(self) -> int | None:
         return self.manager.latest_step()

@@ -45,6 +45,12 @@ def base_config() -> ml_collections.ConfigDict:
     c.checkpoint_every = 500
     c.evaluate = True            # run the recipe's evaluation at the end of training
     c.eval_every = 0             # also every this many steps (0: only at the end)
+    c.eval = ml_collections.ConfigDict()
+    c.eval.metrics = ""          # sample metrics at each evaluation, comma-separated: fid, kid, is, pr ('': none)
+    c.eval.features = "inception"    # their feature space: inception (pytorch-fid's weights) | classifier (labelled data)
+    c.eval.num_images = 10_000   # generated images per evaluation, against as many real ones (at most the data's)
+    c.eval.inception_weights = ""    # pytorch-fid's pt_inception-2015-12-05-6726825d.pth ('': torch's hub cache)
+    c.eval.best = ""             # the figure the best checkpoint is kept by ('': the first metric's)
     c.keep_checkpoints = 3
     c.num_samples = 64           # images in each sample grid
     c.ema_decay = 0.0            # > 0: samples, evaluation and infer.py use this moving average of G's weights
@@ -124,6 +130,27 @@ def validate(config: ml_collections.ConfigDict) -> None:
         if value is not None and (value < low or (high is not None and value > high)):
             bound = f">= {low}" if high is None else f"in [{low}, {high}]"
             raise ConfigError(f"config.{field} must be {bound}, got {value}")
+    _validate_eval(config)
+
+
+def _validate_eval(config: ml_collections.ConfigDict) -> None:
+    """``config.eval``: known metrics, feature network and best-checkpoint figure."""
+    from jaxgan.errors import DataError
+    from jaxgan.metrics import feature_networks, image_sets, run_scores
+
+    e = config.get("eval")
+    if e is None or not e.metrics:
+        return
+    try:
+        metrics = image_sets.parse_metrics(e.metrics)
+    except DataError as error:
+        raise ConfigError(f"config.eval.metrics: {error}") from None
+    if e.features not in feature_networks.FEATURES:
+        raise ConfigError(f"config.eval.features={e.features!r} is unknown; choose one of "
+                          f"{', '.join(feature_networks.FEATURES)}")
+    if e.num_images < 4:
+        raise ConfigError(f"config.eval.num_images must be >= 4, got {e.num_images}")
+    run_scores.best_figure(metrics, e.best)
 
 
 def _flat(config: Any, prefix: str = "") -> dict[str, Any]:

@@ -23,7 +23,7 @@ from jaxgan.checkpoint import Checkpointer, fingerprint
 from jaxgan.errors import CheckpointError, ConfigError
 
 
-def _from_checkpoint(workdir: Path, step: int | None) -> tuple[recipes.Recipe, dict[str, Any], int]:
+def _from_checkpoint(workdir: Path, step: int | str | None) -> tuple[recipes.Recipe, dict[str, Any], int]:
     config = config_lib.load_json(workdir / "config.json")
     recipe = recipes.build(config)
     checkpointer = Checkpointer(workdir / "checkpoints", asynchronous=False)
@@ -31,6 +31,12 @@ def _from_checkpoint(workdir: Path, step: int | None) -> tuple[recipes.Recipe, d
         steps = checkpointer.all_steps()
         if not steps:
             raise CheckpointError(f"no checkpoint in {workdir / 'checkpoints'}: train first")
+        if step == "best":
+            best = checkpointer.best()
+            if best is None:
+                raise CheckpointError(f"{workdir} has no best checkpoint: it is kept by runs trained with "
+                                      f"--config.eval.metrics=fid (and --config.eval_every=N)")
+            step = best["step"]
         if step is None:
             step = max(steps)
         elif step not in steps:
@@ -70,9 +76,10 @@ def _from_export(path: Path) -> tuple[recipes.Recipe, dict[str, Any], int]:
     return recipe, dict(variables), int(record["step"])
 
 
-def load_generator(source: str | Path, step: int | None = None) -> tuple[recipes.Recipe, dict[str, Any], int]:
-    """``(recipe, generator variables, step)`` from a workdir's latest (or given) checkpoint, or from a
-    file `export_generator` wrote."""
+def load_generator(source: str | Path, step: int | str | None = None
+                   ) -> tuple[recipes.Recipe, dict[str, Any], int]:
+    """``(recipe, generator variables, step)`` from a workdir's latest (or given, or ``"best"``)
+    checkpoint, or from a file `export_generator` wrote."""
     source = Path(source)
     if source.is_file():
         if step is not None:
@@ -83,7 +90,7 @@ def load_generator(source: str | Path, step: int | None = None) -> tuple[recipes
     return _from_checkpoint(source, step)
 
 
-def export_generator(workdir: str | Path, path: str | Path, step: int | None = None) -> int:
+def export_generator(workdir: str | Path, path: str | Path, step: int | str | None = None) -> int:
     """Writes the generators' variables and the run's config (no discriminator, no optimiser state) to
     one msgpack file that `load_generator` reads; returns the step exported."""
     recipe, variables, step = load_generator(workdir, step)

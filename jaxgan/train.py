@@ -27,6 +27,7 @@ from jaxgan import config as config_lib
 from jaxgan import data, parallel, recipes
 from jaxgan.checkpoint import Checkpointer
 from jaxgan.errors import CheckpointError, TrainingError, TrainingStopped
+from jaxgan.metrics import feature_networks, image_sets, run_scores
 from jaxgan.parallel import BATCH, REPLICATED
 from jaxgan.reporting import Reporter, summary_line
 from jaxgan.state import update_ema
@@ -68,6 +69,7 @@ class Trainer:
         self.is_chief = jax.process_index() == 0
         self.recipe = recipes.build(self.config)
         frozen = {name: net.load() for name, net in self.recipe.frozen_networks().items()}
+        self.scorer = self._make_scorer(self.config)
         created = not self.workdir.exists()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._lock = _lock_workdir(self.workdir) if self.is_chief else None
@@ -112,6 +114,23 @@ class Trainer:
                                                        examples)
         self._sample_grid = jax.jit(self.recipe.sample_grid)
 
+    def _make_scorer(self, config: ml_collections.ConfigDict) -> run_scores.RunScorer | None:
+        """The sample metrics of ``config.eval`` (built at start, so a missing weights file or unlabelled
+        data stops the run before training rather than at its first evaluation)."""
+        e = config.eval
+        self.eval_limit = 2000
+        if not (config.evaluate and e.metrics):
+            return None
+        metrics = image_sets.parse_metrics(e.metrics)
+        self.eval_limit = run_scores.real_limit(int(e.num_images))
+        train = None
+        if e.features == "classifier":
+            train = data.eval_arrays(config, self.recipe.data_spec, config.data.split, self.eval_limit)
+        network = feature_networks.build(e.features, train, config.seed, e.inception_weights)
+        self.best_figure = run_scores.best_figure(metrics, e.best)
+        return run_scores.RunScorer(self.recipe, metrics, network, int(e.num_images), config.seed,
+                                    run_scores.data_key(config, int(e.num_images)))
+
     def _resume(self) -> None:
         """Restores the newest checkpoint; a config changed since then is refused where the checkpoint
         cannot hold it (shapes), else accepted, reported and recorded in ``config_changes.jsonl``."""
@@ -155,9 +174,12 @@ class Trainer:
 
     def evaluate(self, step: int, reporter: Reporter) -> dict[str, float]:
         cfg = self.config
-        train = data.eval_arrays(cfg, self.recipe.data_spec, cfg.data.split)
-        held_out = data.eval_arrays(cfg, self.recipe.data_spec, cfg.data.eval_split)
-        results = self.recipe.evaluate(self.recipe.generator_variables(self.state), train, held_out)
+        train = data.eval_arrays(cfg, self.recipe.data_spec, cfg.data.split, self.eval_limit)
+        held_out = data.eval_arrays(cfg, self.recipe.data_spec, cfg.data.eval_split, self.eval_limit)
+        variables = self.recipe.generator_variables(self.state)
+        results = self.recipe.evaluate(variables, train, held_out)
+        if self.scorer is not None:
+            results = {**results, **self.scorer(variables, train, held_out)}
         if results:
             reporter.scalars(step, results, prefix="eval")
             reporter.message(f"eval @ step {step}: {summary_line(results)}")
@@ -192,21 +214,39 @@ class Trainer:
                     result["metrics"] = values
                 if step % cfg.sample_every == 0 or last:
                     reporter.image_grid(step, "samples", self.sample_grid())
-                if step % cfg.checkpoint_every == 0 or last or step in self.recipe.milestones or stop.requested:
+                due = last or (bool(cfg.eval_every) and step % cfg.eval_every == 0 and not stop.requested)
+                results = self.evaluate(step, reporter) if cfg.evaluate and due else {}
+                if last:
+                    result["eval"] = results
+                best = self._improved_best(results)
+                if (step % cfg.checkpoint_every == 0 or last or step in self.recipe.milestones or stop.requested
+                        or best):
                     self._save(step)
                     last_saved = step
+                if best:
+                    self.checkpointer.record_best(step, best)
+                    reporter.message(f"best checkpoint so far: step {step} ({best['figure']} {best['value']:.6g})")
                 if stop.requested:
                     raise TrainingStopped(f"stopped at step {step} (checkpoint saved); run the same command to "
                                           f"resume")
-                if cfg.evaluate and cfg.eval_every and step % cfg.eval_every == 0 and not last:
-                    self.evaluate(step, reporter)
-            finished_now = self.start_step < cfg.num_steps
-            result["eval"] = self.evaluate(cfg.num_steps, reporter) if cfg.evaluate and finished_now else {}
         finally:
             stop.restore()
             self.close()
             reporter.close()
         return result
+
+    def _improved_best(self, results: dict[str, float]) -> dict[str, Any] | None:
+        """The best-checkpoint record for ``results`` where its figure beats the recorded best, else None."""
+        if self.scorer is None:
+            return None
+        figure, lower = self.best_figure
+        if figure not in results:
+            return None
+        value, best = float(results[figure]), self.checkpointer.best()
+        if best is not None and best.get("figure") == figure:
+            if not (value < best["value"] if lower else value > best["value"]):
+                return None
+        return {"figure": figure, "value": value, "lower_is_better": lower}
 
     def close(self) -> None:
         """Waits for pending checkpoint writes and releases the workdir."""

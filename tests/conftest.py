@@ -115,11 +115,12 @@ def eval_arrays(config, split):
     return data.eval_arrays(config, recipes.build(config).data_spec, split)
 
 
-def run_script(*args):
-    """``python *args`` from the repository root on one simulated device: the completed process."""
+def run_script(*args, devices: int = 1):
+    """``python *args`` from the repository root on ``devices`` simulated devices: the completed process."""
     import subprocess
 
-    return subprocess.run([sys.executable, *map(str, args)], cwd=ROOT, env=dict(os.environ, JAX_NUM_CPU_DEVICES="1"),
+    return subprocess.run([sys.executable, *map(str, args)], cwd=ROOT,
+                          env=dict(os.environ, JAX_NUM_CPU_DEVICES=str(devices)),
                           capture_output=True, text=True, timeout=600)
 
 

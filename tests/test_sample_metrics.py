@@ -211,7 +211,7 @@ def test_a_run_is_scored_against_its_training_data_whose_statistics_are_cached(w
     assert scored.returncode == 0, scored.stderr[-2000:]
     lines = dict(line.split() for line in scored.stdout.splitlines())
     assert set(lines) == {"fid", "is", "is_std"} and float(lines["fid"]) > 0
-    assert "8 images of step 2 against 8 training images" in scored.stderr
+    assert "8 images of step 2 against 8 training images (inception features)" in scored.stderr
     assert len(list((tmp_path / "cache" / "inception_stats").glob("*.npz"))) == 1
 
 
@@ -233,3 +233,98 @@ def test_cached_statistics_are_reused_until_the_preprocessing_changes(tmp_path, 
     monkeypatch.setattr(image_sets, "PREPROCESSING", "another resize")
     image_sets.cached(key, compute)
     assert len(calls) == 2
+
+
+# ------------------------------------------------------------------------------ metrics during training
+def test_training_logs_sample_metrics_keeps_the_best_checkpoint_and_infer_step_best_uses_it(tiny, tmp_path):
+    import json
+
+    from jaxgan.train import Trainer
+
+    config = tiny("dcgan", num_steps=4, evaluate=True, eval_every=1, checkpoint_every=1, keep_checkpoints=1,
+                  **{"eval.metrics": "fid,pr", "eval.features": "classifier", "eval.num_images": 64})
+    Trainer(config, tmp_path).fit()
+    logged = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    fids = {row["step"]: row["eval/fid"] for row in logged if "eval/fid" in row}
+    assert sorted(fids) == [1, 2, 3, 4] and all(np.isfinite(v) and v > 0 for v in fids.values())
+    assert all("eval/precision" in row and "eval/fd_generated" in row for row in logged if "eval/fid" in row)
+    best = json.loads((tmp_path / "checkpoints" / "best.json").read_text())
+    assert best["figure"] == "fid" and best["lower_is_better"]
+    assert best["step"] == min(fids, key=fids.get) and best["value"] == fids[best["step"]]
+    kept = sorted(int(p.name) for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit())
+    assert kept == sorted({best["step"], 4})                   # keep_checkpoints=1, plus the best
+    # as many simulated devices as the training here: XLA's CPU threading (hence the classifier) depends on it
+    scored = run_script("infer.py", "--workdir", tmp_path, "--step", "best", "--evaluate", "fid",
+                        "--features", "classifier", "--num", 64, devices=len(jax.devices()))
+    assert scored.returncode == 0, scored.stderr[-2000:]
+    assert float(scored.stdout.split()[1]) == pytest.approx(best["value"], rel=1e-4)
+    assert f"of step {best['step']} against 64 training images" in scored.stderr
+
+
+def test_the_best_checkpoint_outlives_keep_last_and_is_remembered_across_restarts(tmp_path):
+    from jaxgan.checkpoint import Checkpointer
+
+    tree = {"w": np.zeros(3, np.float32)}
+    ckpt = Checkpointer(tmp_path, keep=1, asynchronous=False)
+    for step in (1, 2):
+        ckpt.save(step, tree, {})
+    ckpt.record_best(2, {"figure": "fid", "value": 5.0})
+    for step in (3, 4):
+        ckpt.save(step, tree, {})
+    ckpt.close()
+    assert sorted(Checkpointer(tmp_path, keep=1).all_steps()) == [2, 4]
+    again = Checkpointer(tmp_path, keep=1, asynchronous=False)
+    assert again.best()["step"] == 2
+    again.save(5, tree, {})
+    again.record_best(5, {"figure": "fid", "value": 4.0})
+    again.save(6, tree, {})
+    again.close()
+    assert sorted(Checkpointer(tmp_path, keep=1).all_steps()) == [5, 6]
+
+
+def test_a_translation_run_is_scored_per_direction_on_held_out_inputs(weights, tiny_i2i, tmp_path):
+    from jaxgan.train import Trainer
+
+    Trainer(tiny_i2i("cyclegan", num_steps=2), tmp_path, devices=jax.devices()[:1]).fit()
+    scored = run_script("infer.py", "--workdir", tmp_path, "--evaluate", "fid,kid", "--num", 2, "--batch", 4,
+                        "--inception-weights", weights)
+    assert scored.returncode == 0, scored.stderr[-2000:]
+    lines = {name: float(value) for name, value in (line.split() for line in scored.stdout.splitlines())}
+    assert {"fid_AtoB", "fid_BtoA", "kid_AtoB", "fid", "kid"} <= set(lines)
+    assert lines["fid"] == pytest.approx((lines["fid_AtoB"] + lines["fid_BtoA"]) / 2, rel=1e-5) and lines["fid_AtoB"] > 0
+    assert "4 images of step 2 against 4 training images" in scored.stderr
+
+
+def test_sample_metric_settings_are_checked_before_training(tiny, tiny_i2i, tmp_path):
+    from jaxgan.errors import ConfigError
+    from jaxgan.train import Trainer
+
+    with pytest.raises(ConfigError, match="eval.metrics: unknown metric 'fdi'"):
+        Trainer(tiny("dcgan", evaluate=True, **{"eval.metrics": "fid,fdi"}), tmp_path / "a")
+    with pytest.raises(ConfigError, match="eval.best='recall' is not among config.eval.metrics=fid"):
+        Trainer(tiny("dcgan", evaluate=True, **{"eval.metrics": "fid", "eval.best": "recall"}), tmp_path / "b")
+    with pytest.raises(ConfigError, match="needs labelled training images"):
+        Trainer(tiny_i2i("pix2pix", evaluate=True, **{"eval.metrics": "fid", "eval.features": "classifier"}),
+                tmp_path / "c", devices=jax.devices()[:1])
+    with pytest.raises(CheckpointError, match="no Inception weights at .*nowhere.pth"):
+        Trainer(tiny("dcgan", evaluate=True, **{"eval.metrics": "fid", "eval.inception_weights":
+                                                str(tmp_path / "nowhere.pth")}), tmp_path / "d")
+    assert not any((tmp_path / name).exists() for name in "abcd")
+
+
+def test_features_are_the_same_batched_or_one_by_one_and_on_one_or_eight_devices(weights, tmp_path):
+    from jaxgan.metrics import image_sets
+
+    variables = inception.load_fid_inception(weights)
+    rng = np.random.default_rng(0)
+    same = [rng.random((40, 30, 3), dtype=np.float32) for _ in range(3)]
+    fused = image_sets.extract(same, variables, batch=8).features                  # resized inside the network
+    mixed = image_sets.extract(same + [rng.random((20, 20, 3), dtype=np.float32)], variables, batch=8).features
+    np.testing.assert_allclose(fused, mixed[:3], atol=1e-4)
+    folder = _folder(tmp_path / "a", 3)
+    for devices in (1, 8):
+        done = run_script("infer.py", "--save-stats", tmp_path / f"{devices}.npz", "--input", folder, "--batch", 4,
+                          "--inception-weights", weights, devices=devices)
+        assert done.returncode == 0, done.stderr[-2000:]
+    np.testing.assert_allclose(np.load(tmp_path / "1.npz")["features"], np.load(tmp_path / "8.npz")["features"],
+                               atol=1e-4)

@@ -17,7 +17,7 @@ import jax
 import numpy as np
 import optax
 
-from jaxgan.metrics.frechet import frechet_distance
+from jaxgan.metrics.frechet import frechet_distance_from_stats
 from jaxgan.models import DigitClassifier
 
 
@@ -72,17 +72,18 @@ def confident_fraction(logits: np.ndarray, threshold: float = 0.9) -> float:
 
 def evaluate(sample: Callable[[int], np.ndarray], train: dict[str, np.ndarray], held_out: dict[str, np.ndarray],
              seed: int) -> dict[str, float]:
-    num_classes = int(max(train["label"].max(), held_out["label"].max())) + 1
-    predict = train_classifier(train["image"], train["label"], num_classes, seed)
-    _, train_feats = predict(train["image"])
-    held_logits, held_feats = predict(held_out["image"])
-    gen_logits, gen_feats = predict(sample(len(held_out["image"])))
-    h_entropy, h_covered = class_spread(held_logits, num_classes)
-    g_entropy, g_covered = class_spread(gen_logits, num_classes)
-    return {"fd_generated": frechet_distance(gen_feats, train_feats),
-            "fd_held_out": frechet_distance(held_feats, train_feats),
+    from jaxgan.metrics.feature_networks import ClassifierFeatures
+
+    network = ClassifierFeatures(train["image"], train["label"], seed)
+    num_classes = network.num_classes
+    reference, held, generated = (network(x) for x in (train["image"], held_out["image"],
+                                                         sample(len(held_out["image"]))))
+    h_entropy, h_covered = class_spread(held.logits, num_classes)
+    g_entropy, g_covered = class_spread(generated.logits, num_classes)
+    return {"fd_generated": frechet_distance_from_stats(generated.mu, generated.sigma, reference.mu, reference.sigma),
+            "fd_held_out": frechet_distance_from_stats(held.mu, held.sigma, reference.mu, reference.sigma),
             "class_entropy_generated": g_entropy, "class_entropy_held_out": h_entropy,
             "classes_covered_generated": float(g_covered), "classes_covered_held_out": float(h_covered),
-            "confident_generated": confident_fraction(gen_logits),
-            "confident_held_out": confident_fraction(held_logits),
-            "classifier_accuracy": float(np.mean(held_logits.argmax(-1) == held_out["label"]))}
+            "confident_generated": confident_fraction(generated.logits),
+            "confident_held_out": confident_fraction(held.logits),
+            "classifier_accuracy": float(np.mean(held.logits.argmax(-1) == held_out["label"]))}

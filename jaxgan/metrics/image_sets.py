@@ -11,6 +11,7 @@ refused rather than compared.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import sys
 from pathlib import Path
 from typing import Any, Iterable
@@ -18,11 +19,13 @@ from typing import Any, Iterable
 import jax
 import numpy as np
 
+from jaxgan import parallel
 from jaxgan.data.images import READ_ERRORS, find_images, load_image
 from jaxgan.errors import DataError
 from jaxgan.metrics.frechet import frechet_distance_from_stats, gaussian_stats
 from jaxgan.metrics.sample_metrics import inception_score, kernel_inception_distance, precision_recall
 from jaxgan.models.inception import SIZE, FIDInceptionV3
+from jaxgan.parallel import BATCH, REPLICATED
 
 METRICS = ("fid", "kid", "is", "pr")
 #: what a statistics file must have been computed with to be compared
@@ -40,17 +43,39 @@ class SetFeatures:
     count: int = 0
 
 
+def _resized(images: jax.Array) -> jax.Array:
+    """``[B, H, W, 3]`` -> ``[B, 299, 299, 3]``, bilinear without antialiasing (pytorch-fid's resize)."""
+    return jax.image.resize(images, (images.shape[0], SIZE, SIZE, 3), "linear", antialias=False)
+
+
+_resize_one = jax.jit(lambda image: _resized(image[None])[0])
+
+
+@functools.lru_cache(maxsize=None)
+def _sharded_network(devices: tuple[jax.Device, ...]) -> tuple[jax.sharding.Mesh, Any]:
+    """The mesh over ``devices`` and FID's Inception (resize included) jitted over it, compiled once per
+    batch shape for the whole process."""
+    mesh, model = parallel.make_mesh(list(devices)), FIDInceptionV3()
+    return mesh, parallel.jit_sharded(lambda v, x: model.apply(v, _resized(x)), mesh, (REPLICATED, BATCH),
+                                      (BATCH, BATCH))
+
+
 def extract(images: Iterable[np.ndarray], variables: dict[str, Any], batch: int = 200,
             total: int | None = None) -> SetFeatures:
-    """Features of ``images`` (each ``[H, W, 3]`` in [0, 1], any size), ``batch`` at a time, with a
-    progress bar (images/s) on stderr."""
+    """Features of ``images`` (each ``[H, W, 3]`` in [0, 1], any size), ``batch`` at a time (rounded up to
+    a multiple of this host's devices, over which each batch is split), with a progress bar (images/s)
+    on stderr. A batch of one size (generated images) is resized inside the network's compiled call;
+    mixed sizes (a folder) are resized one by one first."""
     from tqdm import tqdm
 
-    network = jax.jit(FIDInceptionV3().apply)
-    resize = jax.jit(lambda x: jax.image.resize(x, (SIZE, SIZE, 3), "linear", antialias=False))
+    mesh, network = _sharded_network(tuple(jax.local_devices()))
+    batch = -(-batch // mesh.size) * mesh.size
+    variables = jax.device_put(variables, parallel.replicated(mesh))
     pool3, logits, pending = [], [], []
 
     def flush() -> None:
+        if len({x.shape for x in pending}) > 1:
+            pending[:] = [np.asarray(_resize_one(x)) for x in pending]
         chunk = np.stack(pending + [pending[-1]] * (batch - len(pending)))      # one compiled batch shape
         p, l = network(variables, chunk)
         pool3.append(np.asarray(p, np.float64)[:len(pending)])
@@ -59,7 +84,7 @@ def extract(images: Iterable[np.ndarray], variables: dict[str, Any], batch: int 
 
     with tqdm(total=total, unit="img", desc="inception", file=sys.stderr) as bar:
         for image in images:
-            pending.append(np.asarray(resize(image)))
+            pending.append(np.asarray(image, np.float32))
             if len(pending) == batch:
                 flush()
                 bar.update(batch)

@@ -14,7 +14,8 @@ A recipe is built from the config and provides:
   one inference function (infer.py, evaluation and sample grids all go through it); ``check_choice``
   vets a choice's value before anything runs;
 - ``sample_inputs`` / ``sample_grid``: the fixed inputs and layout of the sample grids; ``evaluate``: the
-  quality figures on held-out data.
+  recipe's own quality figures on held-out data; ``scoring_sets``: what FID and the other sample metrics
+  compare (generated images against real ones).
 """
 from __future__ import annotations
 
@@ -187,6 +188,13 @@ class Recipe:
         ``variables`` are the generators' (`generator_variables`); ``train`` / ``held_out`` are real
         evaluation arrays (images in [-1, 1], other fields in their own dtype), or None where none exist.
         """
+        return {}
+
+    def scoring_sets(self, variables: dict[str, Any], train: dict[str, Any] | None, held_out: dict[str, Any] | None,
+                     num: int, seed: int) -> dict[str, Any]:
+        """``{name: metrics.run_scores.ScoringSet}``: up to ``num`` generated images and the real images
+        they should resemble, for sample metrics (FID...); one set per direction or domain where there are
+        several (named, e.g. ``AtoB``), else one named ``""``. Empty where nothing can be scored."""
         return {}
 
 

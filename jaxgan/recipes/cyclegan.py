@@ -20,6 +20,7 @@ from jax.experimental import multihost_utils
 
 from jaxgan import adversarial, image_pool, losses, models, parallel
 from jaxgan.errors import ConfigError
+from jaxgan.metrics.run_scores import ScoringSet
 from jaxgan.optim import run_optimizer
 from jaxgan.parallel import BATCH, REPLICATED
 from jaxgan.recipes.base import (Batch, GeneratorSpec, HostState, Metrics, Recipe, Step, TrainState, init_net,
@@ -172,3 +173,17 @@ class CycleGAN(Recipe):
                 errors.append(np.abs(np.asarray(rec) - x).mean(axis=(1, 2, 3)))
             results[f"cycle_l1_{src}"] = float(np.concatenate(errors).mean())
         return results
+
+    def scoring_sets(self, variables: dict[str, Any], train: dict[str, Any] | None, held_out: dict[str, Any] | None,
+                     num: int, seed: int) -> dict[str, ScoringSet]:
+        """Each direction: held-out images of one side translated, against the other side's training images."""
+        if train is None or held_out is None:
+            return {}
+        predict = jax.jit(self.predict, static_argnums=2)
+
+        def translated(images: np.ndarray, direction: str) -> Any:
+            return lambda: np.concatenate([np.asarray(predict(variables, images[i:i + 16], direction))
+                                           for i in range(0, len(images), 16)])
+
+        return {"AtoB": ScoringSet(train["B"][:num], translated(held_out["A"][:num], "AtoB")),
+                "BtoA": ScoringSet(train["A"][:num], translated(held_out["B"][:num], "BtoA"))}

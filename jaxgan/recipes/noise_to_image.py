@@ -19,6 +19,7 @@ import numpy as np
 from jaxgan import adversarial, models
 from jaxgan.errors import ConfigError
 from jaxgan.metrics import classifier_eval
+from jaxgan.metrics.run_scores import ScoringSet
 from jaxgan.optim import run_optimizer
 from jaxgan.parallel import constrain_batch
 from jaxgan.recipes.base import (Batch, GeneratorSpec, Metrics, NetState, Recipe, TrainState, init_net,
@@ -128,3 +129,11 @@ class NoiseToImage(Recipe):
             return {}
         seed = int(self.config.seed)
         return classifier_eval.evaluate(lambda n: self.sample(variables, n, seed + 2), train, held_out, seed)
+
+    def scoring_sets(self, variables: dict[str, Any], train: dict[str, Any] | None, held_out: dict[str, Any] | None,
+                     num: int, seed: int) -> dict[str, ScoringSet]:
+        """Samples against as many training images."""
+        if train is None:
+            return {}
+        real = train["image"][:num]
+        return {"": ScoringSet(real, lambda: self.sample(variables, len(real), seed))}

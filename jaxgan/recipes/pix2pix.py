@@ -23,6 +23,7 @@ from jaxgan.batch_translate import pad_to_multiple
 from jaxgan.data.images import centre_crop
 from jaxgan.errors import ConfigError
 from jaxgan.metrics import image_quality
+from jaxgan.metrics.run_scores import ScoringSet
 from jaxgan.optim import run_optimizer
 from jaxgan.recipes.base import (Batch, GeneratorSpec, Metrics, Recipe, TrainState, init_net, model_options,
                                  new_state)
@@ -121,13 +122,25 @@ class Pix2Pix(Recipe):
         if held_out is None:
             return {}
         source, target = split_direction(held_out, self.direction)
+        outputs = self.translate_all(variables, source)
+        return {**image_quality.paired_scores(outputs, target, prefix="held_out_"),
+                **image_quality.paired_scores(source, target, prefix="input_")}
+
+    def translate_all(self, variables: dict[str, Any], source: Any) -> Any:
+        """G on every image of ``source``: an array, or a list of whole images of their own sizes (run as
+        infer.py runs them: reflect-padded to the U-Net's multiple, cropped back)."""
         predict = jax.jit(self.predict)
         if isinstance(source, list):
             multiple = self.generator_spec.size_multiple
-            outputs = [np.asarray(predict(variables, pad_to_multiple(x, multiple)[None]))[0, :x.shape[0], :x.shape[1]]
-                       for x in source]
-        else:
-            outputs = np.concatenate([np.asarray(predict(variables, source[i:i + 16]))
-                                      for i in range(0, len(source), 16)])
-        return {**image_quality.paired_scores(outputs, target, prefix="held_out_"),
-                **image_quality.paired_scores(source, target, prefix="input_")}
+            return [np.asarray(predict(variables, pad_to_multiple(x, multiple)[None]))[0, :x.shape[0], :x.shape[1]]
+                    for x in source]
+        return np.concatenate([np.asarray(predict(variables, source[i:i + 16])) for i in range(0, len(source), 16)])
+
+    def scoring_sets(self, variables: dict[str, Any], train: dict[str, Any] | None, held_out: dict[str, Any] | None,
+                     num: int, seed: int) -> dict[str, ScoringSet]:
+        """Held-out inputs translated, against the training targets."""
+        if train is None or held_out is None:
+            return {}
+        source = split_direction(held_out, self.direction)[0][:num]
+        return {"": ScoringSet(split_direction(train, self.direction)[1][:num],
+                               lambda: self.translate_all(variables, source))}

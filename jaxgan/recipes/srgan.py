@@ -29,6 +29,7 @@ from jaxgan.data.images import centre_crop
 from jaxgan.data.pipeline import DataSpec
 from jaxgan.errors import ConfigError
 from jaxgan.metrics import image_quality
+from jaxgan.metrics.run_scores import ScoringSet
 from jaxgan.models import vgg
 from jaxgan.optim import extensions_of, learning_rate, make_optimizer, run_optimizer
 from jaxgan.parallel import BATCH, REPLICATED
@@ -212,14 +213,30 @@ class SRGAN(Recipe):
         if held_out is None:
             return {}
         s = self.scale
-        targets, outputs, baseline = [], [], []
-        for i, hr in enumerate(held_out["hr"]):
-            h, w = hr.shape[0] // s * s, hr.shape[1] // s * s
-            hr = hr[:h, :w]
-            lr = held_out["lr"][i][:h // s, :w // s] if "lr" in held_out else np.asarray(downscale(hr[None], s))[0]
-            targets.append(hr)
-            outputs.append(self.upscale(variables, lr))
-            baseline.append(np.asarray(bicubic_upscale(lr[None], s))[0])
+        targets, inputs = self.held_out_pairs(held_out)
+        outputs = [self.upscale(variables, lr) for lr in inputs]
+        baseline = [np.asarray(bicubic_upscale(lr[None], s))[0] for lr in inputs]
         ours = image_quality.paired_scores(outputs, targets, "held_out_", y_channel=True, border=s)
         bicubic = image_quality.paired_scores(baseline, targets, "bicubic_", y_channel=True, border=s)
         return {**ours, **bicubic, "held_out_psnr_gain": ours["held_out_psnr"] - bicubic["bicubic_psnr"]}
+
+    def held_out_pairs(self, held_out: dict[str, Any]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """``(HR images cut to a multiple of scale, their LR inputs)``: the given LR images, or the HR
+        images downscaled as in training."""
+        s = self.scale
+        targets, inputs = [], []
+        for i, hr in enumerate(held_out["hr"]):
+            h, w = hr.shape[0] // s * s, hr.shape[1] // s * s
+            targets.append(hr[:h, :w])
+            inputs.append(held_out["lr"][i][:h // s, :w // s] if "lr" in held_out
+                          else np.asarray(downscale(hr[None, :h, :w], s))[0])
+        return targets, inputs
+
+    def scoring_sets(self, variables: dict[str, Any], train: dict[str, Any] | None, held_out: dict[str, Any] | None,
+                     num: int, seed: int) -> dict[str, ScoringSet]:
+        """The held-out images super-resolved (whole, tiled as infer.py runs them), against the training
+        HR images."""
+        if train is None or held_out is None:
+            return {}
+        inputs = self.held_out_pairs(held_out)[1][:num]
+        return {"": ScoringSet(list(train["hr"][:num]), lambda: [self.upscale(variables, lr) for lr in inputs])}

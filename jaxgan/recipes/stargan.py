@@ -28,6 +28,7 @@ from jaxgan.data import domain_names
 from jaxgan.data.registry import layout_of
 from jaxgan.errors import ConfigError
 from jaxgan.metrics import domain_eval
+from jaxgan.metrics.run_scores import ScoringSet
 from jaxgan.nn import Conv
 from jaxgan.optim import run_optimizer
 from jaxgan.recipes.base import (Batch, GeneratorSpec, Metrics, NetState, Recipe, TrainState, init_net,
@@ -214,6 +215,30 @@ class StarGAN(Recipe):
         return domain_eval.evaluate(lambda x, labels: np.asarray(translate(variables, x, labels)), train, held_out,
                                     lambda own: test_targets(own, self.names, self.groups, self.multi_label),
                                     self.multi_label, int(self.config.seed))
+
+    def scoring_sets(self, variables: dict[str, Any], train: dict[str, Any] | None, held_out: dict[str, Any] | None,
+                     num: int, seed: int) -> dict[str, ScoringSet]:
+        """Domains: for each, the held-out images of the other domains translated into it, against its
+        training images. Attributes: the held-out images with each attribute changed in turn (as in the
+        sample grids), against the training images."""
+        if train is None or held_out is None:
+            return {}
+        translate = jax.jit(self.translate)
+        own = np.asarray(held_out["domain"], np.float32)
+
+        def translated(rows: np.ndarray, targets: list[jax.Array]) -> Any:
+            def run() -> np.ndarray:
+                out = [np.asarray(translate(variables, held_out["image"][rows][i:i + 16], t[rows][i:i + 16]))
+                       for t in targets for i in range(0, int(rows.sum()), 16)]
+                return np.concatenate(out)[:num]
+            return run
+
+        targets = test_targets(own, self.names, self.groups, self.multi_label)
+        if self.multi_label:
+            return {"": ScoringSet(train["image"][:num], translated(np.ones(len(own), bool), targets))}
+        real_domain, own_domain = np.asarray(train["domain"]).argmax(-1), own.argmax(-1)
+        return {name: ScoringSet(train["image"][real_domain == i][:num], translated(own_domain != i, [targets[i]]))
+                for i, name in enumerate(self.names) if (own_domain != i).any() and (real_domain == i).any()}
 
 
 def exclusive_groups(names: tuple[str, ...], groups: tuple[str, ...]) -> tuple[tuple[int, ...], ...]:

@@ -31,6 +31,7 @@ from jaxgan import adversarial, losses, text
 from jaxgan.data.registry import vocabulary
 from jaxgan.errors import ConfigError
 from jaxgan.metrics import caption_eval
+from jaxgan.metrics.run_scores import ScoringSet
 from jaxgan.models.dcgan import check_image_size
 from jaxgan.models.text_to_image import MatchingAwareDiscriminator, TextEncoder, TextToImageGenerator
 from jaxgan.optim import run_optimizer
@@ -225,3 +226,22 @@ class TextToImage(Recipe):
             return np.asarray(generate(variables, {"noise": noise, "text": ids}))
 
         return caption_eval.evaluate(images_for, train, held_out, int(self.config.seed))
+
+    def scoring_sets(self, variables: dict[str, Any], train: dict[str, Any] | None, held_out: dict[str, Any] | None,
+                     num: int, seed: int) -> dict[str, ScoringSet]:
+        """One sample for each of up to ``num`` training images' first captions, against those images."""
+        if train is None:
+            return {}
+        real, texts = train["image"][:num], np.asarray(train[self.text_field][:num, 0])
+        generate = jax.jit(self.predict)
+
+        def samples() -> np.ndarray:
+            out = []
+            for start in range(0, len(real), 64):
+                rows = np.resize(np.arange(start, min(start + 64, len(real))), 64)    # one compiled batch shape
+                noise = jax.random.normal(jax.random.PRNGKey(seed + start), (64, self.latent_dim))
+                images = generate(variables, {"noise": noise, "text": texts[rows]})
+                out.append(np.asarray(images)[:min(64, len(real) - start)])
+            return np.concatenate(out)
+
+        return {"": ScoringSet(real, samples)}
