@@ -19,7 +19,9 @@ def get_config():
     c.data.channels = 3
     c.data.load_size = 72
     c.data.random_flip = True
+    c.model.arch = "resnet"                  # resnet | unet (with model.num_downs)
     c.model.num_blocks = 6                   # 6 at 128, 9 at 256
+    c.model.num_downs = 8                    # arch=unet: unet_256 8, unet_128 7
     c.model.g_features = 32
     c.model.d_features = 32
     c.model.n_layers = 3

@@ -27,7 +27,9 @@ def get_config():
     c.data.resize = "none"                   # crops at the photos' own scale; whole photos for evaluation
     c.data.load_size = 0                     # resize=crop: load at this size, crop image_size (paper 286 -> 256)
     c.data.random_flip = True
+    c.model.arch = "unet"                    # unet | resnet (the reference code's resnet_9blocks / 6blocks)
     c.model.num_downs = 6                    # unet_256: 8, unet_128: 7, unet_64: 6
+    c.model.num_blocks = 9                   # arch=resnet: residual blocks
     c.model.g_features = 32
     c.model.d_features = 32
     c.model.n_layers = 3                     # PatchGAN depth: 3 -> 70x70 receptive field

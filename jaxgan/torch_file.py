@@ -1,4 +1,4 @@
-"""Reading PyTorch ``torch.save`` files (state dicts of tensors) into numpy arrays, without torch.
+"""Reading and writing PyTorch ``torch.save`` files (state dicts of tensors) as numpy arrays, without torch.
 
 Both layouts torch writes: the zip archive (torch >= 1.6: ``<name>/data.pkl`` + one ``<name>/data/<key>``
 entry per storage) and the legacy stream (a magic number, a protocol version, system info, the pickled
@@ -146,3 +146,85 @@ def load(path: str | Path) -> Any:
         raise CheckpointError(f"{path}: {e}") from None
     except (pickle.UnpicklingError, EOFError, KeyError, ValueError, struct.error, zipfile.BadZipFile) as e:
         raise CheckpointError(f"{path} is not a readable torch.save file ({type(e).__name__}: {e})") from None
+
+
+# ------------------------------------------------------------------------------------------- writing
+class _Global:
+    """A ``module.name`` reference as torch's pickles hold them (written without importing torch)."""
+
+    def __init__(self, module: str, name: str):
+        self.module, self.name = module, name
+
+    def __call__(self, *args: Any) -> None:          # pickle's save_reduce wants a callable
+        raise NotImplementedError
+
+
+class Storage:
+    """One tensor storage (flat array) and its key in the file."""
+
+    def __init__(self, array: np.ndarray, key: str):
+        self.array, self.key = np.ascontiguousarray(array).ravel(), key
+
+
+class Tensor:
+    """A view of ``storage``: what ``torch._utils._rebuild_tensor_v2`` rebuilds."""
+
+    def __init__(self, storage: Storage, offset: int, shape: tuple[int, ...], stride: tuple[int, ...]):
+        self.storage, self.offset, self.shape, self.stride = storage, offset, shape, stride
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_Global("torch._utils", "_rebuild_tensor_v2"),
+                (self.storage, self.offset, self.shape, self.stride, False, collections.OrderedDict()))
+
+
+_STORAGE_NAMES = {np.dtype(dtype): name for name, dtype in STORAGE_DTYPES.items() if name != "BFloat16Storage"}
+
+
+class _Pickler(pickle._Pickler):
+    """protocol 2, globals written by name, storages as torch's persistent ids."""
+
+    dispatch = dict(pickle._Pickler.dispatch)
+    dispatch[_Global] = lambda self, g: self.write(pickle.GLOBAL + f"{g.module}\n{g.name}\n".encode())
+
+    def __init__(self, file: Any, legacy: bool):
+        super().__init__(file, protocol=2)
+        self.legacy, self.storages = legacy, {}
+
+    def persistent_id(self, obj: Any) -> tuple[Any, ...] | None:
+        if not isinstance(obj, Storage):
+            return None
+        self.storages[obj.key] = obj
+        kind = _Global("torch", _STORAGE_NAMES[obj.array.dtype])
+        if self.legacy:
+            return ("storage", kind, obj.key, "cpu", obj.array.size, None)
+        return ("storage", kind, obj.key, "cpu", obj.array.size)
+
+
+def save(path: str | Path, state: dict[str, Any], legacy: bool = False) -> None:
+    """Writes ``state`` ({name: numpy array or `Tensor`}) as ``torch.save`` does: its zip layout (torch >=
+    1.6), or the legacy stream; ``torch.load`` reads either."""
+    tensors = collections.OrderedDict()
+    for i, (name, value) in enumerate(state.items()):
+        if not isinstance(value, Tensor):
+            storage = Storage(value, str(i))
+            value = np.ascontiguousarray(value) if value.ndim else value        # (it makes 0-d arrays 1-d)
+            strides = tuple(int(s) // value.itemsize for s in value.strides)
+            value = Tensor(storage, 0, value.shape, strides)
+        tensors[name] = value
+    body = io.BytesIO()
+    pickler = _Pickler(body, legacy)
+    pickler.dump(tensors)
+    if legacy:
+        with open(path, "wb") as f:
+            for header in (_LEGACY_MAGIC, 1001, {"little_endian": True}):
+                pickle.dump(header, f, protocol=2)
+            f.write(body.getvalue())
+            pickle.dump(list(pickler.storages), f, protocol=2)
+            for storage in pickler.storages.values():
+                f.write(struct.pack("<q", storage.array.size) + storage.array.tobytes())
+        return
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("archive/data.pkl", body.getvalue())
+        archive.writestr("archive/version", "3\n")
+        for key, storage in pickler.storages.items():
+            archive.writestr(f"archive/data/{key}", storage.array.tobytes())

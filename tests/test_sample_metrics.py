@@ -5,12 +5,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxgan import torch_file
 from jaxgan.errors import CheckpointError, DataError
 from jaxgan.metrics.frechet import frechet_distance
 from jaxgan.metrics.sample_metrics import inception_score, kernel_inception_distance, precision_recall
 from jaxgan.models import inception
 from conftest import run_script
-from test_torch_file import write_torch_file
 
 
 # ------------------------------------------------------------------------------------------ metrics
@@ -117,7 +117,7 @@ def _random_fid_file(path, drop=None):
         if name.endswith("bn.running_var"):
             state[name.replace("running_var", "num_batches_tracked")] = np.array(0, np.int64)
     state.pop(drop, None)
-    write_torch_file(path, state)
+    torch_file.save(path, state)
     return state
 
 

@@ -13,6 +13,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxgan.errors import ConfigError
 from jaxgan.nn import Conv, ConvTranspose, ResidualBlock, make_norm
 
 PIX2PIX_INIT = nn.initializers.normal(0.02)
@@ -73,7 +74,9 @@ class ResNetGenerator(nn.Module):
     CycleGAN's generator with the defaults (3x3 down / transposed convs, reflect padding, biases, N(0, 0.02)
     init); StarGAN's (Choi et al. 2018) with ``kernel_size=4, padding_mode="zeros", use_bias=False``,
     ``norm="instance_affine"`` and PyTorch's default init. A ``condition`` ``[B, D]`` (StarGAN's target
-    domain) is tiled over the image into ``D`` extra input channels."""
+    domain) is tiled over the image into ``D`` extra input channels. ``tail_bias`` (default: ``use_bias``)
+    is the last convolution's: the pix2pix code keeps it with batch norm, where the others have none;
+    ``dropout`` > 0 drops inside the residual blocks (its ``use_dropout``)."""
 
     out_channels: int = 3
     num_blocks: int = 9
@@ -85,6 +88,8 @@ class ResNetGenerator(nn.Module):
     padding_mode: str = "reflect"
     use_bias: bool = True
     kernel_init: Any = PIX2PIX_INIT
+    tail_bias: bool | None = None
+    dropout: float = 0.0
 
     @nn.compact
     def __call__(self, x: jax.Array, condition: jax.Array | None = None, train: bool = True) -> jax.Array:
@@ -100,13 +105,38 @@ class ResNetGenerator(nn.Module):
             h = nn.relu(make_norm(self.norm, train)(Conv(width, k, 2, 1, **conv)(h)))
         for _ in range(self.num_blocks):
             h = ResidualBlock(width, self.norm, self.padding_mode, self.use_bias, dtype=self.dtype,
-                              conv_impl=self.conv_impl, kernel_init=self.kernel_init)(h, train)
+                              conv_impl=self.conv_impl, kernel_init=self.kernel_init, dropout=self.dropout)(h, train)
         for _ in range(2):
             width //= 2
             h = ConvTranspose(width, k, 2, 1, output_padding=4 - k, **conv)(h)   # exactly x2 (k = 3 or 4)
             h = nn.relu(make_norm(self.norm, train)(h))
-        h = Conv(self.out_channels, 7, 1, 3, self.padding_mode, **conv)(h)
+        tail = dict(conv, use_bias=self.use_bias if self.tail_bias is None else self.tail_bias)
+        h = Conv(self.out_channels, 7, 1, 3, self.padding_mode, **tail)(h)
         return jnp.tanh(h.astype(jnp.float32))
+
+
+#: the generator architectures of the pix2pix / CycleGAN reference code (``model.arch``)
+GENERATOR_ARCHS = ("unet", "resnet")
+
+
+def image_generator(model: Any, channels: int, arch: str, **options: Any) -> nn.Module:
+    """The pix2pix / CycleGAN generator a config's ``model`` fields describe, as the reference code's
+    ``define_G`` builds it: ``unet`` (``num_downs``) or ``resnet`` (``num_blocks``), ``g_features``,
+    ``norm``, ``dropout`` (U-Net: inner up-blocks; ResNet: inside the residual blocks); biases only where
+    no batch norm follows, except the ResNet's last convolution."""
+    dropout = float(model.get("dropout", 0.0))
+    if arch == "unet":
+        return UNetGenerator(channels, model.num_downs, model.g_features, model.norm, dropout,
+                             input_skip=bool(model.get("input_skip", False)), **options)
+    if arch == "resnet":
+        return ResNetGenerator(channels, model.num_blocks, model.g_features, model.norm,
+                               use_bias=model.norm != "batch", tail_bias=True, dropout=dropout, **options)
+    raise ConfigError(f"config.model.arch={arch!r} is unknown; choose one of {', '.join(GENERATOR_ARCHS)}")
+
+
+def size_multiple(model: Any, arch: str) -> int:
+    """The side an ``image_generator`` input must be a multiple of."""
+    return 2 ** model.num_downs if arch == "unet" else 4
 
 
 def tile_condition(x: jax.Array, condition: jax.Array) -> jax.Array:

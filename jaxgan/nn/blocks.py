@@ -29,7 +29,8 @@ class ResidualBlock(nn.Module):
     """``x + norm(conv(act(norm(conv(x)))))`` with 3x3 convs (ResNet generator, StarGAN, SRResNet).
 
     ``padding_mode`` reflect (CycleGAN) or zeros; ``act`` names the activation (see `activation`);
-    ``kernel_init`` defaults to PyTorch's.
+    ``kernel_init`` defaults to PyTorch's; ``dropout`` > 0 drops after the first activation when training
+    (the pix2pix code's ResNet generator with dropout).
     """
 
     features: int
@@ -40,11 +41,14 @@ class ResidualBlock(nn.Module):
     dtype: Any = None
     conv_impl: str = "auto"
     kernel_init: Any = Conv.kernel_init
+    dropout: float = 0.0
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
         conv = dict(use_bias=self.use_bias, dtype=self.dtype, impl=self.conv_impl, kernel_init=self.kernel_init)
         h = Conv(self.features, 3, 1, 1, self.padding_mode, **conv)(x)
         h = activation(self.act)(make_norm(self.norm, train)(h))
+        if self.dropout:
+            h = nn.Dropout(self.dropout, deterministic=not train)(h)
         h = Conv(self.features, 3, 1, 1, self.padding_mode, **conv)(h)
         return x + make_norm(self.norm, train)(h)

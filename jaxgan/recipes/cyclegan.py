@@ -39,11 +39,13 @@ class CycleGAN(Recipe):
         m, c = config.model, config.data.channels
         if m.norm == "batch":
             raise ConfigError("cyclegan uses instance norm (or instance_affine / layer / none), not batch norm")
-        if config.image_size % 4:
-            raise ConfigError(f"config.image_size ({config.image_size}) must be a multiple of 4 (two stride-2 "
-                              f"downsamplings)")
+        arch = m.get("arch", "resnet")
+        multiple = models.image_to_image.size_multiple(m, arch)
+        if config.image_size % multiple:
+            raise ConfigError(f"config.image_size ({config.image_size}) must be a multiple of {multiple} for the "
+                              f"{arch} generator")
         options = model_options(config)
-        self.G = models.ResNetGenerator(c, m.num_blocks, m.g_features, m.norm, **options)
+        self.G = models.image_to_image.image_generator(m, c, arch, **options)
         self.D = models.PatchGAN(m.d_features, m.n_layers, m.norm, **options)
         self.g_opt = run_optimizer(config, "g")
         self.d_opt = run_optimizer(config, "d")
@@ -54,7 +56,7 @@ class CycleGAN(Recipe):
         if self.pool_size < 0:
             raise ConfigError(f"config.gan.pool_size must be >= 0, got {self.pool_size}")
         self.pool_seconds = 0.0          # host time spent in the pools (for the benchmark's share)
-        self.generator_spec = GeneratorSpec("image", c, size_multiple=4,       # two stride-2 downsamplings
+        self.generator_spec = GeneratorSpec("image", c, size_multiple=multiple,
                                             choices={"direction": tuple(GENERATORS)})
 
     def example_batch(self, rows: int = 1) -> dict[str, np.ndarray]:

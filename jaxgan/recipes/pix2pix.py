@@ -45,19 +45,20 @@ class Pix2Pix(Recipe):
         m, c = config.model, config.data.channels
         if config.direction not in DIRECTIONS:
             raise ConfigError(f"config.direction must be AtoB or BtoA, not {config.direction!r}")
-        if config.image_size % 2 ** m.num_downs:
-            raise ConfigError(f"config.image_size ({config.image_size}) must be a multiple of 2**model.num_downs "
-                              f"({2 ** m.num_downs}) for the U-Net")
+        arch = m.get("arch", "unet")
+        multiple = models.image_to_image.size_multiple(m, arch)
+        if config.image_size % multiple:
+            raise ConfigError(f"config.image_size ({config.image_size}) must be a multiple of {multiple} for the "
+                              f"{arch} generator" + (" (2**model.num_downs)" if arch == "unet" else ""))
         options = model_options(config)
-        self.G = models.UNetGenerator(c, m.num_downs, m.g_features, m.norm, m.dropout,
-                                      input_skip=bool(m.get("input_skip", False)), **options)
+        self.G = models.image_to_image.image_generator(m, c, arch, **options)
         self.D = models.PatchGAN(m.d_features, m.n_layers, m.norm, **options)
         self.g_opt = run_optimizer(config, "g")
         self.d_opt = run_optimizer(config, "d")
         self.loss, self.lambda_l1 = config.gan.loss, float(config.gan.lambda_l1)
         self.direction = config.direction
         self.test_batch_stats = bool(m.get("test_batch_stats", True))   # runs recorded before it
-        self.generator_spec = GeneratorSpec("image", c, size_multiple=2 ** m.num_downs,
+        self.generator_spec = GeneratorSpec("image", c, size_multiple=multiple,
                                             choices={"direction": (self.direction,)})
 
     def example_batch(self, rows: int = 1) -> dict[str, np.ndarray]:
