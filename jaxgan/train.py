@@ -195,7 +195,7 @@ class Trainer:
         """Trains from the current step to ``num_steps``; returns the last logged metrics and evaluation."""
         cfg = self.config
         reporter = Reporter(self.workdir, cfg.num_steps, self.start_step, cfg.batch_size, self.is_chief)
-        result: dict[str, Any] = {"start_step": self.start_step}
+        result: dict[str, Any] = {"start_step": self.start_step, "eval": {}}
         acc = None
         last_saved = self.start_step
         stop = _StopRequests(reporter)
@@ -214,16 +214,20 @@ class Trainer:
                     result["metrics"] = values
                 if step % cfg.sample_every == 0 or last:
                     reporter.image_grid(step, "samples", self.sample_grid())
+                scheduled = (step % cfg.checkpoint_every == 0 or last or step in self.recipe.milestones
+                             or stop.requested)
+                if scheduled:                       # before evaluating: a failing evaluation loses no training
+                    self._save(step)
+                    last_saved = step
                 due = last or (bool(cfg.eval_every) and step % cfg.eval_every == 0 and not stop.requested)
                 results = self.evaluate(step, reporter) if cfg.evaluate and due else {}
                 if last:
                     result["eval"] = results
                 best = self._improved_best(results)
-                if (step % cfg.checkpoint_every == 0 or last or step in self.recipe.milestones or stop.requested
-                        or best):
-                    self._save(step)
-                    last_saved = step
                 if best:
+                    if not scheduled:
+                        self._save(step)
+                        last_saved = step
                     self.checkpointer.record_best(step, best)
                     reporter.message(f"best checkpoint so far: step {step} ({best['figure']} {best['value']:.6g})")
                 if stop.requested:

@@ -241,18 +241,18 @@ def test_training_logs_sample_metrics_keeps_the_best_checkpoint_and_infer_step_b
 
     from jaxgan.train import Trainer
 
-    config = tiny("dcgan", num_steps=4, evaluate=True, eval_every=1, checkpoint_every=1, keep_checkpoints=1,
+    config = tiny("dcgan", num_steps=3, evaluate=True, eval_every=2, checkpoint_every=1, keep_checkpoints=1,
                   **{"eval.metrics": "fid,pr", "eval.features": "classifier", "eval.num_images": 64})
     Trainer(config, tmp_path).fit()
     logged = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     fids = {row["step"]: row["eval/fid"] for row in logged if "eval/fid" in row}
-    assert sorted(fids) == [1, 2, 3, 4] and all(np.isfinite(v) and v > 0 for v in fids.values())
+    assert sorted(fids) == [2, 3] and all(np.isfinite(v) and v > 0 for v in fids.values())
     assert all("eval/precision" in row and "eval/fd_generated" in row for row in logged if "eval/fid" in row)
     best = json.loads((tmp_path / "checkpoints" / "best.json").read_text())
     assert best["figure"] == "fid" and best["lower_is_better"]
     assert best["step"] == min(fids, key=fids.get) and best["value"] == fids[best["step"]]
     kept = sorted(int(p.name) for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit())
-    assert kept == sorted({best["step"], 4})                   # keep_checkpoints=1, plus the best
+    assert kept == sorted({best["step"], 3})                   # keep_checkpoints=1, plus the best
     # as many simulated devices as the training here: XLA's CPU threading (hence the classifier) depends on it
     scored = run_script("infer.py", "--workdir", tmp_path, "--step", "best", "--evaluate", "fid",
                         "--features", "classifier", "--num", 64, devices=len(jax.devices()))
@@ -312,7 +312,7 @@ def test_sample_metric_settings_are_checked_before_training(tiny, tiny_i2i, tmp_
     assert not any((tmp_path / name).exists() for name in "abcd")
 
 
-def test_features_are_the_same_batched_or_one_by_one_and_on_one_or_eight_devices(weights, tmp_path):
+def test_features_are_the_same_batched_or_one_by_one_and_on_one_or_eight_devices(weights):
     from jaxgan.metrics import image_sets
 
     variables = inception.load_fid_inception(weights)
@@ -321,10 +321,6 @@ def test_features_are_the_same_batched_or_one_by_one_and_on_one_or_eight_devices
     fused = image_sets.extract(same, variables, batch=8).features                  # resized inside the network
     mixed = image_sets.extract(same + [rng.random((20, 20, 3), dtype=np.float32)], variables, batch=8).features
     np.testing.assert_allclose(fused, mixed[:3], atol=1e-4)
-    folder = _folder(tmp_path / "a", 3)
-    for devices in (1, 8):
-        done = run_script("infer.py", "--save-stats", tmp_path / f"{devices}.npz", "--input", folder, "--batch", 4,
-                          "--inception-weights", weights, devices=devices)
-        assert done.returncode == 0, done.stderr[-2000:]
-    np.testing.assert_allclose(np.load(tmp_path / "1.npz")["features"], np.load(tmp_path / "8.npz")["features"],
-                               atol=1e-4)
+    assert len(jax.local_devices()) == 8                            # extract split each batch over them
+    one_device = inception.FIDInceptionV3().apply(variables, image_sets._resized(np.stack(same)))[0]
+    np.testing.assert_allclose(fused, np.asarray(one_device), atol=1e-4)

@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import hashlib
 from typing import Callable
 
 import jax
@@ -21,11 +22,30 @@ from jaxgan.metrics.frechet import frechet_distance_from_stats
 from jaxgan.models import DigitClassifier
 
 
+#: classifiers trained in this process, by a digest of their data and settings (each evaluation of a run
+#: asks for the same one again: training is deterministic, so it is trained once)
+_TRAINED: dict[str, Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]] = {}
+
+
 def train_classifier(images: np.ndarray, labels: np.ndarray, num_classes: int, seed: int,
                      steps: int = 300, batch: int = 64, multi_label: bool = False, input_size: int = 16):
     """Trains `DigitClassifier` (on images resized to ``input_size``) with Adam on integer ``labels``, or
     (``multi_label``) on multi-hot float ``labels`` [N, num_classes] with binary cross-entropy; returns a
-    jitted ``images -> (logits, features)``."""
+    jitted ``images -> (logits, features)``. The same data and settings again return the same classifier
+    without training it anew."""
+    images, labels = np.ascontiguousarray(images), np.ascontiguousarray(labels)
+    digest = hashlib.sha256(images.tobytes() + labels.tobytes() + repr(
+        (images.shape, images.dtype.str, labels.shape, labels.dtype.str, num_classes, seed, steps, batch, multi_label,
+         input_size)).encode()).hexdigest()
+    if digest not in _TRAINED:
+        if len(_TRAINED) >= 8:
+            _TRAINED.pop(next(iter(_TRAINED)))
+        _TRAINED[digest] = _train(images, labels, num_classes, seed, steps, batch, multi_label, input_size)
+    return _TRAINED[digest]
+
+
+def _train(images: np.ndarray, labels: np.ndarray, num_classes: int, seed: int, steps: int, batch: int,
+           multi_label: bool, input_size: int) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
     model = DigitClassifier(num_classes, input_size=input_size)
     params = model.init(jax.random.PRNGKey(seed), images[:1])["params"]
     opt = optax.adam(2e-3)
