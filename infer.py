@@ -84,6 +84,8 @@ _REFERENCE = flags.DEFINE_string("reference", None, "--evaluate: a folder of ref
                                  "--save-stats (or pytorch-fid's mu/sigma .npz: FID only).")
 _SAVE_STATS = flags.DEFINE_string("save-stats", None, "Write the Inception statistics of --input to this .npz.")
 _JSON = flags.DEFINE_string("json", None, "--evaluate: also write the scores to this file as one JSON object.")
+_COMPILE_CACHE = flags.DEFINE_string("compile-cache", "auto", "XLA's persistent compilation cache: auto "
+                                     "(~/.cache/jaxgan/xla, or $JAX_COMPILATION_CACHE_DIR), '' (off), or a folder.")
 _FEATURES = flags.DEFINE_enum("features", "inception", ["inception", "classifier"], "--evaluate --workdir: the "
                               "feature space (classifier: one trained on the run's labelled training images).")
 _INCEPTION = flags.DEFINE_string("inception-weights", None, "pytorch-fid's pt_inception-2015-12-05-6726825d.pth "
@@ -299,8 +301,11 @@ def score_run(metrics: tuple[str, ...]) -> tuple[dict, str]:
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         sys.exit(f"error: unexpected arguments {' '.join(argv[1:])}")
+    from jaxgan.cli import use_compile_cache
     from jaxgan.errors import UserError
     from jaxgan.inference import Predictor, export_generator, load_generator
+
+    use_compile_cache(_COMPILE_CACHE.value)
 
     if _EVALUATE.value is not None or _SAVE_STATS.value is not None:
         try:

@@ -25,8 +25,11 @@ def main(argv: list[str]) -> None:
     except Exception as e:  # ml_collections loads the file lazily and raises IOError, SyntaxError, NameError...
         reason = [line.strip() for line in str(e).splitlines() if line.strip()][-1:] or [type(e).__name__]
         sys.exit(f"error: cannot load the --config file: {reason[0]}")
+    from jaxgan.cli import use_compile_cache
     from jaxgan.errors import TrainingStopped, UserError
     from jaxgan.train import run
+
+    use_compile_cache(config.get("compile_cache", "auto"))
 
     try:
         result = run(config, _WORKDIR.value)

@@ -53,6 +53,22 @@ def print_help(argv: list[str]) -> None:
         print("\nAdd --config configs/<recipe>.py to --help to list every field of that config.")
 
 
+def use_compile_cache(where: str) -> str | None:
+    """Turns on XLA's persistent compilation cache: ``auto`` = ``$JAX_COMPILATION_CACHE_DIR`` where set,
+    else ``~/.cache/jaxgan/xla``; ``""`` leaves it off; anything else is the folder. Returns the folder.
+    Programs that took over a second to compile are kept, so a restarted or resumed run skips it."""
+    import os
+    from pathlib import Path
+
+    import jax
+
+    if where == "auto":
+        where = os.environ.get("JAX_COMPILATION_CACHE_DIR") or str(Path.home() / ".cache" / "jaxgan" / "xla")
+    if where:
+        jax.config.update("jax_compilation_cache_dir", str(Path(where).expanduser()))
+    return where or None
+
+
 def run_absl_app(main: Callable[[list[str]], None]) -> None:
     """Parses flags and runs ``main``; a bad flag or config override exits with a one-line message;
     ``--help`` prints the usage, the flags and the config's fields."""

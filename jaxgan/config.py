@@ -54,6 +54,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.keep_checkpoints = 3
     c.num_samples = 64           # images in each sample grid
     c.ema_decay = 0.0            # > 0: samples, evaluation and infer.py use this moving average of G's weights
+    c.compile_cache = "auto"     # XLA's persistent compilation cache: auto (~/.cache/jaxgan/xla) | '' (off) | a folder
     # Set by the trainer: ((step, previous num_steps), ...) for each resume with a new num_steps, so that
     # learning-rate schedules continue from where they were (see optim.learning_rate).
     c.schedule_extensions = ()

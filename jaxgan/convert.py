@@ -4,8 +4,8 @@
         --norm instance --workdir runs/horse2zebra [--direction AtoB] [--eval]
     python -m jaxgan.convert --from pytorch-cyclegan-pix2pix latest_net_G_A.pth latest_net_G_B.pth \\
         --arch resnet_9blocks --workdir runs/horse2zebra                      # both CycleGAN directions
-    python -m jaxgan.convert --from stargan 200000-G.ckpt [200000-D.ckpt] --attributes Black_Hair,Blond_Hair,Brown_Hair,Male,Young \\
-        --workdir runs/celeba
+    python -m jaxgan.convert --from stargan 200000-G.ckpt 200000-D.ckpt \\
+        --attributes Black_Hair,Blond_Hair,Brown_Hair,Male,Young --workdir runs/celeba   # (--domains: G alone)
     python -m jaxgan.convert --to pytorch-cyclegan-pix2pix --workdir runs/x out.pth [--direction AtoB]
     python -m jaxgan.convert --to stargan --workdir runs/x out-G.ckpt
 
@@ -220,7 +220,11 @@ def export(workdir: str, out: str) -> str:
     """Writes the run's generator as the reference code's state dict; returns what was written."""
     from jaxgan.inference import load_generator
 
-    step = _STEP.value if _STEP.value in (None, "best") else int(_STEP.value)
+    step = _STEP.value
+    if step not in (None, "best"):
+        if not step.isdigit():
+            raise ConfigError(f"--step takes a step number or best, not {step!r}")
+        step = int(step)
     recipe, variables, step = load_generator(workdir, step)
     config = recipe.config
     if (config.recipe == "stargan") != (_TO.value == "stargan") or config.recipe not in ("pix2pix", "cyclegan",

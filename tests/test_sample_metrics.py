@@ -239,6 +239,9 @@ def test_cached_statistics_are_reused_until_the_preprocessing_changes(tmp_path, 
 def test_training_logs_sample_metrics_keeps_the_best_checkpoint_and_infer_step_best_uses_it(tiny, tmp_path):
     import json
 
+    from jaxgan import data
+    from jaxgan.inference import load_generator
+    from jaxgan.metrics import feature_networks, run_scores
     from jaxgan.train import Trainer
 
     config = tiny("dcgan", num_steps=3, evaluate=True, eval_every=2, checkpoint_every=1, keep_checkpoints=1,
@@ -253,12 +256,10 @@ def test_training_logs_sample_metrics_keeps_the_best_checkpoint_and_infer_step_b
     assert best["step"] == min(fids, key=fids.get) and best["value"] == fids[best["step"]]
     kept = sorted(int(p.name) for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit())
     assert kept == sorted({best["step"], 3})                   # keep_checkpoints=1, plus the best
-    # as many simulated devices as the training here: XLA's CPU threading (hence the classifier) depends on it
-    scored = run_script("infer.py", "--workdir", tmp_path, "--step", "best", "--evaluate", "fid",
-                        "--features", "classifier", "--num", 64, devices=len(jax.devices()))
-    assert scored.returncode == 0, scored.stderr[-2000:]
-    assert float(scored.stdout.split()[1]) == pytest.approx(best["value"], rel=1e-4)
-    assert f"of step {best['step']} against 64 training images" in scored.stderr
+    recipe, variables, step = load_generator(tmp_path, "best")            # what infer.py --step best loads
+    train = data.eval_arrays(recipe.config, recipe.data_spec, "train", run_scores.real_limit(64))
+    scorer = run_scores.RunScorer(recipe, ("fid",), feature_networks.build("classifier", train, 0), 64, 0)
+    assert step == best["step"] and scorer(variables, train, None)["fid"] == pytest.approx(best["value"], rel=1e-9)
 
 
 def test_the_best_checkpoint_outlives_keep_last_and_is_remembered_across_restarts(tmp_path):
