@@ -23,7 +23,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import jax
 import ml_collections
 import numpy as np
 from absl import flags
@@ -182,7 +181,9 @@ def _write_workdir(config: ml_collections.ConfigDict, nets: dict[str, tuple[dict
     for name, (state, path) in nets.items():
         try:
             if name == "D":
-                variables[name] = stargan_discriminator(state, recipe)
+                layout = torch_layouts.stargan_discriminator_layout(config.model.d_layers)
+                variables[name] = torch_layouts.from_state_dict(state, layout, recipe.D, _generator_inputs(recipe)[0],
+                                                                train=False)
             else:
                 variables[name] = torch_layouts.from_state_dict(state, _layout(config), recipe.G,
                                                                 *_generator_inputs(recipe), train=False)
@@ -195,25 +196,6 @@ def _write_workdir(config: ml_collections.ConfigDict, nets: dict[str, tuple[dict
     checkpointer.save(IMPORTED_STEP, {"train": {"nets": variables}}, {"step": IMPORTED_STEP, "imported": sources})
     checkpointer.close()
     return config
-
-
-def stargan_discriminator(state: dict[str, np.ndarray], recipe: Any) -> dict[str, Any]:
-    """StarGAN's ``Discriminator`` (``main.<2i>`` convolutions, ``conv1`` patches, ``conv2`` domains) as
-    jaxgan's `StarGANDiscriminator` variables."""
-    abstract = jax.eval_shape(recipe.D.init, jax.random.PRNGKey(0), _generator_inputs(recipe)[0])["params"]
-    params = {}
-    for i in range(len(abstract) - 2):
-        params[f"Conv_{i}"] = {"kernel": state[f"main.{2 * i}.weight"].transpose(2, 3, 1, 0),
-                               "bias": state[f"main.{2 * i}.bias"]}
-    last = len(abstract) - 2
-    params[f"Conv_{last}"] = {"kernel": state["conv1.weight"].transpose(2, 3, 1, 0)}
-    params[f"Conv_{last + 1}"] = {"kernel": state["conv2.weight"].transpose(2, 3, 1, 0)}
-    for name, leaves in params.items():
-        for leaf, value in leaves.items():
-            if value.shape != abstract[name][leaf].shape:
-                raise CheckpointError(f"the discriminator's {name}/{leaf} has shape {list(value.shape)}, expected "
-                                      f"{list(abstract[name][leaf].shape)} (another --image-size?)")
-    return {"params": params, "batch_stats": {}}
 
 
 def export(workdir: str, out: str) -> str:

@@ -76,6 +76,12 @@ def stargan_layout(num_blocks: int) -> list[Layer]:
                      (f"main.{j + 4}", "norm"), (f"main.{j + 6}", "conv")]
 
 
+def stargan_discriminator_layout(num_layers: int) -> list[Layer]:
+    """StarGAN's ``Discriminator``: ``main.<2i>`` convolutions (LeakyReLUs between), then ``conv1`` (the
+    real/fake patches) and ``conv2`` (the domain logits)."""
+    return [(f"main.{2 * i}", "conv") for i in range(num_layers)] + [("conv1", "conv"), ("conv2", "conv")]
+
+
 def call_order(module: nn.Module, *args: Any, **kwargs: Any) -> tuple[list[tuple[tuple[str, ...], nn.Module]], Any]:
     """``([(path, layer module) ...], abstract variables)``: the parameterised layers ``module`` calls on
     ``args``, in call order, and its variables' shapes."""

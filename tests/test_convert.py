@@ -113,11 +113,10 @@ def test_a_stargan_generator_and_discriminator_import_and_the_generator_exports_
                                         train=False, instance_running_stats=True)
     assert state["main.1.running_var"].shape == (8,) and state["main.0.weight"].shape == (8, 6, 7, 7)
     assert state["main.11.weight"].shape == (32, 16, 4, 4) and list(state)[-1] == "main.17.weight"
-    d_params = recipe.D.init(jax.random.PRNGKey(0), image)["params"]
-    d_state = {f"main.{2 * i}.{n}": (np.asarray(d_params[f"Conv_{i}"]["kernel"]).transpose(3, 2, 0, 1) if n == "weight"
-                                     else np.asarray(d_params[f"Conv_{i}"]["bias"])) for i in range(6) for n in ("weight", "bias")}
-    d_state["conv1.weight"] = np.asarray(d_params["Conv_6"]["kernel"]).transpose(3, 2, 0, 1)
-    d_state["conv2.weight"] = np.asarray(d_params["Conv_7"]["kernel"]).transpose(3, 2, 0, 1)
+    d_state, d_variables = _random_state(recipe.D, torch_layouts.stargan_discriminator_layout(6), image)
+    assert list(d_state)[:3] == ["main.0.weight", "main.0.bias", "main.2.weight"]
+    assert d_state["conv1.weight"].shape == (1, 256, 3, 3) and d_state["conv2.weight"].shape == (3, 256, 1, 1)
+    assert list(d_state)[-2:] == ["conv1.weight", "conv2.weight"]
     torch_file.save(tmp_path / "G.ckpt", state)
     torch_file.save(tmp_path / "D.ckpt", d_state)
     flags = ("--attributes", ",".join(names), "--image-size", 64)
@@ -129,7 +128,7 @@ def test_a_stargan_generator_and_discriminator_import_and_the_generator_exports_
     assert done.returncode == 0, done.stderr[-2000:]
     _, loaded, _ = load_generator(tmp_path / "run")
     assert_trees_equal(loaded["G"]["params"], variables["params"])
-    assert_trees_equal(loaded["D"]["params"], d_params)
+    assert_trees_equal(loaded["D"]["params"], d_variables["params"])
     back = run_script("-m", "jaxgan.convert", "--to", "stargan", "--workdir", tmp_path / "run", tmp_path / "back.ckpt")
     assert back.returncode == 0, back.stderr[-2000:]
     exported = torch_file.load(tmp_path / "back.ckpt")
