@@ -91,7 +91,7 @@ def _get(config: ml_collections.ConfigDict, dotted: str):
 def validate(config: ml_collections.ConfigDict) -> None:
     """Every name field against what exists, and the ranges and cross-field rules ml_collections' per-field
     typing cannot express; raises `ConfigError` naming the field."""
-    from jaxgan import losses, nn, optim, recipes
+    from jaxgan import diff_augment, losses, nn, optim, recipes
     from jaxgan.data import registry
     from jaxgan.recipes.text_to_image import TEXT_ENCODERS
 
@@ -112,6 +112,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
         value = _get(config, field)
         if value is not None and value not in allowed:
             raise ConfigError(f"config.{field}={value!r} is unknown; choose one of {', '.join(sorted(allowed))}")
+    diff_augment.parse(_get(config, "gan.augment") or "")
     try:
         jnp.dtype(config.model.dtype)
     except TypeError:

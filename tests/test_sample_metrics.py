@@ -200,12 +200,11 @@ def test_statistics_from_other_preprocessing_or_without_features_are_refused(tmp
         image_sets.parse_metrics("fid,fdi")
 
 
-def test_a_run_is_scored_against_its_training_data_whose_statistics_are_cached(weights, tmp_path, monkeypatch):
+def test_a_run_is_scored_against_its_training_data_whose_statistics_are_cached(weights, tiny, tmp_path, monkeypatch):
+    from jaxgan.train import Trainer
+
     monkeypatch.setenv("JAXGAN_CACHE_DIR", str(tmp_path / "cache"))
-    tiny = ("--config.num_steps=2", "--config.image_size=16", "--config.batch_size=8", "--config.model.g_features=8",
-            "--config.model.d_features=8", "--config.model.latent_dim=16", "--config.evaluate=False")
-    trained = run_script("train.py", "--config", "configs/dcgan.py", "--workdir", tmp_path / "run", *tiny)
-    assert trained.returncode == 0, trained.stderr[-2000:]
+    Trainer(tiny("dcgan", num_steps=2), tmp_path / "run", devices=jax.devices()[:1]).fit()
     scored = run_script("infer.py", "--workdir", tmp_path / "run", "--evaluate", "fid,is", "--num", 8, "--batch", 4,
                         "--inception-weights", weights)
     assert scored.returncode == 0, scored.stderr[-2000:]

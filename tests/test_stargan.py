@@ -222,7 +222,7 @@ def test_unprepared_celeb_a_says_how_to_prepare_it(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------ training
-def test_stargan_trains_evaluates_and_resumes_exactly_across_the_critic_loop(tmp_path):
+def test_stargan_trains_evaluates_and_resumes_exactly_across_the_critic_loop(tmp_path, short_classifier_training):
     devices = jax.devices()[:1]
     constant = {"optim.g.schedule": "constant", "optim.d.schedule": "constant"}     # the same rates when stopped at 2
     straight = Trainer(tiny_stargan(checkpoint_every=2, **constant), tmp_path / "straight", devices=devices)

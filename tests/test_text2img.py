@@ -120,7 +120,7 @@ def test_the_discriminator_learns_to_reject_real_images_with_mismatched_captions
     assert metrics["d_real"] > 0.8 and metrics["d_mismatch"] < 0.2 and metrics["d_fake"] < 0.2, metrics
 
 
-def test_training_moves_every_loss_evaluates_and_resumes_exactly(tmp_path):
+def test_training_moves_every_loss_evaluates_and_resumes_exactly(tmp_path, short_classifier_training):
     devices = jax.devices()[:1]
     straight = Trainer(tiny_text2img(checkpoint_every=2), tmp_path / "straight", devices=devices)
     metrics = run_steps(straight, 4)

@@ -3,7 +3,8 @@
 One `train_step` = ``n_critic`` discriminator (critic) updates, each on its own real batch and fresh
 noise, then one generator update. The config picks the networks (``model.arch``: mlp | dcgan), the
 adversarial loss (``gan.loss``), ``gan.n_critic``, the gradient-penalty weight (``gan.gp_weight``) and
-the critic's weight clipping (``optim.d.weight_clip``). With ``n_critic == 1`` the generator's update
+the critic's weight clipping (``optim.d.weight_clip``) and the augmentation of every image D sees
+(``gan.augment``: DiffAugment, see `jaxgan.diff_augment`). With ``n_critic == 1`` the generator's update
 reuses the fakes of the discriminator's update (one G forward pass per step, as PyTorch's DCGAN does).
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from jaxgan import adversarial, models
+from jaxgan import adversarial, diff_augment, models
 from jaxgan.errors import ConfigError
 from jaxgan.metrics import classifier_eval
 from jaxgan.metrics.run_scores import ScoringSet
@@ -54,6 +55,7 @@ class NoiseToImage(Recipe):
         self.d_opt = run_optimizer(config, "d", updates_per_step=self.n_critic)
         self.loss = config.gan.loss
         self.gp_weight = float(config.gan.gp_weight)
+        self.augment_policy = diff_augment.parse(config.gan.get("augment", ""))
         self.latent_dim = int(config.model.latent_dim)
         self.examples_per_row = self.n_critic
         self.generator_spec = GeneratorSpec("noise", config.data.channels, latent_dim=self.latent_dim)
@@ -77,8 +79,17 @@ class NoiseToImage(Recipe):
     def _noise(self, rng: jax.Array, n: int) -> jax.Array:
         return constrain_batch(jax.random.normal(rng, (n, self.latent_dim)))
 
+    def _augment(self, images: jax.Array, rng: jax.Array, stream: int) -> jax.Array:
+        """``images`` as D sees them: augmented with the key ``rng`` folded with ``stream`` (real 0, fake
+        1, G's update 2), or unchanged without ``gan.augment`` (the other random streams then stay as they
+        were without augmentation)."""
+        if not self.augment_policy:
+            return images
+        return diff_augment.augment(images, jax.random.fold_in(rng, stream), self.augment_policy)
+
     def _critic_update(self, d: NetState, real: jax.Array, fake: jax.Array, rng: jax.Array
                        ) -> tuple[NetState, Metrics]:
+        real, fake = self._augment(real, rng, 0), self._augment(fake, rng, 1)
         return adversarial.discriminator_update(self.D, d, self.d_opt, real, fake, self.loss,
                                                 gp_weight=self.gp_weight, rng=rng)
 
@@ -102,7 +113,8 @@ class NoiseToImage(Recipe):
 
         # Generator update against the updated discriminator.
         g, g_metrics = adversarial.generator_update(
-            forward, g, self.g_opt, lambda fake: (adversarial.adversarial_loss(self.D, d, fake, self.loss), {}))
+            forward, g, self.g_opt,
+            lambda fake: (adversarial.adversarial_loss(self.D, d, self._augment(fake, key_g, 2), self.loss), {}))
         metrics = dict(metrics, **g_metrics)
         if self.loss == "wasserstein":
             metrics["wasserstein_estimate"] = metrics["d_real"] - metrics["d_fake"]
