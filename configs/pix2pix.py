@@ -36,6 +36,7 @@ def get_config():
     c.model.norm = "batch"                   # batch | instance
     c.model.dropout = 0.5
     c.model.input_skip = True                # G learns a change of its input (not in the paper)
+    c.model.keep_luminance = False           # the output keeps the input's luminance: G picks colour only (not in the paper)
     c.model.test_batch_stats = True          # test time as the paper: BN on each image's statistics, dropout on
     c.gan = dict(loss="non_saturating", lambda_l1=100.0)
     c.optim.g = adam(2e-4, 0.5)

@@ -212,9 +212,10 @@ def export(workdir: str, out: str) -> str:
     if (config.recipe == "stargan") != (_TO.value == "stargan") or config.recipe not in ("pix2pix", "cyclegan",
                                                                                         "stargan"):
         raise ConfigError(f"a {config.recipe} run cannot be written as a {_TO.value} file")
-    if config.model.get("input_skip", False):
-        raise ConfigError("this run's generator learns a change of its input (model.input_skip), which the "
-                          "reference code's networks cannot express")
+    for field in ("input_skip", "keep_luminance"):
+        if config.model.get(field, False):
+            raise ConfigError(f"this run's generator uses model.{field} (its output is tied to its input), which "
+                              f"the reference code's networks cannot express")
     name = {"AtoB": "G_AB", "BtoA": "G_BA"}[_DIRECTION.value] if config.recipe == "cyclegan" else "G"
     state = torch_layouts.to_state_dict(variables[name], _layout(config), recipe.G, *_generator_inputs(recipe),
                                         train=False, instance_running_stats=config.recipe == "stargan")

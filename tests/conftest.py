@@ -144,8 +144,15 @@ def assert_trees_equal(a, b) -> None:
 
 
 def run_steps(trainer, steps):
-    """``steps`` iterations through the trainer's public `step`; their metrics as floats."""
-    return [{k: float(v) for k, v in trainer.step().items()} for _ in range(steps)]
+    """``steps`` iterations through the trainer's public `step`; their metrics as floats. Every recipe's
+    step is checked to read nothing back from the device implicitly (a hidden sync that would stall
+    the accelerator): the metrics are read after each step, outside the guard."""
+    out = []
+    for _ in range(steps):
+        with jax.transfer_guard_device_to_host("disallow"):
+            metrics = trainer.step()
+        out.append({k: float(v) for k, v in metrics.items()})
+    return out
 
 
 def assert_one_and_eight_devices_agree(make_config, workdir: Path, steps: int) -> None:

@@ -43,6 +43,23 @@ def test_unet_input_skip_starts_from_its_input():
     assert not np.allclose(unet.apply(variables, x, train=False), out, atol=1e-3)   # a change learned on top
 
 
+def test_a_luminance_keeping_unet_changes_only_the_colour_of_a_grey_input():
+    grey = jax.random.uniform(jax.random.PRNGKey(0), (2, 64, 64, 1), minval=-0.6, maxval=0.6)
+    x = jnp.repeat(grey, 3, axis=-1)
+    unet = models.UNetGenerator(3, num_downs=6, features=8, input_skip=True, keep_luminance=True)
+    variables = unet.init({"params": jax.random.PRNGKey(1), "dropout": jax.random.PRNGKey(2)}, x, train=False)
+    out = unet.apply(variables, x, train=False)
+    np.testing.assert_allclose(out @ jnp.array([0.299, 0.587, 0.114]), grey[..., 0], atol=1e-5)
+    assert float(jnp.abs(out - x).mean()) > 1e-3                        # the colour did change
+    from jaxgan.errors import ConfigError
+    from ml_collections import ConfigDict
+
+    from jaxgan.models.image_to_image import image_generator
+    with pytest.raises(ConfigError, match="keep_luminance needs model.arch=unet"):
+        image_generator(ConfigDict(dict(num_blocks=2, g_features=8, norm="instance", keep_luminance=True)),
+                               3, "resnet")
+
+
 @pytest.mark.parametrize("n_layers,expected", [(1, 16), (2, 34), (3, 70)])
 def test_patchgan_receptive_field(n_layers, expected):
     assert models.receptive_field(n_layers) == expected

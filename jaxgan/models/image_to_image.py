@@ -24,7 +24,9 @@ class UNetGenerator(nn.Module):
 
     ``input_skip`` (not in the paper, for tasks whose output keeps the input's structure, such as
     colourisation): the output is ``tanh(atanh(x) + G(x))``, so the network starts as the identity and
-    learns the change."""
+    learns the change. ``keep_luminance`` (not in the paper, for colourisation): the output's BT.601
+    luminance is set to the input's, so G only chooses colour (as colourisation networks that predict
+    chrominance for a given lightness do); the input's luminance is its own for a grey input."""
 
     out_channels: int = 3
     num_downs: int = 8
@@ -34,6 +36,7 @@ class UNetGenerator(nn.Module):
     dtype: Any = None
     conv_impl: str = "auto"
     input_skip: bool = False
+    keep_luminance: bool = False
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
@@ -59,13 +62,24 @@ class UNetGenerator(nn.Module):
                 h = ConvTranspose(self.out_channels, 4, 2, 1, use_bias=True, **conv)(h).astype(jnp.float32)
                 if self.input_skip:
                     h = h + jnp.arctanh(jnp.clip(x.astype(jnp.float32), -0.999, 0.999))
-                return jnp.tanh(h)
+                out = jnp.tanh(h)
+                if self.keep_luminance:
+                    out = jnp.clip(out - luminance(out) + luminance(x.astype(jnp.float32)), -1.0, 1.0)
+                return out
             h = ConvTranspose(widths[i - 1], 4, 2, 1, use_bias=bias, **conv)(h)
             h = make_norm(self.norm, train)(h)
             # dropout in the inner blocks at bottleneck width (levels 4 .. num_downs-2; 3 in unet_256)
             if self.dropout and 4 <= i < self.num_downs - 1:
                 h = nn.Dropout(self.dropout, deterministic=not train)(h)
         raise AssertionError("unreachable")
+
+
+def luminance(x: jax.Array) -> jax.Array:
+    """BT.601 luma ``0.299 R + 0.587 G + 0.114 B`` of ``[..., 3]`` images (in [-1, 1]: the weights sum to 1),
+    ``[..., 1]``; a one-channel image is its own."""
+    if x.shape[-1] == 1:
+        return x
+    return (x @ jnp.array([0.299, 0.587, 0.114], x.dtype))[..., None]
 
 
 class ResNetGenerator(nn.Module):
@@ -125,9 +139,13 @@ def image_generator(model: Any, channels: int, arch: str, **options: Any) -> nn.
     ``norm``, ``dropout`` (U-Net: inner up-blocks; ResNet: inside the residual blocks); biases only where
     no batch norm follows, except the ResNet's last convolution."""
     dropout = float(model.get("dropout", 0.0))
+    keep_luminance = bool(model.get("keep_luminance", False))
     if arch == "unet":
         return UNetGenerator(channels, model.num_downs, model.g_features, model.norm, dropout,
-                             input_skip=bool(model.get("input_skip", False)), **options)
+                             input_skip=bool(model.get("input_skip", False)), keep_luminance=keep_luminance,
+                             **options)
+    if keep_luminance:
+        raise ConfigError("config.model.keep_luminance needs model.arch=unet")
     if arch == "resnet":
         return ResNetGenerator(channels, model.num_blocks, model.g_features, model.norm,
                                use_bias=model.norm != "batch", tail_bias=True, dropout=dropout, **options)
