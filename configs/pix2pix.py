@@ -2,12 +2,13 @@
 
 The default trains on random 64x64 crops of the photos at their own scale (``data.resize=none``) and
 evaluates on the whole held-out photos at native resolution, the way `infer.py` runs them, next to the
-grey input's own figures. One measured departure from the paper: G learns a change of its input
-(``model.input_skip``: colourisation keeps the input's structure); the paper's U-Net:
---config.model.input_skip=False.
+grey input's own figures. Two measured departures from the paper, for colourisation: G learns a change
+of its input (``model.input_skip``: colourisation keeps the input's structure), and the output is the
+input's luminance plus G's colour at 1/4 resolution (``model.keep_luminance``); the paper's U-Net:
+--config.model.input_skip=False --config.model.keep_luminance=False.
 
 Paper setting: --config.image_size=256 --config.data.resize=crop --config.data.load_size=286
---config.model.input_skip=False --config.model.num_downs=8
+--config.model.input_skip=False --config.model.keep_luminance=False --config.model.num_downs=8
 --config.model.g_features=64 --config.model.d_features=64 --config.batch_size=1, with a pix2pix data set:
 --config.data.source=folder --config.data.layout=side_by_side --config.data.path=/data/facades
 (or layout=two_folders with path/A/train, path/B/train).
@@ -36,7 +37,7 @@ def get_config():
     c.model.norm = "batch"                   # batch | instance
     c.model.dropout = 0.5
     c.model.input_skip = True                # G learns a change of its input (not in the paper)
-    c.model.keep_luminance = False           # the output keeps the input's luminance: G picks colour only (not in the paper)
+    c.model.keep_luminance = True            # the output keeps the input's luminance; G picks colour, at 1/4 res (not in the paper)
     c.model.test_batch_stats = True          # test time as the paper: BN on each image's statistics, dropout on
     c.gan = dict(loss="non_saturating", lambda_l1=100.0)
     c.optim.g = adam(2e-4, 0.5)

@@ -93,7 +93,7 @@ def cyclegan_pix2pix_config(state: dict[str, np.ndarray], path: str, arch_name: 
             raise ConfigError("jaxgan's CycleGAN runs with instance norm; import each --norm batch generator alone")
     else:
         c.direction = direction
-        c.model.input_skip, c.model.test_batch_stats = False, not eval_mode
+        c.model.input_skip, c.model.keep_luminance, c.model.test_batch_stats = False, False, not eval_mode
         c.model.dropout = 0.5 if arch == "unet" or dropout else 0.0
     c.image_size = 2 ** depth if arch == "unet" else 256
     c.data.channels, c.data.source, c.data.resize = channels, "folder", "crop"

@@ -43,14 +43,25 @@ def test_unet_input_skip_starts_from_its_input():
     assert not np.allclose(unet.apply(variables, x, train=False), out, atol=1e-3)   # a change learned on top
 
 
-def test_a_luminance_keeping_unet_changes_only_the_colour_of_a_grey_input():
+def test_a_luminance_keeping_unet_changes_only_the_colour_of_a_grey_input_and_at_quarter_resolution():
     grey = jax.random.uniform(jax.random.PRNGKey(0), (2, 64, 64, 1), minval=-0.6, maxval=0.6)
     x = jnp.repeat(grey, 3, axis=-1)
     unet = models.UNetGenerator(3, num_downs=6, features=8, input_skip=True, keep_luminance=True)
     variables = unet.init({"params": jax.random.PRNGKey(1), "dropout": jax.random.PRNGKey(2)}, x, train=False)
-    out = unet.apply(variables, x, train=False)
-    np.testing.assert_allclose(out @ jnp.array([0.299, 0.587, 0.114]), grey[..., 0], atol=1e-5)
-    assert float(jnp.abs(out - x).mean()) > 1e-3                        # the colour did change
+    last = f"ConvTranspose_{unet.num_downs - 1}"                            # a trained-size change
+    params = dict(variables["params"], **{last: jax.tree.map(lambda p: 300 * p, variables["params"][last])})
+    out = unet.apply(dict(variables, params=params), x, train=False)
+    unclipped = np.all(np.abs(np.asarray(out)) < 1, axis=-1)
+    luma = np.asarray(out @ jnp.array([0.299, 0.587, 0.114]))
+    assert unclipped.mean() > 0.99
+    np.testing.assert_allclose(luma[unclipped], np.asarray(grey[..., 0])[unclipped], atol=1e-5)
+    colour = out - x
+    assert float(jnp.abs(colour).mean()) > 0.02                          # the colour did change, smoothly
+    raw = models.UNetGenerator(3, num_downs=6, features=8, input_skip=True).apply(dict(variables, params=params), x,
+                                                                                  train=False)
+    raw_colour = raw - raw @ jnp.array([0.299, 0.587, 0.114])[:, None]
+    roughness = [float(jnp.abs(jnp.diff(c, axis=2)).mean()) for c in (colour, raw_colour)]
+    assert roughness[0] < 0.5 * roughness[1], roughness
     from jaxgan.errors import ConfigError
     from ml_collections import ConfigDict
 

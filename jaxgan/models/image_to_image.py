@@ -24,9 +24,10 @@ class UNetGenerator(nn.Module):
 
     ``input_skip`` (not in the paper, for tasks whose output keeps the input's structure, such as
     colourisation): the output is ``tanh(atanh(x) + G(x))``, so the network starts as the identity and
-    learns the change. ``keep_luminance`` (not in the paper, for colourisation): the output's BT.601
-    luminance is set to the input's, so G only chooses colour (as colourisation networks that predict
-    chrominance for a given lightness do); the input's luminance is its own for a grey input."""
+    learns the change. ``keep_luminance`` (not in the paper, for colourisation): the output is the
+    input's BT.601 luminance plus G's colour (its output less its own luminance) at 1/4 resolution,
+    upsampled bilinearly: G picks only the colour, and colour is low-frequency (colourisation networks
+    predict chrominance for a given lightness at 1/4 resolution, Zhang et al. 2016)."""
 
     out_channels: int = 3
     num_downs: int = 8
@@ -64,7 +65,7 @@ class UNetGenerator(nn.Module):
                     h = h + jnp.arctanh(jnp.clip(x.astype(jnp.float32), -0.999, 0.999))
                 out = jnp.tanh(h)
                 if self.keep_luminance:
-                    out = jnp.clip(out - luminance(out) + luminance(x.astype(jnp.float32)), -1.0, 1.0)
+                    out = jnp.clip(luminance(x.astype(jnp.float32)) + coarse_colour(out), -1.0, 1.0)
                 return out
             h = ConvTranspose(widths[i - 1], 4, 2, 1, use_bias=bias, **conv)(h)
             h = make_norm(self.norm, train)(h)
@@ -80,6 +81,15 @@ def luminance(x: jax.Array) -> jax.Array:
     if x.shape[-1] == 1:
         return x
     return (x @ jnp.array([0.299, 0.587, 0.114], x.dtype))[..., None]
+
+
+def coarse_colour(x: jax.Array, factor: int = 4) -> jax.Array:
+    """``x`` less its luminance, averaged over ``factor`` x ``factor`` blocks and upsampled bilinearly
+    (sides must be multiples of ``factor``)."""
+    colour = x - luminance(x)
+    b, h, w, c = colour.shape
+    blocks = colour.reshape(b, h // factor, factor, w // factor, factor, c).mean(axis=(2, 4))
+    return jax.image.resize(blocks, (b, h, w, c), "linear")
 
 
 class ResNetGenerator(nn.Module):
