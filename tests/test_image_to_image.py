@@ -144,6 +144,7 @@ def test_translation_recipe_trains_and_evaluates(name, tiny_i2i, tmp_path):
     lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
     d_losses = [float(l.split('"train/d_loss": ')[1].split(",")[0]) for l in lines if "train/d_loss" in l]
     assert len(set(d_losses)) > 1, "discriminator loss did not move"
+    assert np.isfinite(list(run_steps(trainer, 1)[0].values())).all()   # a further step: no implicit reads back
 
 
 def test_cyclegan_resumes_exactly_params_and_pools(tiny_i2i, tmp_path):
