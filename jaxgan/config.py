@@ -36,7 +36,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.shuffle_buffer = 10_000
 
     c.model = ml_collections.ConfigDict()
-    c.model.dtype = "float32"    # compute dtype (bfloat16 on accelerators); params stay float32
+    c.model.dtype = "auto"       # compute dtype: auto = bfloat16 on GPU/TPU, float32 on CPU; params stay float32
     c.model.conv_impl = "auto"   # convolution lowering: auto (matmul on CPU, native elsewhere) | xla | matmul
 
     c.optim = ml_collections.ConfigDict()
@@ -114,14 +114,15 @@ def validate(config: ml_collections.ConfigDict) -> None:
             raise ConfigError(f"config.{field}={value!r} is unknown; choose one of {', '.join(sorted(allowed))}")
     diff_augment.parse(_get(config, "gan.augment") or "")
     try:
-        jnp.dtype(config.model.dtype)
+        if config.model.dtype != "auto":
+            jnp.dtype(config.model.dtype)
     except TypeError:
-        raise ConfigError(f"config.model.dtype={config.model.dtype!r} is not a dtype (float32, bfloat16)") from None
+        raise ConfigError(f"config.model.dtype={config.model.dtype!r} is not a dtype (auto, float32, bfloat16)") from None
     ranges = {"gan.n_critic": (1, None), "gan.pool_size": (0, None), "model.dropout": (0.0, 0.99),
               "gan.gp_weight": (0.0, None), "eval_every": (0, None), "data.load_size": (0, None),
               "gan.lambda_cls": (0.0, None), "gan.lambda_rec": (0.0, None), "model.d_layers": (1, None),
               "ema_decay": (0.0, 0.99999), "gan.interpolation_weight": (0.0, None),
-              "gan.diversity_weight": (0.0, None),
+              "gan.diversity_weight": (0.0, None), "gan.info_categories": (0, None), "gan.info_weight": (0.0, None),
               "gan.interpolation_beta": (0.0, 1.0), "data.max_words": (1, None), "data.max_captions": (1, None),
               "data.vocabulary_size": (1, None), "model.text_dim": (1, None)}
     for net in (config.optim.keys() if "optim" in config else ()):

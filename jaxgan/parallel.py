@@ -19,10 +19,30 @@ _CLUSTER_VARS = ("JAX_COORDINATOR_ADDRESS", "COORDINATOR_ADDRESS", "SLURM_STEP_N
 
 
 def initialize_distributed() -> None:
-    """Joins the multi-host job when the usual cluster variables are set; a no-op on one host."""
-    if any(os.environ.get(v) for v in _CLUSTER_VARS) and not jax.distributed.is_initialized():
-        if os.environ.get("SLURM_STEP_NUM_TASKS", "2") != "1":
-            jax.distributed.initialize()
+    """Joins the multi-host job when the usual cluster variables are set; a no-op on one host.
+
+    SLURM, Open MPI and TPU pods are detected by `jax.distributed.initialize`; elsewhere set
+    ``JAX_COORDINATOR_ADDRESS`` (host:port of process 0), ``JAX_NUM_PROCESSES`` and ``JAX_PROCESS_ID``
+    (0 .. n-1) on every process. A start-up it cannot complete is one `ConfigError` line."""
+    if not any(os.environ.get(v) for v in _CLUSTER_VARS) or jax.distributed.is_initialized():
+        return
+    if os.environ.get("SLURM_STEP_NUM_TASKS", "2") == "1":
+        return
+    explicit = {arg: _int_variable(var) for arg, var in (("num_processes", "JAX_NUM_PROCESSES"),
+                                                          ("process_id", "JAX_PROCESS_ID")) if os.environ.get(var)}
+    try:
+        jax.distributed.initialize(**explicit)
+    except ValueError as e:
+        raise ConfigError(f"cannot join the multi-host job ({e}); outside SLURM, Open MPI and TPU pods set "
+                          f"JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and JAX_PROCESS_ID on every process") from None
+
+
+def _int_variable(name: str) -> int:
+    value = os.environ[name]
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, not {value!r}") from None
 
 
 def make_mesh(devices: list[jax.Device] | None = None) -> Mesh:

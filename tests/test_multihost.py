@@ -55,18 +55,15 @@ import sys
 import jax
 import ml_collections
 import numpy as np
-if sys.argv[2] != "-":
-    jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    jax.distributed.initialize(f"localhost:{sys.argv[1]}", num_processes=2, process_id=int(sys.argv[2]))
-sys.path.insert(0, sys.argv[5])
+sys.path.insert(0, sys.argv[3])
 from jaxgan.train import Trainer
 
-config = ml_collections.ConfigDict(json.loads(open(sys.argv[3]).read()))
-trainer = Trainer(config, sys.argv[4])
+config = ml_collections.ConfigDict(json.loads(open(sys.argv[1]).read()))
+trainer = Trainer(config, sys.argv[2])           # joins the job from the JAX_* variables, as train.py does
 trainer.fit()
 params = [np.asarray(x.addressable_data(0)) for x in jax.tree.leaves(trainer.recipe.generator_variables(trainer.state))]
 if jax.process_index() == 0:
-    np.savez(sys.argv[4] + ".npz", *params)
+    np.savez(sys.argv[2] + ".npz", *params)
 """
 
 
@@ -84,9 +81,12 @@ def _train(config, workdir, processes: int) -> None:
     env = {"JAX_PLATFORMS": "cpu", "JAX_NUM_CPU_DEVICES": devices, "PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "2",
            **{k: os.environ[k] for k in ("JAX_COMPILATION_CACHE_DIR", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS",
                                          "XLA_FLAGS") if k in os.environ}}      # conftest's compile settings
-    ids = [str(i) for i in range(processes)] if processes == 2 else ["-"]
-    procs = [subprocess.Popen([sys.executable, "-c", TRAINER, str(port), i, str(config_file), str(workdir), str(ROOT)],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in ids]
+    # the variables a user sets outside SLURM / Open MPI / TPU pods (see the README)
+    cluster = [{"JAX_COORDINATOR_ADDRESS": f"localhost:{port}", "JAX_NUM_PROCESSES": "2", "JAX_PROCESS_ID": str(i)}
+               for i in range(processes)] if processes == 2 else [{}]
+    procs = [subprocess.Popen([sys.executable, "-c", TRAINER, str(config_file), str(workdir), str(ROOT)],
+                              env={**env, **variables}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for variables in cluster]
     for p in procs:
         _, err = p.communicate(timeout=600)
         assert p.returncode == 0, err[-3000:]
@@ -110,3 +110,26 @@ def test_two_processes_train_resume_after_a_lost_checkpoint_and_match_one_proces
     assert len(single.files) == len(multi.files) > 0
     for key in single.files:
         np.testing.assert_allclose(multi[key], single[key], rtol=1e-5, atol=1e-6)
+
+
+JOIN = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from jaxgan import parallel
+from jaxgan.errors import ConfigError
+try:
+    parallel.initialize_distributed()
+except ConfigError as e:
+    print(e)
+"""
+
+
+@pytest.mark.parametrize("count, expected", [(None, "set JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and JAX_PROCESS_ID"),
+                                             ("two", "JAX_NUM_PROCESSES must be an integer, not 'two'")])
+def test_a_coordinator_address_without_a_valid_process_count_is_one_clear_error(count, expected):
+    """In a fresh process, as train.py meets it (jax.distributed must start before anything else)."""
+    env = {"JAX_PLATFORMS": "cpu", "PATH": "/usr/bin:/bin", "JAX_COORDINATOR_ADDRESS": "localhost:1",
+           **({"JAX_NUM_PROCESSES": count} if count else {})}
+    done = subprocess.run([sys.executable, "-c", JOIN, str(ROOT)], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert expected in done.stdout and len(done.stdout.strip().splitlines()) == 1

@@ -200,4 +200,12 @@ class Recipe:
 
 def model_options(config: ml_collections.ConfigDict) -> dict[str, Any]:
     """The fields every model takes from ``config.model``: compute dtype and convolution lowering."""
-    return {"dtype": jnp.dtype(config.model.dtype), "conv_impl": config.model.get("conv_impl", "auto")}
+    return {"dtype": compute_dtype(config.model.dtype), "conv_impl": config.model.get("conv_impl", "auto")}
+
+
+def compute_dtype(name: str) -> jnp.dtype:
+    """``config.model.dtype``; ``auto`` is bfloat16 on GPU and TPU (mixed precision: parameters, optimiser
+    state, losses and normalisation statistics stay float32) and float32 on CPU, where bfloat16 is slower."""
+    if name == "auto":
+        return jnp.dtype(jnp.float32 if jax.default_backend() == "cpu" else jnp.bfloat16)
+    return jnp.dtype(name)
