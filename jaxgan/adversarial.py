@@ -58,14 +58,16 @@ def critic_output(out: Any) -> jax.Array:
 def discriminator_update(D: nn.Module, d: NetState, optimizer: optax.GradientTransformation, real: Any,
                          fake: Any, loss: str, scale: float = 1.0, gp_weight: float = 0.0,
                          rng: jax.Array | None = None,
-                         real_aux_loss: Callable[[jax.Array], tuple[jax.Array, Metrics]] | None = None
+                         real_aux_loss: Callable[[jax.Array], tuple[jax.Array, Metrics]] | None = None,
+                         fake_aux_loss: Callable[[jax.Array], tuple[jax.Array, Metrics]] | None = None
                          ) -> tuple[NetState, Metrics]:
     """One update of D on ``real`` vs ``fake`` inputs: D runs on the real then the fake batch with its
     batch statistics threaded through both (PyTorch's two forward calls); loss = ``scale`` x the
     adversarial loss, + ``gp_weight`` x WGAN-GP's gradient penalty (interpolates drawn with ``rng``),
     + ``real_aux_loss(D's second head on the real batch)`` for a two-headed D (StarGAN's domain
-    classification; it returns ``(loss, metrics)``). Metrics: ``d_loss``, ``d_real``, ``d_fake`` (and
-    the unweighted ``gradient_penalty``)."""
+    classification; it returns ``(loss, metrics)``), + ``fake_aux_loss(its second head on the fake
+    batch)`` (InfoGAN's code reconstruction). Metrics: ``d_loss``, ``d_real``, ``d_fake`` (and the
+    unweighted ``gradient_penalty``)."""
     fake = jax.lax.stop_gradient(fake)
 
     def loss_fn(params):
@@ -79,10 +81,11 @@ def discriminator_update(D: nn.Module, d: NetState, optimizer: optax.GradientTra
             gp = losses.gradient_penalty(lambda x: critic_output(apply_train(D, d, params, x)[0]), real, fake, rng)
             metrics["gradient_penalty"] = gp
             total = total + gp_weight * gp
-        if real_aux_loss is not None:
-            aux, aux_metrics = real_aux_loss(real_out[1])
-            metrics.update(aux_metrics)
-            total = total + aux
+        for aux_loss, out in ((real_aux_loss, real_out), (fake_aux_loss, fake_out)):
+            if aux_loss is not None:
+                aux, aux_metrics = aux_loss(out[1])
+                metrics.update(aux_metrics)
+                total = total + aux
         metrics["d_loss"] = total
         return total, (metrics, stats)
 
@@ -107,6 +110,8 @@ def generator_update(forward: GeneratorPass, g: NetState, optimizer: optax.Gradi
 def critic_loop(update: Callable[[NetState, Any], tuple[NetState, Metrics]], d: NetState, per_update: Any
                 ) -> tuple[NetState, Metrics]:
     """``n_critic`` critic updates as one `lax.scan` over the leading axis of ``per_update`` (each
-    update's real batch and key); metrics are averaged over the updates."""
-    d, metrics = jax.lax.scan(update, d, per_update)
+    update's real batch and key); metrics are averaged over the updates. The scan is unrolled: XLA then
+    schedules and fuses across the updates, and its cost analysis counts every update (it counts a loop
+    body once), so the benchmark's FLOPs and MFU are right."""
+    d, metrics = jax.lax.scan(update, d, per_update, unroll=True)
     return d, jax.tree.map(jnp.mean, metrics)

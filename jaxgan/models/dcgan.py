@@ -28,12 +28,21 @@ def check_image_size(image_size: int) -> int:
     return stages
 
 
+def categorical_code(z: jax.Array, categories: int) -> jax.Array:
+    """InfoGAN's categorical code carried by standard normal noise: the index of the largest of ``z``'s
+    first ``categories`` entries, uniform over the categories. Drawing the code this way keeps every
+    input of a noise recipe a plain ``N(0, I)`` vector (infer.py, sample grids)."""
+    return jnp.argmax(z[:, :categories], axis=-1)
+
+
 class DCGANGenerator(nn.Module):
-    """``z [B, latent] -> image [B, size, size, channels]`` in [-1, 1]."""
+    """``z [B, latent] -> image [B, size, size, channels]`` in [-1, 1]. With ``categories`` (InfoGAN), z's
+    first ``categories`` entries become the one-hot `categorical_code`."""
 
     image_size: int
     channels: int
     features: int = 64
+    categories: int = 0
     dtype: Any = jnp.float32
     conv_impl: str = "auto"
 
@@ -42,6 +51,9 @@ class DCGANGenerator(nn.Module):
         stages = check_image_size(self.image_size)
         conv = dict(kernel_init=DCGAN_INIT, dtype=self.dtype, impl=self.conv_impl)
         width = self.features * 2 ** (stages - 1)
+        if self.categories:
+            code = jax.nn.one_hot(categorical_code(z, self.categories), self.categories, dtype=z.dtype)
+            z = jnp.concatenate([code, z[:, self.categories:]], axis=-1)
         h = nn.Dense(4 * 4 * width, use_bias=False, kernel_init=DCGAN_INIT, dtype=self.dtype)(z)
         h = h.reshape(z.shape[0], 4, 4, width)
         h = nn.relu(make_norm("batch", train)(h))
@@ -54,18 +66,25 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    """``image [B, size, size, C] -> logit [B]`` (no sigmoid: losses take logits)."""
+    """``image [B, size, size, C] -> logit [B]`` (no sigmoid: losses take logits). With ``categories``
+    (InfoGAN), ``(logit [B], code logits [B, categories])``: a second 4x4 head on the same body (the
+    paper's Q network shares all of D but its last layers)."""
 
     features: int = 64
     norm: str = "batch"
+    categories: int = 0
     dtype: Any = jnp.float32
     conv_impl: str = "auto"
 
     @nn.compact
-    def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
+    def __call__(self, x: jax.Array, train: bool = True) -> jax.Array | tuple[jax.Array, jax.Array]:
         h = dcgan_body(x, self.features, self.norm, train, self.dtype, self.conv_impl)
-        h = Conv(1, 4, 1, 0, use_bias=False, kernel_init=DCGAN_INIT, dtype=self.dtype, impl=self.conv_impl)(h)
-        return h.reshape(x.shape[0]).astype(jnp.float32)
+        head = dict(kernel_init=DCGAN_INIT, dtype=self.dtype, impl=self.conv_impl)
+        logit = Conv(1, 4, 1, 0, use_bias=False, **head)(h).reshape(x.shape[0]).astype(jnp.float32)
+        if not self.categories:
+            return logit
+        code = Conv(self.categories, 4, 1, 0, **head)(h).reshape(x.shape[0], self.categories)
+        return logit, code.astype(jnp.float32)
 
 
 def dcgan_body(x: jax.Array, features: int, norm: str, train: bool, dtype: Any, conv_impl: str) -> jax.Array:

@@ -56,7 +56,8 @@ class TextToImageGenerator(nn.Module):
     @nn.compact
     def __call__(self, z: jax.Array, embedding: jax.Array, train: bool = True) -> jax.Array:
         code = jnp.concatenate([z, project_text(embedding, self.projection, self.dtype).astype(z.dtype)], axis=-1)
-        return DCGANGenerator(self.image_size, self.channels, self.features, self.dtype, self.conv_impl)(code, train)
+        return DCGANGenerator(self.image_size, self.channels, self.features, dtype=self.dtype,
+                              conv_impl=self.conv_impl)(code, train)
 
 
 class MatchHead(nn.Module):

@@ -16,8 +16,9 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+import optax
 
-from jaxgan import adversarial, diff_augment, models
+from jaxgan import adversarial, diff_augment, losses, models
 from jaxgan.errors import ConfigError
 from jaxgan.metrics import classifier_eval
 from jaxgan.metrics.run_scores import ScoringSet
@@ -33,14 +34,17 @@ def build_networks(config: ml_collections.ConfigDict) -> tuple[nn.Module, nn.Mod
     """The generator and discriminator named by ``config.model.arch``."""
     m, size, channels = config.model, config.image_size, config.data.channels
     options = model_options(config)
+    categories = int(config.gan.get("info_categories", 0))
     if m.arch == "mlp":
+        if categories:
+            raise ConfigError("gan.info_categories needs model.arch=dcgan")
         dtype = options["dtype"]
         return (models.MLPGenerator(size, channels, tuple(m.g_hidden), dtype=dtype),
                 models.MLPDiscriminator(tuple(m.d_hidden), dtype=dtype))
     if m.arch == "dcgan":
         models.dcgan.check_image_size(size)
-        return (models.DCGANGenerator(size, channels, m.g_features, **options),
-                models.DCGANDiscriminator(m.d_features, m.d_norm, **options))
+        return (models.DCGANGenerator(size, channels, m.g_features, categories=categories, **options),
+                models.DCGANDiscriminator(m.d_features, m.d_norm, categories=categories, **options))
     raise ConfigError(f"unknown model.arch {m.arch!r}; choose one of {', '.join(ARCHS)}")
 
 
@@ -57,6 +61,10 @@ class NoiseToImage(Recipe):
         self.gp_weight = float(config.gan.gp_weight)
         self.augment_policy = diff_augment.parse(config.gan.get("augment", ""))
         self.latent_dim = int(config.model.latent_dim)
+        self.categories = int(config.gan.get("info_categories", 0))
+        self.info_weight = float(config.gan.get("info_weight", 1.0))
+        if self.categories > self.latent_dim:
+            raise ConfigError(f"gan.info_categories={self.categories} exceeds model.latent_dim={self.latent_dim}")
         self.examples_per_row = self.n_critic
         self.generator_spec = GeneratorSpec("noise", config.data.channels, latent_dim=self.latent_dim)
 
@@ -87,34 +95,53 @@ class NoiseToImage(Recipe):
             return images
         return diff_augment.augment(images, jax.random.fold_in(rng, stream), self.augment_policy)
 
-    def _critic_update(self, d: NetState, real: jax.Array, fake: jax.Array, rng: jax.Array
+    def _info_loss(self, code_logits: jax.Array, z: jax.Array) -> tuple[jax.Array, Metrics]:
+        """InfoGAN's lower bound on the mutual information of the categorical code and the image, as a
+        loss: ``info_weight`` x the cross-entropy of D's code head against the code z carried."""
+        code = models.dcgan.categorical_code(z, self.categories)
+        info = optax.softmax_cross_entropy_with_integer_labels(code_logits, code).mean()
+        return self.info_weight * info, {"info_loss": info,
+                                         "info_accuracy": jnp.mean(jnp.argmax(code_logits, -1) == code)}
+
+    def _critic_update(self, d: NetState, real: jax.Array, fake: jax.Array, z: jax.Array, rng: jax.Array
                        ) -> tuple[NetState, Metrics]:
         real, fake = self._augment(real, rng, 0), self._augment(fake, rng, 1)
+        info = (lambda code_logits: self._info_loss(code_logits, z)) if self.categories else None
         return adversarial.discriminator_update(self.D, d, self.d_opt, real, fake, self.loss,
-                                                gp_weight=self.gp_weight, rng=rng)
+                                                gp_weight=self.gp_weight, rng=rng, fake_aux_loss=info)
+
+    def _generator_loss(self, d: NetState, fake: jax.Array, z: jax.Array, rng: jax.Array
+                        ) -> tuple[jax.Array, Metrics]:
+        out = adversarial.apply_train(self.D, d, d.params, self._augment(fake, rng, 2))[0]
+        loss = losses.generator_loss(self.loss, adversarial.critic_output(out))
+        if not self.categories:
+            return loss, {}
+        info, metrics = self._info_loss(out[1], z)
+        return loss + info, {"g_info_loss": metrics["info_loss"]}
 
     def train_step(self, state: TrainState, batch: Batch, frozen: dict[str, Any]) -> tuple[TrainState, Metrics]:
         g, d = state.nets["G"], state.nets["D"]
         reals = self._real_batches(batch)
         n = reals.shape[1]
         key_g, key_d = jax.random.split(state.step_rng())
-        forward = adversarial.generator_forward(self.G, g, self._noise(key_g, n))
+        z = self._noise(key_g, n)
+        forward = adversarial.generator_forward(self.G, g, z)
         if self.n_critic == 1:
-            d, metrics = self._critic_update(d, reals[0], forward.fake, key_d)
+            d, metrics = self._critic_update(d, reals[0], forward.fake, z, key_d)
         else:
             def critic_iteration(d, inputs):
                 real, key = inputs
                 k_z, k_gp = jax.random.split(key)
-                fake = adversarial.apply_train(self.G, g, g.params, self._noise(k_z, n))[0]
-                return self._critic_update(d, real, fake, k_gp)
+                z_critic = self._noise(k_z, n)
+                fake = adversarial.apply_train(self.G, g, g.params, z_critic)[0]
+                return self._critic_update(d, real, fake, z_critic, k_gp)
 
             d, metrics = adversarial.critic_loop(critic_iteration, d,
                                                  (reals, jax.random.split(key_d, self.n_critic)))
 
         # Generator update against the updated discriminator.
-        g, g_metrics = adversarial.generator_update(
-            forward, g, self.g_opt,
-            lambda fake: (adversarial.adversarial_loss(self.D, d, self._augment(fake, key_g, 2), self.loss), {}))
+        g, g_metrics = adversarial.generator_update(forward, g, self.g_opt,
+                                                    lambda fake: self._generator_loss(d, fake, z, key_g))
         metrics = dict(metrics, **g_metrics)
         if self.loss == "wasserstein":
             metrics["wasserstein_estimate"] = metrics["d_real"] - metrics["d_fake"]
