@@ -3,8 +3,13 @@
     python benchmarks/bench.py                      # every model at its reference size
     python benchmarks/bench.py --model dcgan wgan --steps 20 --no-torch
 
-For each model: compile time, median step time, images/s, peak memory, and, when torch is installed,
-`../shared/bench/torch_reference.py` run in the same invocation with the same model, size and batch;
+For each model: compute dtype (``--dtype``, default auto: bfloat16 on GPU/TPU, float32 on CPU), compile
+time, median step time, images/s, peak memory (device memory on GPU, process RSS on CPU), the step's
+FLOPs (XLA's cost analysis of the compiled step), the TFLOP/s they run at and MFU (over this device's
+measured large-matmul speed in the same dtype, printed under the table), and, when torch is installed,
+the PyTorch reference (`benchmarks/torch_reference.py`, or ``--torch-reference FILE``) run in the same
+invocation with the same model, size and batch:
+eager, plus torch.compile where CUDA is available (``--torch-compile on`` anywhere);
 ``ratio`` = our images/s / PyTorch's (> 1: jaxgan is faster). A step is one generator update with all
 its discriminator updates (WGAN: n_critic = 5), on a fixed synthetic batch, as in the reference; it is
 the recipe's `make_step`, exactly what the trainer runs (CycleGAN's host image pool included, and
@@ -21,6 +26,7 @@ Runs without TensorFlow (the accelerator machines have none).
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import json
 import resource
@@ -34,7 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from jaxgan.config import set_field  # noqa: E402
-TORCH_REFERENCE = ROOT.parent / "shared" / "bench" / "torch_reference.py"
+TORCH_REFERENCE = ROOT / "benchmarks" / "torch_reference.py"
 
 # name -> (config file, overrides matching torch_reference.py's model at its reference size)
 _FULL_WIDTH = {"data.channels": 3, "model.g_features": 64, "model.d_features": 64}
@@ -75,6 +81,63 @@ def load_config(name: str, overrides: dict, batch: int | None, size: int | None)
     return c
 
 
+class StepCost:
+    """Records the abstract arguments of every function `jaxgan.parallel.jit_sharded` jits while
+    installed, so XLA's cost analysis can give the FLOPs of exactly what one step runs (CycleGAN: its
+    G and D updates; SRGAN: the phase the step is in)."""
+
+    def __init__(self, parallel):
+        self.parallel, self.original, self.calls = parallel, parallel.jit_sharded, {}
+
+    def __enter__(self) -> "StepCost":
+        def recording_jit(fn, *args, **kwargs):
+            jitted = self.original(fn, *args, **kwargs)
+
+            def call(*inputs):
+                import jax
+
+                self.calls.setdefault(id(jitted), (jitted, jax.tree.map(
+                    lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=getattr(x, "sharding", None)), inputs)))
+                return jitted(*inputs)
+            return call
+
+        self.parallel.jit_sharded = recording_jit
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.parallel.jit_sharded = self.original
+
+    def flops(self) -> float:
+        """The FLOPs one device runs in one call of each recorded function, summed (XLA's cost analysis of
+        the partitioned program: a batch-sharded product counts its share, a replicated one in full)."""
+        total = 0.0
+        for jitted, abstract in self.calls.values():
+            cost = jitted.lower(*abstract).compile().cost_analysis()
+            cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+            total += float(cost.get("flops", 0.0))
+        return total
+
+
+@functools.lru_cache(maxsize=None)
+def matmul_peak_tflops(dtype: str) -> float:
+    """This device's speed on a large square matrix multiply in ``dtype`` (TFLOP/s): the peak MFU is
+    measured against, on CPU and GPU alike (a figure the hardware demonstrably reaches, where spec sheets
+    differ by clock, power limit and sparsity)."""
+    import jax
+    import jax.numpy as jnp
+
+    n = 2048 if jax.default_backend() == "cpu" else 8192
+    a = jax.random.normal(jax.random.PRNGKey(0), (n, n), jnp.dtype(dtype))
+    matmul = jax.jit(lambda x: x @ x)
+    jax.block_until_ready(matmul(a))
+    times = []
+    for _ in range(5):
+        t = time.perf_counter()
+        jax.block_until_ready(matmul(a))
+        times.append(time.perf_counter() - t)
+    return 2 * n ** 3 / min(times) / 1e12
+
+
 def peak_memory_mb(jax) -> float:
     stats = jax.devices()[0].memory_stats() or {}
     if "peak_bytes_in_use" in stats:
@@ -87,16 +150,19 @@ def bench_jax(name: str, args) -> dict:
     import numpy as np
 
     from jaxgan import parallel, recipes
+    from jaxgan.recipes.base import model_options
 
     config_name, overrides = MODELS[name]
     config = load_config(config_name, overrides, args.batch, args.size)
     config.model.conv_impl = args.conv_impl
+    config.model.dtype = args.dtype
     if config.recipe == "srgan":
         from jaxgan.models.vgg import write_random_vgg19_h5
 
         config.vgg_weights = str(Path(tempfile.mkdtemp()) / "vgg19_random.h5")
         write_random_vgg19_h5(config.vgg_weights)
     recipe = recipes.build(config)
+    dtype = model_options(config)["dtype"]
     mesh = parallel.make_mesh()
     rng = np.random.default_rng(0)
     images = {k: rng.integers(0, 2, v.shape).astype(v.dtype) if k in recipe.label_fields
@@ -109,12 +175,14 @@ def bench_jax(name: str, args) -> dict:
         host = recipe.init_host_state(images)
         frozen = jax.device_put({k: net.load() for k, net in recipe.frozen_networks().items()},
                                 parallel.replicated(mesh))
-        step = recipe.make_step(mesh, frozen)      # exactly what the trainer runs (CycleGAN: pool included)
+        with StepCost(parallel) as cost:
+            step = recipe.make_step(mesh, frozen)  # exactly what the trainer runs (CycleGAN: pool included)
         number = config.num_steps                  # the last phase (SRGAN: the GAN phase)
         t0 = time.perf_counter()
         state, host, metrics = step(number, state, batch, host)
         jax.block_until_ready(metrics)
         first_s = time.perf_counter() - t0
+        device_flops = cost.flops()
         for _ in range(args.warmup - 1):
             state, host, metrics = step(number, state, batch, host)
         jax.block_until_ready(metrics)
@@ -126,10 +194,14 @@ def bench_jax(name: str, args) -> dict:
             jax.block_until_ready(metrics)
             times.append(time.perf_counter() - t)
     med = statistics.median(times)
+    achieved = device_flops / med / 1e12                   # per device
     row = {"framework": "jax", "model": name, "device": jax.devices()[0].device_kind,
            "num_devices": jax.device_count(), "size": config.image_size, "batch": config.batch_size,
-           "conv_impl": args.conv_impl, "compile_s": round(first_s - med, 2), "step_s": round(med, 5),
-           "images_per_s": float(f"{config.batch_size / med:.3g}"), "peak_memory_mb": round(peak_memory_mb(jax), 1)}
+           "dtype": dtype.name, "conv_impl": args.conv_impl, "compile_s": round(first_s - med, 2),
+           "step_s": round(med, 5), "images_per_s": float(f"{config.batch_size / med:.3g}"),
+           "peak_memory_mb": round(peak_memory_mb(jax), 1), "gflop_per_step": round(device_flops * jax.device_count() / 1e9, 2),
+           "tflop_s": round(achieved * jax.device_count(), 3), "peak_tflop_s": round(matmul_peak_tflops(dtype.name), 3),
+           "mfu": round(achieved / matmul_peak_tflops(dtype.name), 3)}
     if hasattr(recipe, "pool_seconds"):
         row["pool_share"] = round((recipe.pool_seconds - pool_before) / sum(times), 4)
     if config.recipe == "srgan":
@@ -205,43 +277,28 @@ def _median_seconds(run, args) -> float:
     return statistics.median(times)
 
 
-def bench_torch(name: str, args, size: int, batch: int) -> dict | None:
-    if args.no_torch or importlib.util.find_spec("torch") is None or not TORCH_REFERENCE.exists():
+def bench_torch(name: str, args, size: int, batch: int, compiled: bool = False) -> dict | None:
+    """The torch reference's step for ``name`` (eager, or wrapped in torch.compile), or None without torch."""
+    if args.no_torch or importlib.util.find_spec("torch") is None:
         return None
-    cmd = [sys.executable, str(TORCH_REFERENCE), "--model", TORCH_MODEL.get(name, name), "--size", str(size),
-           "--batch", str(batch),
-           "--steps", str(args.steps), "--warmup", str(args.warmup)]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    row = json.loads(out.strip().splitlines()[-1])
-    if name == "srgan":
-        row["upscale_mp_s"] = _torch_upscale_mp_s(args)
+    cmd = [sys.executable, str(args.torch_reference), "--model", TORCH_MODEL.get(name, name), "--size", str(size),
+           "--batch", str(batch), "--steps", str(args.steps), "--warmup", str(args.warmup)]
+    row = _last_json(cmd + (["--compile"] if compiled else []))
+    if name == "srgan" and not compiled and args.torch_reference == TORCH_REFERENCE:
+        row["upscale_mp_s"] = _last_json(cmd[:2] + ["--upscale-tile", str(UPSCALE_TILE), "--steps", str(args.steps),
+                                                    "--warmup", str(args.warmup)])["upscale_mp_s"]
     return row
 
 
-_TORCH_UPSCALE = """
-import importlib.util, json, statistics, sys, time, torch
-spec = importlib.util.spec_from_file_location("ref", sys.argv[1])
-ref = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(ref)
-dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-g, x = ref.SRResNet().to(dev).eval(), torch.randn(1, 3, int(sys.argv[2]), int(sys.argv[2]), device=dev)
-times = []
-with torch.no_grad():
-    for i in range(int(sys.argv[3]) + int(sys.argv[4])):
-        t = time.perf_counter()
-        g(x)
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t)
-print(json.dumps(16 * int(sys.argv[2]) ** 2 / 1e6 / statistics.median(times[int(sys.argv[3]):])))
-"""
+def _last_json(cmd: list[str]) -> dict:
+    return json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
 
 
-def _torch_upscale_mp_s(args) -> float:
-    """The torch reference's SRResNet, x4 on one LR tile: output megapixels/s."""
-    cmd = [sys.executable, "-c", _TORCH_UPSCALE, str(TORCH_REFERENCE), str(UPSCALE_TILE), str(args.warmup),
-           str(args.steps)]
-    return round(float(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()), 3)
+def _torch_has_cuda() -> bool:
+    if importlib.util.find_spec("torch") is None:
+        return False
+    probe = [sys.executable, "-c", "import torch; print(torch.cuda.is_available())"]
+    return subprocess.run(probe, capture_output=True, text=True).stdout.strip() == "True"
 
 
 def main() -> None:
@@ -252,7 +309,12 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=2, help="untimed steps, the first one compiles")
     p.add_argument("--conv-impl", default="auto", choices=["auto", "xla", "matmul"])
+    p.add_argument("--dtype", default="auto", help="compute dtype (auto: bfloat16 on GPU/TPU, float32 on CPU)")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch reference")
+    p.add_argument("--torch-reference", type=Path, default=TORCH_REFERENCE,
+                   help="another reference script with the same command line (e.g. ../shared/bench/torch_reference.py)")
+    p.add_argument("--torch-compile", choices=["auto", "on", "off"], default="auto",
+                   help="also time the reference under torch.compile (auto: where CUDA is available)")
     p.add_argument("--fid-images", type=int, default=10_000, help="--model fid: images in each of the two sets")
     args = p.parse_args()
     rows = []
@@ -264,22 +326,44 @@ def main() -> None:
         args.model = [m for m in args.model if m != "fid"]
         if not args.model:
             return
+    compiled = args.torch_compile == "on" or (args.torch_compile == "auto" and not args.no_torch and _torch_has_cuda())
     for name in (list(MODELS) if "all" in args.model else args.model):
         ours = bench_inception(args) if name == "inception" else bench_jax(name, args)
         print(json.dumps(ours), flush=True)
-        ref = None if name == "inception" else bench_torch(name, args, ours["size"], ours["batch"])
-        if ref:
-            print(json.dumps(ref), flush=True)
-        rows.append((ours, ref))
-    print("\n| model | size | batch | jax img/s | torch img/s | ratio (jax/torch) | jax compile s | jax peak MB |")
-    print("|---|---|---|---|---|---|---|---|")
-    for ours, ref in rows:
-        ratio = f"{(ours['batch'] / ours['step_s']) / (ref['batch'] / ref['step_s']):.2f}" if ref else "n/a"
-        print(f"| {ours['model']} | {ours['size']} | {ours['batch']} | {ours['images_per_s']} | "
-              f"{ref['images_per_s'] if ref else 'n/a'} | {ratio} | {ours['compile_s']} | {ours['peak_memory_mb']} |")
-    for ours, ref in rows:
+        refs = {}
+        if name != "inception":
+            for mode in ("eager", "compile") if compiled else ("eager",):
+                refs[mode] = bench_torch(name, args, ours["size"], ours["batch"], compiled=mode == "compile")
+                if refs[mode]:
+                    print(json.dumps(refs[mode]), flush=True)
+        rows.append((ours, refs))
+    print_table(rows, compiled)
+
+
+def _ratio(ours: dict, ref: dict | None) -> str:
+    return f"{(ours['batch'] / ours['step_s']) / (ref['batch'] / ref['step_s']):.2f}" if ref else "n/a"
+
+
+def print_table(rows: list[tuple[dict, dict]], compiled: bool) -> None:
+    """The markdown table of the README; MFU is against `matmul_peak_tflops` in the step's dtype."""
+    compile_head = " torch.compile img/s | ratio (jax/compile) |" if compiled else ""
+    print(f"\n| model | size | batch | dtype | jax img/s | torch eager img/s | ratio (jax/eager) |{compile_head} "
+          f"GFLOP/step | TFLOP/s | MFU | jax compile s | jax peak MB |")
+    print("|---" * (12 + 2 * compiled) + "|")
+    for ours, refs in rows:
+        eager, comp = refs.get("eager"), refs.get("compile")
+        compile_cells = (f" {comp['images_per_s'] if comp else 'n/a'} | {_ratio(ours, comp)} |" if compiled else "")
+        print(f"| {ours['model']} | {ours['size']} | {ours['batch']} | {ours.get('dtype', 'float32')} | "
+              f"{ours['images_per_s']} | {eager['images_per_s'] if eager else 'n/a'} | {_ratio(ours, eager)} |"
+              f"{compile_cells} {ours.get('gflop_per_step', 'n/a')} | {ours.get('tflop_s', 'n/a')} | "
+              f"{ours.get('mfu', 'n/a')} | {ours['compile_s']} | {ours['peak_memory_mb']} |")
+    peaks = {ours["dtype"]: ours["peak_tflop_s"] for ours, _ in rows if "peak_tflop_s" in ours}
+    if peaks:
+        print("\nMFU: the step's FLOPs (XLA's cost analysis of the compiled step) per second over this device's "
+              "measured large-matmul speed: " + ", ".join(f"{d} {p} TFLOP/s" for d, p in peaks.items()))
+    for ours, refs in rows:
         if "upscale_mp_s" in ours:
-            theirs = ref["upscale_mp_s"] if ref else None
+            theirs = (refs.get("eager") or {}).get("upscale_mp_s")
             ratio = f"{ours['upscale_mp_s'] / theirs:.2f}" if theirs else "n/a"
             print(f"\nx4 inference ({UPSCALE_TILE}x{UPSCALE_TILE} LR tile): jax {ours['upscale_mp_s']} output MP/s, "
                   f"torch {theirs or 'n/a'} MP/s, ratio {ratio}")
