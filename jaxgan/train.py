@@ -155,11 +155,13 @@ class Trainer:
     def _checkpoint_tree(self) -> dict[str, Any]:
         return {"train": self.state, "host": parallel.host_state_to_global(self.host, self.mesh)}
 
-    def step(self) -> dict[str, jax.Array]:
-        """Runs the next iteration (every D and G update of step ``step_number + 1``); returns its metrics
-        as device arrays (reading them waits for the device)."""
-        local = self._pending if self._pending is not None else next(self.batches)
-        self._pending = None
+    def step(self, local: dict[str, np.ndarray] | None = None) -> dict[str, jax.Array]:
+        """Runs the next iteration (every D and G update of step ``step_number + 1``) on this host's slice
+        of the next batch of the input stream, or on ``local`` (a benchmark's in-memory batch); returns its
+        metrics as device arrays (reading them waits for the device)."""
+        if local is None:
+            local = self._pending if self._pending is not None else next(self.batches)
+            self._pending = None
         self.step_number += 1
         with jax.set_mesh(self.mesh):
             self.state, self.host, metrics = self.step_fn(self.step_number, self.state, self._global(local),

@@ -64,6 +64,26 @@ def test_stream_is_deterministic_resumable_and_host_sharded(tiny):
     assert not np.array_equal(full[0], full[1])
 
 
+def test_index_stream_visits_every_example_once_per_epoch_and_resumes_mid_epoch():
+    from jaxgan.data.sources import IndexSource
+
+    source = IndexSource()
+    source.num = 7
+
+    def take(start, n):
+        positions, indices = zip(*source.stream(3, start).take(n).as_numpy_iterator())
+        return np.array(positions), np.array(indices)
+
+    positions, indices = take(0, 21)
+    np.testing.assert_array_equal(positions, np.arange(21))
+    for epoch in range(3):
+        assert sorted(indices[7 * epoch:7 * epoch + 7]) == list(range(7))
+    assert not np.array_equal(indices[:7], indices[7:14])
+    resumed_positions, resumed = take(10, 11)
+    np.testing.assert_array_equal(resumed_positions, np.arange(10, 21))
+    np.testing.assert_array_equal(resumed, indices[10:])
+
+
 def test_rows_group_examples_for_critic_iterations(tiny):
     batch = next(train_batches(tiny("wgan", batch_size=4)))
     assert batch["image"].shape == (4, 5, 16, 16, 1)
