@@ -3,7 +3,7 @@
     python benchmarks/bench.py                      # every model at its reference size
     python benchmarks/bench.py --model dcgan wgan --steps 20 --no-torch
 
-For each model: compute dtype (``--dtype``, default auto: bfloat16 on GPU/TPU, float32 on CPU), compile
+For each model, in a process of its own: compute dtype (``--dtype``, default auto: bfloat16 on GPU/TPU, float32 on CPU), compile
 time, median step time, images/s, peak memory (device memory on GPU, process RSS on CPU), the step's
 FLOPs (XLA's cost analysis of the compiled step), the TFLOP/s they run at and MFU (over this device's
 measured large-matmul speed in the same dtype, printed under the table), and, when torch is installed,
@@ -200,8 +200,7 @@ def bench_jax(name: str, args) -> dict:
            "dtype": dtype.name, "conv_impl": args.conv_impl, "compile_s": round(first_s - med, 2),
            "step_s": round(med, 5), "images_per_s": float(f"{config.batch_size / med:.3g}"),
            "peak_memory_mb": round(peak_memory_mb(jax), 1), "gflop_per_step": round(device_flops * jax.device_count() / 1e9, 2),
-           "tflop_s": round(achieved * jax.device_count(), 3), "peak_tflop_s": round(matmul_peak_tflops(dtype.name), 3),
-           "mfu": round(achieved / matmul_peak_tflops(dtype.name), 3)}
+           "tflop_s": round(achieved * jax.device_count(), 3)}
     if hasattr(recipe, "pool_seconds"):
         row["pool_share"] = round((recipe.pool_seconds - pool_before) / sum(times), 4)
     if config.recipe == "srgan":
@@ -290,8 +289,29 @@ def bench_torch(name: str, args, size: int, batch: int, compiled: bool = False) 
     return row
 
 
+def _jax_row(name: str, args) -> dict:
+    """`bench_jax` (or `bench_inception`) of ``name`` in a fresh process, so that its peak memory and
+    compile time are its own (a process's peak RSS and device peak only ever grow)."""
+    cmd = [sys.executable, __file__, "--jax-row", "--model", name, "--steps", str(args.steps), "--warmup",
+           str(args.warmup), "--conv-impl", args.conv_impl, "--dtype", args.dtype]
+    for flag, value in (("--size", args.size), ("--batch", args.batch)):
+        cmd += [flag, str(value)] if value else []
+    return _last_json(cmd)
+
+
+@functools.lru_cache(maxsize=None)
+def _peak(dtype: str) -> float:
+    """`matmul_peak_tflops` measured once per dtype, in a process of its own (this one keeps the
+    accelerator free for the models' processes), for every row's MFU."""
+    return round(_last_json([sys.executable, __file__, "--matmul-peak", "--dtype", dtype])["peak_tflop_s"], 3)
+
+
 def _last_json(cmd: list[str]) -> dict:
-    return json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
+    """The last line a benchmark process prints, as JSON; its error output where it fails."""
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"{' '.join(cmd[1:3])} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def _torch_has_cuda() -> bool:
@@ -316,6 +336,8 @@ def main() -> None:
     p.add_argument("--torch-compile", choices=["auto", "on", "off"], default="auto",
                    help="also time the reference under torch.compile (auto: where CUDA is available)")
     p.add_argument("--fid-images", type=int, default=10_000, help="--model fid: images in each of the two sets")
+    p.add_argument("--jax-row", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--matmul-peak", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     rows = []
     if "fid" in args.model:
@@ -326,9 +348,19 @@ def main() -> None:
         args.model = [m for m in args.model if m != "fid"]
         if not args.model:
             return
+    if args.jax_row:                                   # the child of `_jax_row`: one model, its row only
+        name = args.model[0]
+        print(json.dumps(bench_inception(args) if name == "inception" else bench_jax(name, args)))
+        return
+    if args.matmul_peak:                               # the child of `_peak`
+        print(json.dumps({"peak_tflop_s": matmul_peak_tflops(args.dtype)}))
+        return
     compiled = args.torch_compile == "on" or (args.torch_compile == "auto" and not args.no_torch and _torch_has_cuda())
     for name in (list(MODELS) if "all" in args.model else args.model):
-        ours = bench_inception(args) if name == "inception" else bench_jax(name, args)
+        ours = _jax_row(name, args)
+        if "tflop_s" in ours:
+            ours["peak_tflop_s"] = _peak(ours["dtype"])
+            ours["mfu"] = round(ours["tflop_s"] / (ours["peak_tflop_s"] * ours["num_devices"]), 3)
         print(json.dumps(ours), flush=True)
         refs = {}
         if name != "inception":
@@ -345,7 +377,7 @@ def _ratio(ours: dict, ref: dict | None) -> str:
 
 
 def print_table(rows: list[tuple[dict, dict]], compiled: bool) -> None:
-    """The markdown table of the README; MFU is against `matmul_peak_tflops` in the step's dtype."""
+    """The markdown table of the README; MFU is against `_peak` in the step's dtype."""
     compile_head = " torch.compile img/s | ratio (jax/compile) |" if compiled else ""
     print(f"\n| model | size | batch | dtype | jax img/s | torch eager img/s | ratio (jax/eager) |{compile_head} "
           f"GFLOP/step | TFLOP/s | MFU | jax compile s | jax peak MB |")

@@ -42,4 +42,17 @@ def test_a_critic_loop_s_updates_are_all_counted():
     args = argparse.Namespace(batch=8, size=16, steps=1, warmup=1, conv_impl="auto", dtype="auto")
     dcgan, wgan = (bench.bench_jax(name, args) for name in ("dcgan", "wgan"))
     assert wgan["gflop_per_step"] > 2.5 * dcgan["gflop_per_step"] > 0
-    assert 0 < dcgan["mfu"] and dcgan["dtype"] == "float32"
+    assert 0 < dcgan["tflop_s"] and dcgan["dtype"] == "float32"
+
+
+def test_the_command_prints_a_table_row_with_mfu_from_a_process_per_model():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--model", "dcgan", "--size", "16",
+                           "--batch", "8", "--steps", "1", "--warmup", "1", "--no-torch"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    row = next(line for line in done.stdout.splitlines() if line.startswith("| dcgan |")).split("|")
+    assert row[4].strip() == "float32" and 0 < float(row[10]) < 1.5      # MFU over the measured matmul peak
+    assert "measured large-matmul speed: float32" in done.stdout
