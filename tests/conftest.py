@@ -1,10 +1,13 @@
-"""Test set-up: 8 simulated CPU devices, a persistent compilation cache, and tiny configs."""
+"""Test set-up: 8 simulated CPU devices, a persistent compilation cache, tiny configs, and trained
+workdirs shared by every test (and pytest-xdist worker) of a session."""
 from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import sys
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".pytest_cache" / "jax_compilation_cache"
@@ -62,6 +65,14 @@ def tiny():
     return tiny_config
 
 
+#: The image-to-image, super-resolution, StarGAN and text-to-image tests run XLA's native convolution: the
+#: CPU default (matmul lowering, one slice per kernel tap) makes their 7x7 and 9x9 convs' steps 2x slower
+#: to trace and compile, and compiling is most of these tests' time. The matmul lowering stays covered by
+#: test_nn (values and gradients against the native one) and end to end by the noise-to-image tests.
+NATIVE_CONV = {"model.conv_impl": "xla"}
+NATIVE_CONV_FLAG = "--config.model.conv_impl=xla"
+
+
 def tiny_translation_config(name: str, **overrides):
     """pix2pix / CycleGAN shrunk: 32x32 (load 36), narrow nets, batch 2 (pix2pix) or 1."""
     c = load_config(name)
@@ -69,7 +80,7 @@ def tiny_translation_config(name: str, **overrides):
     c.num_steps, c.log_every, c.sample_every, c.checkpoint_every = 4, 1, 1000, 1000
     c.num_samples, c.evaluate = 2, False
     c.model.g_features = c.model.d_features = 8
-    c.model.n_layers = 2
+    c.model.n_layers, c.model.conv_impl = 2, NATIVE_CONV["model.conv_impl"]
     if name == "pix2pix":
         c.model.num_downs, c.batch_size = 5, 2
     else:
@@ -91,6 +102,7 @@ def tiny_sr_config(**overrides):
     c.log_every, c.sample_every, c.checkpoint_every, c.eval_every = 1, 1000, 1000, 0
     c.num_samples, c.evaluate, c.tile = 2, False, 40
     c.model.num_blocks, c.model.features, c.model.d_features = 2, 8, 8
+    c.model.conv_impl = NATIVE_CONV["model.conv_impl"]
     for key, value in overrides.items():
         set_field(c, key, value)
     return c
@@ -126,6 +138,25 @@ def short_classifier_training(monkeypatch):
 
     for module in (caption_eval, domain_eval):
         monkeypatch.setattr(module, "train_classifier", capped)
+
+
+def shared_workdir(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Path:
+    """A directory that ``build(path)`` fills once per test session for every pytest-xdist worker: the
+    first worker to need it builds it under a file lock, the others wait and reuse it. (A module-scoped
+    fixture is built again on each worker, and again whenever a worker leaves the module and comes back.)"""
+    import fcntl
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent                       # this session's directory, above each worker's own
+    path, done = root / f"shared-{name}", root / f"shared-{name}.done"
+    with open(root / f"shared-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(path, ignore_errors=True)
+            build(path)
+            done.touch()
+    return path
 
 
 def run_script(*args, devices: int = 1):

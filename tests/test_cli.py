@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import NATIVE_CONV_FLAG, shared_workdir
+
 ROOT = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, JAX_NUM_CPU_DEVICES="1")
 
@@ -39,20 +41,19 @@ def test_help_lists_flags_and_config_fields():
     assert infer.returncode == 0 and "--direction" in infer.stdout and "--tile" in infer.stdout
 
 
-def train_tiny(tmp_path_factory, recipe: str, *overrides: str) -> Path:
-    """A workdir trained by ``train.py --config configs/<recipe>.py`` with ``overrides``."""
-    workdir = tmp_path_factory.mktemp(recipe)
+def train_tiny(workdir: Path, recipe: str, *overrides: str) -> Path:
+    """``workdir`` trained by ``train.py --config configs/<recipe>.py`` with ``overrides``."""
     result = run("train.py", "--config", f"configs/{recipe}.py", "--workdir", workdir, "--config.evaluate=False",
-                 *overrides)
+                 NATIVE_CONV_FLAG, *overrides)
     assert result.returncode == 0, result.stderr[-3000:]
     return workdir
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def trained_workdir(tmp_path_factory):
-    return train_tiny(tmp_path_factory, "gan", "--config.num_steps=3", "--config.batch_size=8",
-                      "--config.image_size=16", "--config.log_every=1", "--config.model.g_hidden=(32,)",
-                      "--config.model.d_hidden=(32,)")
+    return shared_workdir(tmp_path_factory, "cli-gan", lambda w: train_tiny(
+        w, "gan", "--config.num_steps=3", "--config.batch_size=8", "--config.image_size=16", "--config.log_every=1",
+        "--config.model.g_hidden=(32,)", "--config.model.d_hidden=(32,)"))
 
 
 def test_train_leaves_checkpoints_logs_and_samples(trained_workdir):
@@ -110,11 +111,12 @@ def test_infer_on_missing_workdir_is_one_clear_line(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def cyclegan_workdir(tmp_path_factory):
-    return train_tiny(tmp_path_factory, "cyclegan", "--config.num_steps=2", "--config.image_size=32",
-                      "--config.data.load_size=36", "--config.model.num_blocks=1", "--config.model.g_features=8",
-                      "--config.model.d_features=8", "--config.num_samples=2")
+    return shared_workdir(tmp_path_factory, "cli-cyclegan", lambda w: train_tiny(
+        w, "cyclegan", "--config.num_steps=2", "--config.image_size=32", "--config.data.load_size=36",
+        "--config.model.num_blocks=1", "--config.model.g_features=8", "--config.model.d_features=8",
+        "--config.num_samples=2"))
 
 
 def test_infer_translates_a_folder_of_mixed_images(cyclegan_workdir, tmp_path):
@@ -150,8 +152,8 @@ def test_infer_refuses_mismatched_modes(cyclegan_workdir, trained_workdir, tmp_p
     assert noise.returncode != 0 and "--input does not apply: this run generates from noise" in noise.stderr
 
 
-def test_pix2pix_translates_in_its_direction_only(tmp_path_factory, tmp_path):
-    workdir = train_tiny(tmp_path_factory, "pix2pix", "--config.num_steps=2", "--config.image_size=32",
+def test_pix2pix_translates_in_its_direction_only(tmp_path):
+    workdir = train_tiny(tmp_path / "run", "pix2pix", "--config.num_steps=2", "--config.image_size=32",
                          "--config.data.load_size=36", "--config.model.num_downs=5", "--config.model.g_features=8",
                          "--config.model.d_features=8", "--config.batch_size=2", "--config.num_samples=2")
     src = tmp_path / "in"
@@ -168,12 +170,13 @@ def test_pix2pix_translates_in_its_direction_only(tmp_path_factory, tmp_path):
     assert np.asarray(Image.open(tmp_path / "out" / "b.png")).std() > 0
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def srgan_workdir(tmp_path_factory):
-    return train_tiny(tmp_path_factory, "srgan", "--config.pretrain_steps=1", "--config.num_steps=3",
-                      "--config.image_size=32", "--config.batch_size=2", "--config.model.num_blocks=1",
-                      "--config.model.features=8", "--config.model.d_features=8", "--config.num_samples=1",
-                      "--config.checkpoint_every=1", "--config.keep_checkpoints=1")
+    return shared_workdir(tmp_path_factory, "cli-srgan", lambda w: train_tiny(
+        w, "srgan", "--config.pretrain_steps=1", "--config.num_steps=3", "--config.image_size=32",
+        "--config.batch_size=2", "--config.model.num_blocks=1", "--config.model.features=8",
+        "--config.model.d_features=8", "--config.num_samples=1", "--config.checkpoint_every=1",
+        "--config.keep_checkpoints=1"))
 
 
 def test_the_end_of_srresnet_pretraining_is_kept(srgan_workdir):

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import assert_trees_equal, eval_arrays, load_config, run_script, run_steps, train_batches
+from conftest import (NATIVE_CONV, NATIVE_CONV_FLAG, assert_trees_equal, eval_arrays, load_config, run_script,
+                      run_steps, shared_workdir, train_batches)
 from jaxgan import adversarial, losses, models, recipes
 from jaxgan.config import set_field
 from jaxgan.errors import DataError
@@ -28,7 +29,7 @@ def tiny_stargan(**overrides):
     c.num_samples, c.evaluate = 2, False
     c.model.num_blocks, c.model.g_features, c.model.d_features, c.model.d_layers = 1, 8, 8, 3
     c.gan.n_critic = 2
-    for key, value in overrides.items():
+    for key, value in {**NATIVE_CONV, **overrides}.items():
         set_field(c, key, value)
     return c
 
@@ -269,15 +270,16 @@ def test_the_critic_schedule_counts_training_steps_not_its_updates():
 # ------------------------------------------------------------------------------------------ infer.py
 TINY_FLAGS = ("--config.num_steps=2", "--config.image_size=16", "--config.batch_size=4", "--config.gan.n_critic=2",
               "--config.model.num_blocks=1", "--config.model.g_features=8", "--config.model.d_features=8",
-              "--config.model.d_layers=3", "--config.num_samples=2", "--config.evaluate=False")
+              "--config.model.d_layers=3", "--config.num_samples=2", "--config.evaluate=False", NATIVE_CONV_FLAG)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def stargan_workdir(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("stargan")
-    result = run_script("train.py", "--config", "configs/stargan.py", "--workdir", workdir, *TINY_FLAGS)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return workdir
+    def train(workdir):
+        result = run_script("train.py", "--config", "configs/stargan.py", "--workdir", workdir, *TINY_FLAGS)
+        assert result.returncode == 0, result.stderr[-3000:]
+
+    return shared_workdir(tmp_path_factory, "stargan", train)
 
 
 def _mixed_folder(src: Path) -> None:

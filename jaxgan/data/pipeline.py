@@ -17,7 +17,7 @@ import ml_collections
 import numpy as np
 
 from jaxgan.data.registry import layout_of, make_source
-from jaxgan.data.tf_host import tensorflow
+from jaxgan.data.tf_host import as_written, tensorflow
 from jaxgan.errors import DataError
 
 
@@ -95,15 +95,15 @@ def train_batches(config: ml_collections.ConfigDict, spec: DataSpec, examples_pe
 
     ds = source.stream(seed, start_step * per_step)
     ds = ds.batch(per_step, drop_remainder=True)
-    ds = ds.map(lambda pos, raw: (pos[process_index * local:(process_index + 1) * local],
-                                  tf.nest.map_structure(lambda t: t[process_index * local:(process_index + 1) * local], raw)))
+    ds = ds.map(as_written(lambda pos, raw: (pos[process_index * local:(process_index + 1) * local],
+                                             tf.nest.map_structure(lambda t: t[process_index * local:(process_index + 1) * local], raw))))
     ds = ds.unbatch()
 
     def prepare(position: Any, raw: Any) -> dict[str, Any]:
         example = spec.augment(source.decode(raw), tf.stack([tf.cast(seed, tf.int64), position]))
         return {k: _to_float(tf, v, data.channels) if source.fields[k] == "image" else v for k, v in example.items()}
 
-    ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.map(as_written(prepare), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if examples_per_row > 1:
         ds = ds.batch(examples_per_row, drop_remainder=True)
     ds = ds.batch(local // examples_per_row, drop_remainder=True)

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from jaxgan.data import images
-from jaxgan.data.tf_host import tensorflow
+from jaxgan.data.tf_host import as_written, tensorflow
 from jaxgan.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -39,9 +39,9 @@ class IndexSource:
         # One numpy call per epoch inside a native pipeline. (A `from_generator` stream costs every jitted
         # step ~3 ms of dispatch for as long as it exists; one element per Python call also capped it
         # at a few thousand examples/s.)
-        indices = tf.data.Dataset.counter(first).map(
+        indices = tf.data.Dataset.counter(first).map(as_written(
             lambda epoch: tf.ensure_shape(tf.numpy_function(lambda e: epoch_order(self.num, seed, e), [epoch],
-                                                            tf.int64, stateful=False), (self.num,)))
+                                                            tf.int64, stateful=False), (self.num,))))
         return tf.data.Dataset.zip(tf.data.Dataset.counter(start), indices.unbatch().skip(offset))
 
 
@@ -182,7 +182,7 @@ class UnpairedSource:
     def stream(self, seed: int, start: int) -> Any:
         tf = tensorflow()
         zipped = tf.data.Dataset.zip(self.a.stream(seed, start), self.b.stream(seed + 7919, start))
-        return zipped.map(lambda a, b: (a[0], (a[1], b[1])))
+        return zipped.map(as_written(lambda a, b: (a[0], (a[1], b[1]))))
 
     def decode(self, raw: Any) -> dict[str, Any]:
         return {"A": self.a.decode(raw[0])["image"], "B": self.b.decode(raw[1])["image"]}
@@ -255,7 +255,7 @@ class TFDSSource:
         path = _caption_feature(self.builder.name, self.builder.info.features)
         ds = self.builder.as_dataset(split=self.split, shuffle_files=False,
                                      decoders={f: tfds.decode.SkipDecoding() for f in self.features.values()})
-        for texts in ds.map(lambda example: _texts(example, path)).as_numpy_iterator():
+        for texts in ds.map(as_written(lambda example: _texts(example, path))).as_numpy_iterator():
             yield from (t.decode("utf-8", "replace") for t in texts)
 
     def _raw(self) -> Any:
@@ -275,7 +275,7 @@ class TFDSSource:
                 out["caption"], out["caption_count"] = self._encode(_texts(ex, self.caption_path))
             return out
 
-        return ds.map(pick)
+        return ds.map(as_written(pick))
 
     def stream(self, seed: int, start: int) -> Any:
         raw = self._raw().repeat().shuffle(self.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
@@ -308,7 +308,7 @@ class TFDSSource:
 
     def arrays(self, limit: int) -> dict[str, np.ndarray]:
         """The first ``limit`` examples of the split, decoded (for evaluation)."""
-        ds = self._raw().take(limit).map(self.decode)
+        ds = self._raw().take(limit).map(as_written(self.decode))
         items = list(ds.as_numpy_iterator())
         stack = np.stack if self.size else list
         return {k: stack([it[k] for it in items]) for k in items[0]}

@@ -6,7 +6,7 @@ import os
 import sys
 import tempfile
 from types import ModuleType
-from typing import Iterator
+from typing import Callable, Iterator
 
 _TF: list[ModuleType] = []
 
@@ -29,6 +29,12 @@ def tensorflow() -> ModuleType:
             tf.constant(0).numpy()           # loads the kernels, which print their own banners
         _TF.append(tf)
     return _TF[0]
+
+
+def as_written(fn: Callable) -> Callable:
+    """``fn`` for `tf.data.Dataset.map` traced as written, without AutoGraph's source rewrite (which cost
+    ~2 s of every start-up for the image pipelines). Map functions here branch only on Python values."""
+    return tensorflow().autograph.experimental.do_not_convert(fn)
 
 
 @contextlib.contextmanager

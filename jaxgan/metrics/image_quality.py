@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 
 def to_unit(images: np.ndarray) -> np.ndarray:
@@ -38,6 +37,8 @@ def paired_scores(outputs: Sequence[np.ndarray], targets: Sequence[np.ndarray], 
     """``{prefix}l1``, ``{prefix}psnr`` (dB), ``{prefix}ssim`` and ``{prefix}hf_ratio`` (Laplacian energy
     of the output over the target's) of outputs against targets, averaged over images (a batch, or a
     list of images of different sizes)."""
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity   # ~2 s to import: when used
+
     l1, psnr, ssim, hf = [], [], [], []
     for output, target in zip(outputs, targets):
         a, b = to_unit(output), to_unit(target)
