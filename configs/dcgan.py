@@ -18,7 +18,7 @@ def get_config():
     c.model.g_features = 32
     c.model.d_features = 32
     c.model.d_norm = "batch"
-    c.gan = dict(loss="non_saturating", n_critic=1, gp_weight=0.0, augment="", info_categories=0, info_weight=1.0)
+    c.gan = dict(loss="non_saturating", n_critic=1, gp_weight=0.0, r1_gamma=0.0, augment="", info_categories=0, info_weight=1.0)
     c.optim.g = adam(2e-4, 0.5)
     c.optim.d = adam(2e-4, 0.5)
     c.sample_every = 500

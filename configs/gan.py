@@ -10,7 +10,7 @@ def get_config():
     c.model.latent_dim = 64
     c.model.g_hidden = (256, 512, 1024)
     c.model.d_hidden = (512, 256)
-    c.gan = dict(loss="non_saturating", n_critic=1, gp_weight=0.0, augment="",
+    c.gan = dict(loss="non_saturating", n_critic=1, gp_weight=0.0, r1_gamma=0.0, augment="",
                  info_categories=0, info_weight=1.0)   # loss: minimax | non_saturating
     c.optim.g = adam(2e-4, 0.5)
     c.optim.d = adam(2e-4, 0.5)

@@ -12,7 +12,7 @@ def get_config():
     c.model.g_features = 32
     c.model.d_features = 32
     c.model.d_norm = "batch"
-    c.gan = dict(loss="wasserstein", n_critic=5, gp_weight=0.0, augment="", info_categories=0, info_weight=1.0)
+    c.gan = dict(loss="wasserstein", n_critic=5, gp_weight=0.0, r1_gamma=0.0, augment="", info_categories=0, info_weight=1.0)
     c.optim.g = rmsprop(5e-5)
     c.optim.d = rmsprop(5e-5, weight_clip=0.01)
     return c

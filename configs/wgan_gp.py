@@ -12,7 +12,7 @@ def get_config():
     c.model.g_features = 32
     c.model.d_features = 32
     c.model.d_norm = "none"
-    c.gan = dict(loss="wasserstein", n_critic=5, gp_weight=10.0, augment="", info_categories=0, info_weight=1.0)
+    c.gan = dict(loss="wasserstein", n_critic=5, gp_weight=10.0, r1_gamma=0.0, augment="", info_categories=0, info_weight=1.0)
     c.optim.g = adam(1e-4, 0.0, 0.9)
     c.optim.d = adam(1e-4, 0.0, 0.9)
     return c

@@ -56,7 +56,7 @@ def critic_output(out: Any) -> jax.Array:
 
 
 def discriminator_update(D: nn.Module, d: NetState, optimizer: optax.GradientTransformation, real: Any,
-                         fake: Any, loss: str, scale: float = 1.0, gp_weight: float = 0.0,
+                         fake: Any, loss: str, scale: float = 1.0, gp_weight: float = 0.0, r1_gamma: float = 0.0,
                          rng: jax.Array | None = None,
                          real_aux_loss: Callable[[jax.Array], tuple[jax.Array, Metrics]] | None = None,
                          fake_aux_loss: Callable[[jax.Array], tuple[jax.Array, Metrics]] | None = None
@@ -64,10 +64,11 @@ def discriminator_update(D: nn.Module, d: NetState, optimizer: optax.GradientTra
     """One update of D on ``real`` vs ``fake`` inputs: D runs on the real then the fake batch with its
     batch statistics threaded through both (PyTorch's two forward calls); loss = ``scale`` x the
     adversarial loss, + ``gp_weight`` x WGAN-GP's gradient penalty (interpolates drawn with ``rng``),
+    + ``r1_gamma`` / 2 x R1's penalty on the real batch,
     + ``real_aux_loss(D's second head on the real batch)`` for a two-headed D (StarGAN's domain
     classification; it returns ``(loss, metrics)``), + ``fake_aux_loss(its second head on the fake
     batch)`` (InfoGAN's code reconstruction). Metrics: ``d_loss``, ``d_real``, ``d_fake`` (and the
-    unweighted ``gradient_penalty``)."""
+    unweighted ``gradient_penalty`` and ``r1_penalty``)."""
     fake = jax.lax.stop_gradient(fake)
 
     def loss_fn(params):
@@ -81,6 +82,10 @@ def discriminator_update(D: nn.Module, d: NetState, optimizer: optax.GradientTra
             gp = losses.gradient_penalty(lambda x: critic_output(apply_train(D, d, params, x)[0]), real, fake, rng)
             metrics["gradient_penalty"] = gp
             total = total + gp_weight * gp
+        if r1_gamma:
+            r1 = losses.r1_penalty(lambda x: critic_output(apply_train(D, d, params, x)[0]), real)
+            metrics["r1_penalty"] = r1
+            total = total + 0.5 * r1_gamma * r1
         for aux_loss, out in ((real_aux_loss, real_out), (fake_aux_loss, fake_out)):
             if aux_loss is not None:
                 aux, aux_metrics = aux_loss(out[1])

@@ -78,6 +78,13 @@ def gradient_penalty(critic: Callable[[jax.Array], jax.Array], real: jax.Array, 
     return jnp.mean((norms - 1.0) ** 2)
 
 
+def r1_penalty(critic: Callable[[jax.Array], jax.Array], real: jax.Array) -> jax.Array:
+    """R1 (Mescheder et al. 2018): E[||grad D(x)||_2^2] on the real batch, unscaled (the recipe weighs it by
+    gamma / 2)."""
+    grads = jax.grad(lambda x: jnp.sum(critic(x)))(real)
+    return jnp.mean(jnp.sum(grads.reshape(grads.shape[0], -1) ** 2, axis=1))
+
+
 def l1(a: jax.Array, b: jax.Array) -> jax.Array:
     """Mean absolute error (pix2pix's L1 term, CycleGAN's cycle and identity terms)."""
     return jnp.mean(jnp.abs(a - b))

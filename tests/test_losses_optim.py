@@ -36,6 +36,14 @@ def test_gradient_penalty_zero_for_unit_slope_critic():
     assert float(losses.gradient_penalty(critic, real, fake, jax.random.PRNGKey(0))) < 1e-6
 
 
+def test_r1_penalty_is_the_squared_gradient_norm_on_real_data():
+    w = jnp.arange(8.0).reshape(2, 2, 2) / 4                  # D(x) = <w, x> + <x, x>: grad = w + 2x
+    critic = lambda x: jnp.sum(x * w, axis=(1, 2, 3)) + jnp.sum(x * x, axis=(1, 2, 3))
+    real = jnp.stack([jnp.zeros((2, 2, 2)), jnp.ones((2, 2, 2))])
+    expected = (np.sum(np.asarray(w) ** 2) + np.sum((np.asarray(w) + 2) ** 2)) / 2
+    np.testing.assert_allclose(float(losses.r1_penalty(critic, real)), expected, rtol=1e-6)
+
+
 @pytest.mark.parametrize("limit", [0.01, 0.05])
 def test_clip_params_bound_is_exact(limit):
     key = jax.random.PRNGKey(0)

@@ -32,6 +32,19 @@ def test_eight_devices_match_one(name, tiny, tmp_path):
     assert_one_and_eight_devices_agree(lambda: tiny(name, num_steps=3), tmp_path, 3)
 
 
+def test_r1_adds_half_gamma_times_its_penalty_to_the_discriminator_loss(tiny, tmp_path):
+    runs = {}
+    for gamma in (0.0, 4.0):
+        trainer = Trainer(tiny("gan", num_steps=3, **{"gan.r1_gamma": gamma}), tmp_path / str(gamma))
+        runs[gamma] = run_steps(trainer, 3)
+        trainer.close()
+    plain, r1 = runs[0.0], runs[4.0]
+    assert "r1_penalty" not in plain[0] and all(m["r1_penalty"] > 0 for m in r1)
+    # the same start: at step 1 the losses differ by exactly gamma / 2 x the penalty
+    np.testing.assert_allclose(r1[0]["d_loss"] - plain[0]["d_loss"], 2.0 * r1[0]["r1_penalty"], rtol=1e-4)
+    assert r1[-1]["d_real"] != plain[-1]["d_real"]               # and the penalty's gradient changes D
+
+
 def test_batch_not_divisible_by_devices_is_a_clear_error(tiny, tmp_path):
     from jaxgan.errors import ConfigError
     with pytest.raises(ConfigError, match="multiple of the 8 devices"):

@@ -59,6 +59,7 @@ class NoiseToImage(Recipe):
         self.d_opt = run_optimizer(config, "d", updates_per_step=self.n_critic)
         self.loss = config.gan.loss
         self.gp_weight = float(config.gan.gp_weight)
+        self.r1_gamma = float(config.gan.get("r1_gamma", 0.0))
         self.augment_policy = diff_augment.parse(config.gan.get("augment", ""))
         self.latent_dim = int(config.model.latent_dim)
         self.categories = int(config.gan.get("info_categories", 0))
@@ -108,7 +109,7 @@ class NoiseToImage(Recipe):
         real, fake = self._augment(real, rng, 0), self._augment(fake, rng, 1)
         info = (lambda code_logits: self._info_loss(code_logits, z)) if self.categories else None
         return adversarial.discriminator_update(self.D, d, self.d_opt, real, fake, self.loss,
-                                                gp_weight=self.gp_weight, rng=rng, fake_aux_loss=info)
+                                                gp_weight=self.gp_weight, r1_gamma=self.r1_gamma, rng=rng, fake_aux_loss=info)
 
     def _generator_loss(self, d: NetState, fake: jax.Array, z: jax.Array, rng: jax.Array
                         ) -> tuple[jax.Array, Metrics]:
