@@ -119,7 +119,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
     except TypeError:
         raise ConfigError(f"config.model.dtype={config.model.dtype!r} is not a dtype (auto, float32, bfloat16)") from None
     ranges = {"gan.n_critic": (1, None), "gan.pool_size": (0, None), "model.dropout": (0.0, 0.99),
-              "gan.gp_weight": (0.0, None), "gan.r1_gamma": (0.0, None), "eval_every": (0, None), "data.load_size": (0, None),
+              "gan.gp_weight": (0.0, None), "gan.r1_gamma": (0.0, None), "eval_every": (0, None),
+              "data.load_size": (0, None),
               "gan.lambda_cls": (0.0, None), "gan.lambda_rec": (0.0, None), "model.d_layers": (1, None),
               "ema_decay": (0.0, 0.99999), "gan.interpolation_weight": (0.0, None),
               "gan.diversity_weight": (0.0, None), "gan.info_categories": (0, None), "gan.info_weight": (0.0, None),

@@ -68,21 +68,25 @@ def discriminator_output(kind: str, logits: jax.Array) -> jax.Array:
     return jnp.mean(jax.nn.sigmoid(logits) if kind in ("minimax", "non_saturating") else logits)
 
 
+def _squared_input_gradient_norms(critic: Callable[[jax.Array], jax.Array], x: jax.Array) -> jax.Array:
+    """``||grad_x D(x)||_2^2`` for each example of the batch ``x``."""
+    grads = jax.grad(lambda x: jnp.sum(critic(x)))(x)
+    return jnp.sum(grads.reshape(grads.shape[0], -1) ** 2, axis=1)
+
+
 def gradient_penalty(critic: Callable[[jax.Array], jax.Array], real: jax.Array, fake: jax.Array,
                      rng: jax.Array) -> jax.Array:
     """WGAN-GP's penalty E[(||grad D(x_hat)||_2 - 1)^2] on random interpolates (Gulrajani et al. 2017)."""
     alpha = jax.random.uniform(rng, (real.shape[0],) + (1,) * (real.ndim - 1), real.dtype)
     x_hat = alpha * real + (1.0 - alpha) * fake
-    grads = jax.grad(lambda x: jnp.sum(critic(x)))(x_hat)
-    norms = jnp.sqrt(jnp.sum(grads.reshape(grads.shape[0], -1) ** 2, axis=1) + 1e-12)
+    norms = jnp.sqrt(_squared_input_gradient_norms(critic, x_hat) + 1e-12)
     return jnp.mean((norms - 1.0) ** 2)
 
 
 def r1_penalty(critic: Callable[[jax.Array], jax.Array], real: jax.Array) -> jax.Array:
     """R1 (Mescheder et al. 2018): E[||grad D(x)||_2^2] on the real batch, unscaled (the recipe weighs it by
     gamma / 2)."""
-    grads = jax.grad(lambda x: jnp.sum(critic(x)))(real)
-    return jnp.mean(jnp.sum(grads.reshape(grads.shape[0], -1) ** 2, axis=1))
+    return jnp.mean(_squared_input_gradient_norms(critic, real))
 
 
 def l1(a: jax.Array, b: jax.Array) -> jax.Array:

@@ -109,7 +109,8 @@ class NoiseToImage(Recipe):
         real, fake = self._augment(real, rng, 0), self._augment(fake, rng, 1)
         info = (lambda code_logits: self._info_loss(code_logits, z)) if self.categories else None
         return adversarial.discriminator_update(self.D, d, self.d_opt, real, fake, self.loss,
-                                                gp_weight=self.gp_weight, r1_gamma=self.r1_gamma, rng=rng, fake_aux_loss=info)
+                                                gp_weight=self.gp_weight, r1_gamma=self.r1_gamma, rng=rng,
+                                                fake_aux_loss=info)
 
     def _generator_loss(self, d: NetState, fake: jax.Array, z: jax.Array, rng: jax.Array
                         ) -> tuple[jax.Array, Metrics]:
