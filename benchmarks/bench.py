@@ -328,7 +328,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=None)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=2, help="untimed steps, the first one compiles")
-    p.add_argument("--conv-impl", default="auto", choices=["auto", "xla", "matmul"])
+    p.add_argument("--conv-impl", default="auto", choices=["auto", "xla", "matmul", "space_to_depth"])
     p.add_argument("--dtype", default="auto", help="compute dtype (auto: bfloat16 on GPU/TPU, float32 on CPU)")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch reference")
     p.add_argument("--torch-reference", type=Path, default=TORCH_REFERENCE,

@@ -37,7 +37,7 @@ def base_config() -> ml_collections.ConfigDict:
 
     c.model = ml_collections.ConfigDict()
     c.model.dtype = "auto"       # compute dtype: auto = bfloat16 on GPU/TPU, float32 on CPU; params stay float32
-    c.model.conv_impl = "auto"   # convolution lowering: auto (matmul on CPU, native elsewhere) | xla | matmul
+    c.model.conv_impl = "auto"   # convolution lowering: auto | xla | matmul | space_to_depth (jaxgan/nn/conv.py)
 
     c.optim = ml_collections.ConfigDict()
     c.log_every = 50

@@ -65,14 +65,6 @@ def tiny():
     return tiny_config
 
 
-#: The image-to-image, super-resolution, StarGAN and text-to-image tests run XLA's native convolution: the
-#: CPU default (matmul lowering, one slice per kernel tap) makes their 7x7 and 9x9 convs' steps 2x slower
-#: to trace and compile, and compiling is most of these tests' time. The matmul lowering stays covered by
-#: test_nn (values and gradients against the native one) and end to end by the noise-to-image tests.
-NATIVE_CONV = {"model.conv_impl": "xla"}
-NATIVE_CONV_FLAG = "--config.model.conv_impl=xla"
-
-
 def tiny_translation_config(name: str, **overrides):
     """pix2pix / CycleGAN shrunk: 32x32 (load 36), narrow nets, batch 2 (pix2pix) or 1."""
     c = load_config(name)
@@ -80,7 +72,7 @@ def tiny_translation_config(name: str, **overrides):
     c.num_steps, c.log_every, c.sample_every, c.checkpoint_every = 4, 1, 1000, 1000
     c.num_samples, c.evaluate = 2, False
     c.model.g_features = c.model.d_features = 8
-    c.model.n_layers, c.model.conv_impl = 2, NATIVE_CONV["model.conv_impl"]
+    c.model.n_layers = 2
     if name == "pix2pix":
         c.model.num_downs, c.batch_size = 5, 2
     else:
@@ -102,7 +94,6 @@ def tiny_sr_config(**overrides):
     c.log_every, c.sample_every, c.checkpoint_every, c.eval_every = 1, 1000, 1000, 0
     c.num_samples, c.evaluate, c.tile = 2, False, 40
     c.model.num_blocks, c.model.features, c.model.d_features = 2, 8, 8
-    c.model.conv_impl = NATIVE_CONV["model.conv_impl"]
     for key, value in overrides.items():
         set_field(c, key, value)
     return c

@@ -41,28 +41,58 @@ def test_conv_transpose_rejects_non_exact_upsampling():
 
 @pytest.mark.parametrize("k,s,p,cout", [(4, 2, 1, 6), (3, 1, 1, 6), (3, 2, 1, 6), (9, 1, 4, 6), (4, 1, 0, 6),
                                         (7, 1, 3, 6), (7, 1, 3, 2), (4, 2, 1, 1), (1, 1, 0, 6)])
-def test_matmul_conv_matches_xla(k, s, p, cout):
+def test_cpu_lowerings_match_xla(k, s, p, cout):
     x = jax.random.normal(jax.random.PRNGKey(0), (2, 11, 11, 16))
     w = jax.random.normal(jax.random.PRNGKey(1), (k, k, 16, cout))
     outputs = {}
-    for impl in ("matmul", "xla"):
+    for impl in ("matmul", "space_to_depth", "xla"):
         value = conv2d(x, w, s, p, impl)
         grads = jax.grad(lambda w, x: jnp.sum(jnp.sin(conv2d(x, w, s, p, impl))), (0, 1))(w, x)
         outputs[impl] = (value, *grads)
-    for a, b in zip(outputs["matmul"], outputs["xla"]):
-        np.testing.assert_allclose(a, b, atol=1e-3)
+    for impl in ("matmul", "space_to_depth"):
+        for a, b in zip(outputs[impl], outputs["xla"]):
+            np.testing.assert_allclose(a, b, atol=1e-3, err_msg=impl)
+
+
+@pytest.mark.parametrize("k,s,p", [(4, 2, 1), (3, 1, 1)])
+def test_cpu_lowerings_second_derivatives_match_xla(k, s, p):
+    """A gradient penalty differentiates a convolution's input gradient: `_stride_one_conv`'s own VJP."""
+    x = jax.random.normal(jax.random.PRNGKey(0), (2, 8, 8, 5))
+    w = jax.random.normal(jax.random.PRNGKey(1), (k, k, 5, 3))
+
+    def penalty_grad(impl):
+        critic = lambda w, x: jnp.sum(jnp.tanh(conv2d(x, w, s, p, impl)))
+        return jax.grad(lambda w, x: jnp.sum(jax.grad(critic, 1)(w, x) ** 2), (0, 1))(w, x)
+
+    want = penalty_grad("xla")
+    for impl in ("matmul", "space_to_depth"):
+        for a, b in zip(penalty_grad(impl), want):
+            np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-3, err_msg=impl)
 
 
 def test_conv_lowering_is_a_layer_field_not_global_state():
     x = jnp.ones((1, 6, 6, 2))
-    for impl in ("matmul", "xla"):
-        text = jax.jit(lambda v, x: Conv(3, 3, 1, 1, impl=impl).apply(v, x)).lower(
+    for impl in ("matmul", "space_to_depth", "xla"):
+        text = jax.jit(lambda v, x: Conv(3, 3, 2, 1, impl=impl).apply(v, x)).lower(
             Conv(3).init(jax.random.PRNGKey(0), x), x).as_text()
-        assert ("convolution" in text) == (impl == "xla"), impl
+        assert ("convolution" in text) == (impl != "matmul"), impl
+        assert ("stride = [2, 2]" in text) == (impl == "xla"), impl     # the CPU lowerings never stride
+
+
+def test_auto_lowering_picks_space_to_depth_where_ynnpack_runs_it(monkeypatch):
+    from jaxgan import xla_cpu
+    from jaxgan.nn import conv
+    for ynnpack, want in ((True, "space_to_depth"), (False, "matmul")):
+        monkeypatch.setattr(xla_cpu, "ynnpack_convolutions", lambda ynnpack=ynnpack: ynnpack)
+        assert conv._resolved_impl("auto") == want
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    assert conv._resolved_impl("auto") == "xla"
 
 
 def test_auto_lowering_never_materialises_an_im2col_above_its_bound(monkeypatch):
+    from jaxgan import xla_cpu
     from jaxgan.nn import conv
+    monkeypatch.setattr(xla_cpu, "ynnpack_convolutions", lambda: False)
     x, kernel = jax.random.normal(jax.random.PRNGKey(0), (2, 20, 20, 4)), jax.random.normal(jax.random.PRNGKey(1), (3, 3, 4, 5))
     want = conv2d(x, kernel, 1, 1, impl="xla")
     for limit, native in ((2**40, False), (2 * 20 * 20 * 36 * 4 - 1, True)):    # the im2col: 2*20*20 rows of 36

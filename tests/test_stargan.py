@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import (NATIVE_CONV, NATIVE_CONV_FLAG, assert_trees_equal, eval_arrays, load_config, run_script,
+from conftest import (assert_trees_equal, eval_arrays, load_config, run_script,
                       run_steps, shared_workdir, train_batches)
 from jaxgan import adversarial, losses, models, recipes
 from jaxgan.config import set_field
@@ -29,7 +29,7 @@ def tiny_stargan(**overrides):
     c.num_samples, c.evaluate = 2, False
     c.model.num_blocks, c.model.g_features, c.model.d_features, c.model.d_layers = 1, 8, 8, 3
     c.gan.n_critic = 2
-    for key, value in {**NATIVE_CONV, **overrides}.items():
+    for key, value in overrides.items():
         set_field(c, key, value)
     return c
 
@@ -270,7 +270,7 @@ def test_the_critic_schedule_counts_training_steps_not_its_updates():
 # ------------------------------------------------------------------------------------------ infer.py
 TINY_FLAGS = ("--config.num_steps=2", "--config.image_size=16", "--config.batch_size=4", "--config.gan.n_critic=2",
               "--config.model.num_blocks=1", "--config.model.g_features=8", "--config.model.d_features=8",
-              "--config.model.d_layers=3", "--config.num_samples=2", "--config.evaluate=False", NATIVE_CONV_FLAG)
+              "--config.model.d_layers=3", "--config.num_samples=2", "--config.evaluate=False")
 
 
 @pytest.fixture(scope="session")

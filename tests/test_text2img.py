@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import (NATIVE_CONV, NATIVE_CONV_FLAG, assert_trees_equal, eval_arrays, load_config, run_script,
+from conftest import (assert_trees_equal, eval_arrays, load_config, run_script,
                       run_steps, shared_workdir, train_batches)
 from jaxgan import losses, recipes, text
 from jaxgan.config import set_field
@@ -29,7 +29,7 @@ def tiny_text2img(**overrides):
     c.num_samples, c.evaluate, c.ema_decay = 4, False, 0.0
     c.model.g_features = c.model.d_features = 8
     c.model.latent_dim, c.model.text_dim, c.model.encoder_width, c.model.projection = 8, 16, 16, 8
-    for key, value in {**NATIVE_CONV, **overrides}.items():
+    for key, value in overrides.items():
         set_field(c, key, value)
     return c
 
@@ -256,7 +256,7 @@ def test_tfds_captions_are_read_like_coco_captions(tmp_path):
 @pytest.fixture(scope="session")
 def text2img_workdir(tmp_path_factory):
     flags = ("--config.num_steps=2", "--config.image_size=16", "--config.batch_size=4", "--config.model.g_features=8",
-             "--config.model.d_features=8", "--config.num_samples=4", "--config.evaluate=False", NATIVE_CONV_FLAG)
+             "--config.model.d_features=8", "--config.num_samples=4", "--config.evaluate=False")
 
     def train(workdir):
         result = run_script("train.py", "--config", "configs/text2img.py", "--workdir", workdir, *flags)

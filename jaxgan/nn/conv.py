@@ -1,16 +1,22 @@
-"""2-D convolution with a CPU-fast lowering, and the `Conv` layer every model uses.
+"""2-D convolution with CPU-fast lowerings, and the `Conv` layer every model uses.
 
-XLA's native CPU convolution (and especially its gradients) is 2-3x slower than a matrix multiply of the
-same arithmetic, which XLA runs at close to peak. On CPU `conv2d` therefore lowers a convolution to
-space-to-depth (for strides), an im2col of the (few) window taps and a single matrix multiply, whose
-gradients are matrix multiplies too; when the layer narrows strongly (``cin >= 8 cout``, e.g. a 7x7 conv to RGB)
-the im2col is taken on the output side instead, so the materialised tensor stays small. On GPU/TPU the native convolution (cuDNN) is used.
+On CPU, XLA's own convolution (Eigen, and especially its gradients) is 2-3x slower than a matrix
+multiply of the same arithmetic, and strided convolutions' input gradients (dilated convolutions) are
+slower still. Two lowerings avoid both; each first turns a strided convolution into a stride-1 one
+(space-to-depth of the input, the kernel regrouped to match):
+
+- ``space_to_depth``: then XLA's stride-1 convolution, which the CPU backend hands to the YNNPACK
+  library when `jaxgan.xla_cpu` has turned it on (forward and both gradients; the fastest on CPU,
+  README: Speed);
+- ``matmul``: then an im2col of the (few) window taps and a single matrix multiply, whose gradients are
+  matrix multiplies too; when the layer narrows strongly (``cin >= 8 cout``, e.g. a 7x7 conv to RGB) the
+  im2col is taken on the output side instead, so the materialised tensor stays small. Layers whose
+  im2col would exceed `MATMUL_MAX_BYTES` use the stride-1 convolution instead, so a convolution's working
+  set stays bounded whatever the image size or layer width.
 
 The lowering is a field of each layer (``impl``, set from ``config.model.conv_impl`` like ``dtype``), never
-process-wide state: ``auto`` picks matmul on CPU and the native convolution elsewhere at trace time, and
-falls back to the native convolution for any layer whose im2col would exceed `MATMUL_MAX_BYTES`, so a
-convolution's working set stays bounded whatever the image size or layer width (e.g. a 9x9 conv at the
-output resolution of a 4x upscaler on a large photo).
+process-wide state: ``auto`` picks, at trace time, the native convolution (``xla``: cuDNN) off CPU, and on
+CPU ``space_to_depth`` where YNNPACK runs it, else ``matmul``.
 """
 from __future__ import annotations
 
@@ -20,11 +26,12 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxgan import xla_cpu
 from jaxgan.errors import ConfigError
 
 Padding = int | tuple[tuple[int, int], tuple[int, int]]
-Impl = Literal["auto", "xla", "matmul"]
-CONV_IMPLS = ("auto", "xla", "matmul")
+Impl = Literal["auto", "xla", "matmul", "space_to_depth"]
+CONV_IMPLS = ("auto", "xla", "matmul", "space_to_depth")
 #: Largest im2col buffer ``auto`` materialises for one layer; larger layers use the native convolution.
 MATMUL_MAX_BYTES = 512 * 2**20
 
@@ -33,7 +40,9 @@ def _resolved_impl(impl: str) -> str:
     if impl not in CONV_IMPLS:
         raise ConfigError(f"conv impl must be one of {', '.join(CONV_IMPLS)}, not {impl!r}")
     if impl == "auto":
-        return "matmul" if jax.default_backend() == "cpu" else "xla"
+        if jax.default_backend() != "cpu":
+            return "xla"
+        return "space_to_depth" if xla_cpu.ynnpack_convolutions() else "matmul"
     return impl
 
 
@@ -49,22 +58,60 @@ def _space_to_depth(x: jax.Array, s: int) -> jax.Array:
     return jnp.transpose(x, (0, 1, 3, 2, 4, 5)).reshape(n, h // s, w // s, s * s * c)
 
 
-def _conv_matmul(x: jax.Array, kernel: jax.Array, stride: int, max_bytes: float) -> jax.Array | None:
-    """VALID convolution of an already padded input as im2col + one matmul, or None where the im2col
-    buffer would exceed ``max_bytes``."""
+def _as_stride_one(x: jax.Array, kernel: jax.Array, stride: int) -> tuple[jax.Array, jax.Array]:
+    """``(x', kernel')`` whose VALID stride-1 convolution equals ``x``'s VALID stride-``stride`` one with
+    ``kernel`` (``x`` already padded): space-to-depth of ``x``, the kernel zero-padded to a multiple of the
+    stride and regrouped the same way."""
+    if stride == 1:
+        return x, kernel
+    kh, kw, cin, cout = kernel.shape
+    ho, wo = (x.shape[1] - kh) // stride + 1, (x.shape[2] - kw) // stride + 1
+    th, tw = -(-kh // stride), -(-kw // stride)
+    need_h, need_w = stride * (ho + th - 1), stride * (wo + tw - 1)
+    x = x[:, :need_h, :need_w]
+    x = jnp.pad(x, ((0, 0), (0, need_h - x.shape[1]), (0, need_w - x.shape[2]), (0, 0)))
+    kernel = jnp.pad(kernel, ((0, th * stride - kh), (0, tw * stride - kw), (0, 0), (0, 0)))
+    kernel = kernel.reshape(th, stride, tw, stride, cin, cout)
+    kernel = jnp.transpose(kernel, (0, 2, 1, 3, 4, 5)).reshape(th, tw, stride * stride * cin, cout)
+    return _space_to_depth(x, stride), kernel
+
+
+def _native(x: jax.Array, kernel: jax.Array, stride: int, padding: Padding) -> jax.Array:
+    return jax.lax.conv_general_dilated(x, kernel, (stride, stride), _pairs(padding),
+                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+@jax.custom_vjp
+def _stride_one_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    """VALID stride-1 convolution whose gradients are spelled out, so that every derivative, to any order,
+    is again a convolution of one of the two forms YNNPACK runs (this one, and the weight gradient as XLA
+    writes it). Left to autodiff, the second derivatives of a gradient penalty take forms it does not
+    run, which XLA's fallback computes ~10x slower than the matmul lowering."""
+    return _native(x, kernel, 1, 0)
+
+
+def _stride_one_conv_fwd(x: jax.Array, kernel: jax.Array) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
+    return _stride_one_conv(x, kernel), (x, kernel)
+
+
+def _stride_one_conv_bwd(residuals: tuple[jax.Array, jax.Array], dy: jax.Array) -> tuple[jax.Array, jax.Array]:
+    x, kernel = residuals
+    kh, kw = kernel.shape[:2]
+    padded = jnp.pad(dy, ((0, 0), (kh - 1, kh - 1), (kw - 1, kw - 1), (0, 0)))
+    dx = _stride_one_conv(padded, jnp.transpose(jnp.flip(kernel, (0, 1)), (0, 1, 3, 2)))
+    dkernel = jax.vjp(lambda k: _native(x, k, 1, 0), kernel)[1](dy)[0]
+    return dx, dkernel
+
+
+_stride_one_conv.defvjp(_stride_one_conv_fwd, _stride_one_conv_bwd)
+
+
+def _conv_matmul(x: jax.Array, kernel: jax.Array, max_bytes: float) -> jax.Array | None:
+    """VALID stride-1 convolution as im2col + one matmul, or None where the im2col buffer would exceed
+    ``max_bytes``."""
     kh, kw, cin, cout = kernel.shape
     n, h, w, _ = x.shape
-    ho, wo = (h - kh) // stride + 1, (w - kw) // stride + 1
-    if stride > 1:
-        th, tw = -(-kh // stride), -(-kw // stride)
-        need_h, need_w = stride * (ho + th - 1), stride * (wo + tw - 1)
-        x = x[:, :need_h, :need_w]
-        x = jnp.pad(x, ((0, 0), (0, need_h - x.shape[1]), (0, need_w - x.shape[2]), (0, 0)))
-        x = _space_to_depth(x, stride)
-        kernel = jnp.pad(kernel, ((0, th * stride - kh), (0, tw * stride - kw), (0, 0), (0, 0)))
-        kernel = kernel.reshape(th, stride, tw, stride, cin, cout)
-        kernel = jnp.transpose(kernel, (0, 2, 1, 3, 4, 5)).reshape(th, tw, stride * stride * cin, cout)
-        kh, kw, cin = th, tw, stride * stride * cin
+    ho, wo = h - kh + 1, w - kw + 1
     if kh == 1 and kw == 1:
         y = jnp.dot(x[:, :ho, :wo].reshape(-1, cin), kernel.reshape(cin, cout))
         return y.reshape(n, ho, wo, cout)
@@ -89,13 +136,16 @@ def _conv_matmul(x: jax.Array, kernel: jax.Array, stride: int, max_bytes: float)
 def conv2d(x: jax.Array, kernel: jax.Array, stride: int = 1, padding: Padding = 0, impl: Impl = "auto") -> jax.Array:
     """Cross-correlation of NHWC ``x`` with an HWIO ``kernel`` (zero padding, PyTorch semantics); ``impl``
     as described in the module docstring."""
+    resolved = _resolved_impl(impl)
+    if resolved == "xla":
+        return _native(x, kernel, stride, padding)
     pads = _pairs(padding)
-    if _resolved_impl(impl) == "matmul":
-        max_bytes = MATMUL_MAX_BYTES if impl == "auto" else float("inf")
-        y = _conv_matmul(jnp.pad(x, ((0, 0), pads[0], pads[1], (0, 0))), kernel, stride, max_bytes)
+    x, kernel = _as_stride_one(jnp.pad(x, ((0, 0), pads[0], pads[1], (0, 0))), kernel, stride)
+    if resolved == "matmul":
+        y = _conv_matmul(x, kernel, MATMUL_MAX_BYTES if impl == "auto" else float("inf"))
         if y is not None:
             return y
-    return jax.lax.conv_general_dilated(x, kernel, (stride, stride), pads, dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return _stride_one_conv(x, kernel)
 
 
 class Conv(nn.Module):
