@@ -14,9 +14,9 @@ slower still. Two lowerings avoid both; each first turns a strided convolution i
   im2col would exceed `MATMUL_MAX_BYTES` use the stride-1 convolution instead, so a convolution's working
   set stays bounded whatever the image size or layer width.
 
-The lowering is a field of each layer (``impl``, set from ``config.model.conv_impl`` like ``dtype``), never
-process-wide state: ``auto`` picks, at trace time, the native convolution (``xla``: cuDNN) off CPU, and on
-CPU ``space_to_depth`` where YNNPACK runs it, else ``matmul``.
+The lowering is a field of each layer (``impl``, set from ``config.model.conv_impl`` like ``dtype``);
+``auto`` picks at trace time: the native convolution (``xla``: cuDNN) off CPU, and on CPU
+``space_to_depth`` where this process's XLA flags let YNNPACK run it (`jaxgan.xla_cpu`), else ``matmul``.
 """
 from __future__ import annotations
 
