@@ -47,7 +47,9 @@ _FULL_WIDTH = {"data.channels": 3, "model.g_features": 64, "model.d_features": 6
 MODELS = {
     "dcgan": ("dcgan", dict(image_size=64, batch_size=64, **_FULL_WIDTH)),
     "wgan": ("wgan", dict(image_size=64, batch_size=64, **_FULL_WIDTH)),
-    "pix2pix": ("pix2pix", {"image_size": 256, "batch_size": 1, "model.num_downs": 8, **_FULL_WIDTH}),
+    # the paper's U-Net (unet_256), without the default's colourisation departures
+    "pix2pix": ("pix2pix", {"image_size": 256, "batch_size": 1, "model.num_downs": 8, "model.input_skip": False,
+                            "model.keep_luminance": False, **_FULL_WIDTH}),
     "cyclegan": ("cyclegan", {"image_size": 256, "batch_size": 1, "model.num_blocks": 9, **_FULL_WIDTH}),
     # the SRGAN phase (D update + G update with the VGG54 content loss), the paper's SRResNet
     "srgan": ("srgan", {"image_size": 96, "batch_size": 16, "pretrain_steps": 0, "content_loss": "vgg54",

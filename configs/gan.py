@@ -8,6 +8,8 @@ def get_config():
     c.num_steps = 3000
     c.model.arch = "mlp"
     c.model.latent_dim = 64
+    c.model.latent_components = 0  # > 0: a Gaussian-mixture latent prior (jaxgan/models/latent_prior.py)
+    c.model.latent_component_std = 0.5
     c.model.g_hidden = (256, 512, 1024)
     c.model.d_hidden = (512, 256)
     c.gan = dict(loss="non_saturating", n_critic=1, gp_weight=0.0, r1_gamma=0.0, augment="",

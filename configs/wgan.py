@@ -9,6 +9,8 @@ def get_config():
     c.num_steps = 2000
     c.model.arch = "dcgan"
     c.model.latent_dim = 100
+    c.model.latent_components = 0  # > 0: a Gaussian-mixture latent prior (jaxgan/models/latent_prior.py)
+    c.model.latent_component_std = 0.5
     c.model.g_features = 32
     c.model.d_features = 32
     c.model.d_norm = "batch"

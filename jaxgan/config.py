@@ -123,7 +123,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
               "data.load_size": (0, None),
               "gan.lambda_cls": (0.0, None), "gan.lambda_rec": (0.0, None), "model.d_layers": (1, None),
               "ema_decay": (0.0, 0.99999), "gan.interpolation_weight": (0.0, None),
-              "gan.diversity_weight": (0.0, None), "gan.info_categories": (0, None), "gan.info_weight": (0.0, None),
+              "gan.diversity_weight": (0.0, None), "gan.info_categories": (0, None),
+              "model.latent_components": (0, None), "model.latent_component_std": (0.0, 1.0), "gan.info_weight": (0.0, None),
               "gan.interpolation_beta": (0.0, 1.0), "data.max_words": (1, None), "data.max_captions": (1, None),
               "data.vocabulary_size": (1, None), "model.text_dim": (1, None)}
     for net in (config.optim.keys() if "optim" in config else ()):

@@ -32,7 +32,7 @@ def test_an_infogan_learns_to_read_its_code_back_and_shards_like_one_device(tiny
     from conftest import assert_one_and_eight_devices_agree, run_steps
     from jaxgan.train import Trainer
 
-    info = {"gan.info_categories": 4}
+    info = {"gan.info_categories": 4, "model.latent_components": 0}      # the code replaces the mixture prior
     assert_one_and_eight_devices_agree(lambda: tiny("dcgan", num_steps=2, **info), tmp_path / "sharded", 2)
     fast = {**info, "optim.g.lr": 2e-3, "optim.d.lr": 2e-3}            # the tiny nets learn it in tens of steps
     trainer = Trainer(tiny("dcgan", num_steps=40, **fast), tmp_path / "dcgan")
@@ -61,4 +61,6 @@ def test_bad_info_settings_are_one_config_error(tiny):
     with pytest.raises(ConfigError, match="gan.info_categories needs model.arch=dcgan"):
         recipes.build(tiny("gan", **{"gan.info_categories": 4}))
     with pytest.raises(ConfigError, match="exceeds model.latent_dim"):
-        recipes.build(tiny("dcgan", **{"gan.info_categories": 32}))
+        recipes.build(tiny("dcgan", **{"gan.info_categories": 32, "model.latent_components": 0}))
+    with pytest.raises(ConfigError, match="both give the noise a structure"):
+        recipes.build(tiny("dcgan", **{"gan.info_categories": 4}))

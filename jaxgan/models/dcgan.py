@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxgan.errors import ConfigError
+from jaxgan.models.latent_prior import mixture_prior
 from jaxgan.nn import Conv, ConvTranspose, make_norm
 
 DCGAN_INIT = nn.initializers.normal(0.02)
@@ -37,12 +38,15 @@ def categorical_code(z: jax.Array, categories: int) -> jax.Array:
 
 class DCGANGenerator(nn.Module):
     """``z [B, latent] -> image [B, size, size, channels]`` in [-1, 1]. With ``categories`` (InfoGAN), z's
-    first ``categories`` entries become the one-hot `categorical_code`."""
+    first ``categories`` entries become the one-hot `categorical_code`; with ``latent_components``, z is
+    first mapped onto `jaxgan.models.latent_prior`'s mixture (std ``latent_component_std``)."""
 
     image_size: int
     channels: int
     features: int = 64
     categories: int = 0
+    latent_components: int = 0
+    latent_component_std: float = 0.5
     dtype: Any = jnp.float32
     conv_impl: str = "auto"
 
@@ -51,6 +55,7 @@ class DCGANGenerator(nn.Module):
         stages = check_image_size(self.image_size)
         conv = dict(kernel_init=DCGAN_INIT, dtype=self.dtype, impl=self.conv_impl)
         width = self.features * 2 ** (stages - 1)
+        z = mixture_prior(z, self.latent_components, self.latent_component_std)
         if self.categories:
             code = jax.nn.one_hot(categorical_code(z, self.categories), self.categories, dtype=z.dtype)
             z = jnp.concatenate([code, z[:, self.categories:]], axis=-1)

@@ -7,18 +7,23 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxgan.models.latent_prior import mixture_prior
+
 
 class MLPGenerator(nn.Module):
-    """``z [B, latent] -> image [B, size, size, channels]`` in [-1, 1]."""
+    """``z [B, latent] -> image [B, size, size, channels]`` in [-1, 1]; with ``latent_components``, z is first
+    mapped onto `jaxgan.models.latent_prior`'s mixture (std ``latent_component_std``)."""
 
     image_size: int
     channels: int
     hidden: Sequence[int] = (256, 512, 1024)
+    latent_components: int = 0
+    latent_component_std: float = 0.5
     dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, z: jax.Array, train: bool = True) -> jax.Array:
-        h = z.astype(self.dtype)
+        h = mixture_prior(z, self.latent_components, self.latent_component_std).astype(self.dtype)
         for width in self.hidden:
             h = nn.leaky_relu(nn.Dense(width, dtype=self.dtype)(h), 0.2)
         out = nn.Dense(self.image_size * self.image_size * self.channels, dtype=self.dtype)(h)

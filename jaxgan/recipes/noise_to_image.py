@@ -4,7 +4,8 @@ One `train_step` = ``n_critic`` discriminator (critic) updates, each on its own 
 noise, then one generator update. The config picks the networks (``model.arch``: mlp | dcgan), the
 adversarial loss (``gan.loss``), ``gan.n_critic``, the gradient-penalty weight (``gan.gp_weight``) and
 the critic's weight clipping (``optim.d.weight_clip``) and the augmentation of every image D sees
-(``gan.augment``: DiffAugment, see `jaxgan.diff_augment`). With ``n_critic == 1`` the generator's update
+(``gan.augment``: DiffAugment, see `jaxgan.diff_augment`) and G's latent prior (``model.latent_components``:
+`jaxgan.models.latent_prior`). With ``n_critic == 1`` the generator's update
 reuses the fakes of the discriminator's update (one G forward pass per step, as PyTorch's DCGAN does).
 """
 from __future__ import annotations
@@ -35,15 +36,21 @@ def build_networks(config: ml_collections.ConfigDict) -> tuple[nn.Module, nn.Mod
     m, size, channels = config.model, config.image_size, config.data.channels
     options = model_options(config)
     categories = int(config.gan.get("info_categories", 0))
+    prior = {"latent_components": int(m.get("latent_components", 0)),
+             "latent_component_std": float(m.get("latent_component_std", 0.5))}
+    models.latent_prior.check(prior["latent_components"], prior["latent_component_std"])
+    if categories and prior["latent_components"]:
+        raise ConfigError("gan.info_categories and model.latent_components both give the noise a structure; "
+                          "set one of them to 0")
     if m.arch == "mlp":
         if categories:
             raise ConfigError("gan.info_categories needs model.arch=dcgan")
         dtype = options["dtype"]
-        return (models.MLPGenerator(size, channels, tuple(m.g_hidden), dtype=dtype),
+        return (models.MLPGenerator(size, channels, tuple(m.g_hidden), dtype=dtype, **prior),
                 models.MLPDiscriminator(tuple(m.d_hidden), dtype=dtype))
     if m.arch == "dcgan":
         models.dcgan.check_image_size(size)
-        return (models.DCGANGenerator(size, channels, m.g_features, categories=categories, **options),
+        return (models.DCGANGenerator(size, channels, m.g_features, categories=categories, **prior, **options),
                 models.DCGANDiscriminator(m.d_features, m.d_norm, categories=categories, **options))
     raise ConfigError(f"unknown model.arch {m.arch!r}; choose one of {', '.join(ARCHS)}")
 
