@@ -1,4 +1,4 @@
-"""DCGAN (Radford et al. 2015) on the embedded digits at 32x32 (the README's main job: ~7 min on 2 cores).
+"""DCGAN (Radford et al. 2015) on the embedded digits at 32x32 (the README's main job: ~9 min on 2 cores).
 
 Samples, evaluation and infer.py use a moving average of G's weights (``ema_decay``; 0 for the raw ones).
 One measured departure from the paper: G maps its N(0, I) noise onto a mixture of 100 Gaussians of std 0.3
@@ -15,7 +15,7 @@ def get_config():
     c = base_config()
     c.image_size = 32
     c.batch_size = 64
-    c.num_steps = 4000
+    c.num_steps = 5000
     c.ema_decay = 0.999
     c.model.arch = "dcgan"
     c.model.latent_dim = 100

@@ -64,15 +64,32 @@ def test_stream_is_deterministic_resumable_and_host_sharded(tiny):
     assert not np.array_equal(full[0], full[1])
 
 
+@pytest.mark.parametrize("recipe", ["pix2pix", "cyclegan"])
+def test_whole_batch_decoding_equals_decoding_each_example(tiny_i2i, recipe, monkeypatch):
+    """In-memory sets decode and augment a batch at once (random crop and flip per example): the same
+    batches as the per-example path the other sources take."""
+    from jaxgan.data.sources import ArraySource
+
+    config = tiny_i2i(recipe, batch_size=4, **{"data.resize": "crop", "data.random_flip": True})   # load 36, crop 32
+    batched = [next(train_batches(config, 2, process_index=h, process_count=2)) for h in range(2)]
+    monkeypatch.setattr(ArraySource, "batched_decode", False)
+    each = [next(train_batches(config, 2, process_index=h, process_count=2)) for h in range(2)]
+    for got, want in zip(batched, each):
+        assert got.keys() == want.keys() == {"A", "B"}
+        for k in got:
+            assert got[k].shape == (2, 32, 32, 3) and got[k].dtype == np.float32
+            np.testing.assert_array_equal(got[k], want[k])
+
+
 def test_index_stream_visits_every_example_once_per_epoch_and_resumes_mid_epoch():
     from jaxgan.data.sources import IndexSource
 
     source = IndexSource()
     source.num = 7
 
-    def take(start, n):
-        positions, indices = zip(*source.stream(3, start).take(n).as_numpy_iterator())
-        return np.array(positions), np.array(indices)
+    def take(start, n, size=1):
+        positions, indices = zip(*source.batches(3, start, size).take(n // size).as_numpy_iterator())
+        return np.concatenate(positions), np.concatenate(indices)
 
     positions, indices = take(0, 21)
     np.testing.assert_array_equal(positions, np.arange(21))
@@ -82,6 +99,10 @@ def test_index_stream_visits_every_example_once_per_epoch_and_resumes_mid_epoch(
     resumed_positions, resumed = take(10, 11)
     np.testing.assert_array_equal(resumed_positions, np.arange(10, 21))
     np.testing.assert_array_equal(resumed, indices[10:])
+    for size, n in ((3, 18), (10, 20)):       # batches that straddle one epoch's end, or two
+        batched_positions, batched = take(1, n, size)
+        np.testing.assert_array_equal(batched_positions, np.arange(1, n + 1))
+        np.testing.assert_array_equal(batched, indices[1:n + 1])
 
 
 def test_rows_group_examples_for_critic_iterations(tiny):

@@ -42,7 +42,8 @@ def crop_and_flip(example: dict[str, Any], seed: Any, *, image_fields: tuple[str
     elif load > size:
         offsets = tf.random.stateless_uniform((2,), seed=seed, maxval=load - size + 1, dtype=tf.int32)
         for k in image_fields:
-            out[k] = out[k][offsets[0]:offsets[0] + size, offsets[1]:offsets[1] + size]
+            out[k] = tf.ensure_shape(out[k][offsets[0]:offsets[0] + size, offsets[1]:offsets[1] + size],
+                                     (size, size, None))
     if flip:
         do_flip = tf.random.stateless_uniform((), seed=seed + 1) < 0.5
         for k in image_fields:

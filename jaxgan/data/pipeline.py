@@ -93,20 +93,36 @@ def train_batches(config: ml_collections.ConfigDict, spec: DataSpec, examples_pe
     local = per_step // process_count
     seed = int(config.seed)
 
-    ds = source.stream(seed, start_step * per_step)
-    ds = ds.batch(per_step, drop_remainder=True)
+    ds = source.batches(seed, start_step * per_step, per_step)
     ds = ds.map(as_written(lambda pos, raw: (pos[process_index * local:(process_index + 1) * local],
                                              tf.nest.map_structure(lambda t: t[process_index * local:(process_index + 1) * local], raw))))
-    ds = ds.unbatch()
 
-    def prepare(position: Any, raw: Any) -> dict[str, Any]:
-        example = spec.augment(source.decode(raw), tf.stack([tf.cast(seed, tf.int64), position]))
+    def floats(example: dict[str, Any]) -> dict[str, Any]:
         return {k: _to_float(tf, v, data.channels) if source.fields[k] == "image" else v for k, v in example.items()}
 
-    ds = ds.map(as_written(prepare), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    if examples_per_row > 1:
-        ds = ds.batch(examples_per_row, drop_remainder=True)
-    ds = ds.batch(local // examples_per_row, drop_remainder=True)
+    def prepare(position: Any, raw: Any) -> dict[str, Any]:
+        return floats(spec.augment(source.decode(raw), tf.stack([tf.cast(seed, tf.int64), position])))
+
+    def prepare_all(positions: Any, raw: Any) -> dict[str, Any]:
+        """`prepare` for a whole slice of fixed-size examples: one decode, each example augmented with its
+        own seed (the same values as `prepare`, with per-batch instead of per-example tf.data overhead)."""
+        seeds = tf.stack([tf.fill(tf.shape(positions), tf.cast(seed, tf.int64)), positions], axis=1)
+        decoded = source.decode(raw)
+        one = ({k: tf.TensorSpec(v.shape[1:], v.dtype) for k, v in decoded.items()}, tf.TensorSpec((2,), tf.int64))
+        augmented = tf.function(spec.augment, autograph=False).get_concrete_function(*one).structured_outputs
+        examples = tf.map_fn(lambda args: spec.augment(*args), (decoded, seeds),
+                             fn_output_signature={k: tf.TensorSpec.from_tensor(v) for k, v in augmented.items()})
+        rows = local // examples_per_row
+        shape = (rows, examples_per_row) if examples_per_row > 1 else (rows,)
+        return {k: tf.reshape(v, tf.concat([shape, tf.shape(v)[1:]], 0)) for k, v in floats(examples).items()}
+
+    if source.batched_decode:
+        ds = ds.map(as_written(prepare_all), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    else:
+        ds = ds.unbatch().map(as_written(prepare), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        if examples_per_row > 1:
+            ds = ds.batch(examples_per_row, drop_remainder=True)
+        ds = ds.batch(local // examples_per_row, drop_remainder=True)
     options = tf.data.Options()
     options.deterministic = True
     ds = ds.with_options(options).prefetch(tf.data.AUTOTUNE)

@@ -1,14 +1,15 @@
 """Where examples come from: in-memory arrays (embedded sets), image folders, and TFDS.
 
 A source declares the fields it yields (``fields``: name -> kind, ``image`` for uint8 images, else the
-field's own kind such as ``label``), yields an infinite, deterministic stream of ``(position, raw)`` pairs
-in global order (every host sees the same stream) starting at any position, and decodes a raw element
-into ``{field: tensor}`` inside tf.data. Array and folder sources are random access: epoch ``e`` visits a
+field's own kind such as ``label``), yields an infinite, deterministic stream of ``(positions, raw)``
+batches in global order (every host sees the same stream) starting at any position, and decodes a raw
+element (or, with ``batched_decode``, a whole batch of them) into ``{field: tensor}`` inside tf.data. Array and folder sources are random access: epoch ``e`` visits a
 permutation seeded by ``(seed, e)``, so resuming at a position costs nothing. `registry` names them.
 """
 from __future__ import annotations
 
 import difflib
+import functools
 import logging
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -32,21 +33,39 @@ class IndexSource:
 
     num: int
     fields: dict[str, str]
+    #: whether `decode` takes a whole batch of raw elements (fixed-size examples held in memory)
+    batched_decode = False
 
-    def stream(self, seed: int, start: int) -> Any:
+    def batches(self, seed: int, start: int, size: int) -> Any:
+        """``(positions, indices)`` of ``size`` consecutive stream positions at a time, from ``start`` on.
+
+        One numpy call per batch inside a native pipeline. (Per example, the stream's own bookkeeping
+        capped it near the GAN MLP's step rate; a `from_generator` stream also costs every jitted step
+        ~3 ms of dispatch for as long as it exists.)"""
         tf = tensorflow()
-        first, offset = divmod(start, self.num)
-        # One numpy call per epoch inside a native pipeline. (A `from_generator` stream costs every jitted
-        # step ~3 ms of dispatch for as long as it exists; one element per Python call also capped it
-        # at a few thousand examples/s.)
-        indices = tf.data.Dataset.counter(first).map(as_written(
-            lambda epoch: tf.ensure_shape(tf.numpy_function(lambda e: epoch_order(self.num, seed, e), [epoch],
-                                                            tf.int64, stateful=False), (self.num,))))
-        return tf.data.Dataset.zip(tf.data.Dataset.counter(start), indices.unbatch().skip(offset))
+        num = self.num
+        order = functools.lru_cache(maxsize=2)(lambda epoch: epoch_order(num, seed, epoch))
+
+        def numpy_batch(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            positions = start + int(batch) * size + np.arange(size, dtype=np.int64)
+            epochs, offsets = np.divmod(positions, num)
+            indices = np.empty(size, np.int64)
+            for epoch in np.unique(epochs):
+                here = epochs == epoch
+                indices[here] = order(int(epoch))[offsets[here]]
+            return positions, indices
+
+        def batch(number: Any) -> tuple[Any, Any]:
+            positions, indices = tf.numpy_function(numpy_batch, [number], [tf.int64, tf.int64], stateful=False)
+            return tf.ensure_shape(positions, (size,)), tf.ensure_shape(indices, (size,))
+
+        return tf.data.Dataset.counter(0).map(as_written(batch))
 
 
 class ArraySource(IndexSource):
     """Examples held in memory as uint8 arrays (the embedded sets)."""
+
+    batched_decode = True
 
     def __init__(self, arrays: dict[str, np.ndarray]):
         self._arrays = arrays
@@ -178,10 +197,11 @@ class UnpairedSource:
         self.skipped = getattr(a, "skipped", []) + getattr(b, "skipped", [])
         self.upscaled = getattr(a, "upscaled", []) + getattr(b, "upscaled", [])
         self.fields = {"A": "image", "B": "image"}
+        self.batched_decode = a.batched_decode and b.batched_decode
 
-    def stream(self, seed: int, start: int) -> Any:
+    def batches(self, seed: int, start: int, size: int) -> Any:
         tf = tensorflow()
-        zipped = tf.data.Dataset.zip(self.a.stream(seed, start), self.b.stream(seed + 7919, start))
+        zipped = tf.data.Dataset.zip(self.a.batches(seed, start, size), self.b.batches(seed + 7919, start, size))
         return zipped.map(as_written(lambda a, b: (a[0], (a[1], b[1]))))
 
     def decode(self, raw: Any) -> dict[str, Any]:
@@ -277,9 +297,11 @@ class TFDSSource:
 
         return ds.map(as_written(pick))
 
-    def stream(self, seed: int, start: int) -> Any:
+    batched_decode = False
+
+    def batches(self, seed: int, start: int, size: int) -> Any:
         raw = self._raw().repeat().shuffle(self.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-        return raw.enumerate().skip(start)
+        return raw.enumerate().skip(start).batch(size, drop_remainder=True)
 
     def decode(self, raw: Any) -> dict[str, Any]:
         tf = tensorflow()

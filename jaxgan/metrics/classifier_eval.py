@@ -7,6 +7,11 @@
   receiving at least 1/4 of their even share.
 - ``confident_*``: the fraction of images the classifier labels with probability > 0.9 (recognisable
   digits: the figure a reader understands);
+
+Frechet distances compare as many generated images as there are held-out ones (its bias depends on the
+count); the class figures and the confident fraction of generated images are measured on
+`GENERATED_SAMPLES` of them (at least as many as held out), since a fraction of a few hundred samples
+moves by a few points between sample draws alone.
 - ``classifier_accuracy``: the classifier's held-out accuracy, so the feature space can be trusted.
 """
 from __future__ import annotations
@@ -25,6 +30,9 @@ from jaxgan.models import DigitClassifier
 #: classifiers trained in this process, by a digest of their data and settings (each evaluation of a run
 #: asks for the same one again: training is deterministic, so it is trained once)
 _TRAINED: dict[str, Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]] = {}
+#: generated images the class figures and confident fraction are measured on (standard error of a
+#: fraction near 0.8: 0.6 points, against 2.3 with the 297 held-out digits' count)
+GENERATED_SAMPLES = 4096
 
 
 def train_classifier(images: np.ndarray, labels: np.ndarray, num_classes: int, seed: int,
@@ -92,18 +100,22 @@ def confident_fraction(logits: np.ndarray, threshold: float = 0.9) -> float:
 
 def evaluate(sample: Callable[[int], np.ndarray], train: dict[str, np.ndarray], held_out: dict[str, np.ndarray],
              seed: int) -> dict[str, float]:
+    """The figures of the module docstring for ``sample(n)`` (``n`` generated images in [-1, 1]) against
+    the real ``held_out`` images, in the feature space of a classifier trained on ``train``."""
     from jaxgan.metrics.feature_networks import ClassifierFeatures
 
     network = ClassifierFeatures(train["image"], train["label"], seed)
     num_classes = network.num_classes
-    reference, held, generated = (network(x) for x in (train["image"], held_out["image"],
-                                                         sample(len(held_out["image"]))))
+    count = len(held_out["image"])
+    images = sample(max(count, GENERATED_SAMPLES))
+    reference, held, generated, many = (network(x) for x in (train["image"], held_out["image"], images[:count],
+                                                             images))
     h_entropy, h_covered = class_spread(held.logits, num_classes)
-    g_entropy, g_covered = class_spread(generated.logits, num_classes)
+    g_entropy, g_covered = class_spread(many.logits, num_classes)
     return {"fd_generated": frechet_distance_from_stats(generated.mu, generated.sigma, reference.mu, reference.sigma),
             "fd_held_out": frechet_distance_from_stats(held.mu, held.sigma, reference.mu, reference.sigma),
             "class_entropy_generated": g_entropy, "class_entropy_held_out": h_entropy,
             "classes_covered_generated": float(g_covered), "classes_covered_held_out": float(h_covered),
-            "confident_generated": confident_fraction(generated.logits),
+            "confident_generated": confident_fraction(many.logits),
             "confident_held_out": confident_fraction(held.logits),
             "classifier_accuracy": float(np.mean(held.logits.argmax(-1) == held_out["label"]))}
