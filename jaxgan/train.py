@@ -255,8 +255,7 @@ class Trainer:
         return {"figure": figure, "value": value, "lower_is_better": lower}
 
     def close(self) -> None:
-        """Waits for pending checkpoint writes, stops the input pipeline and releases the workdir."""
-        self.batches = iter(())             # a live tf.data stream can hang the interpreter's exit
+        """Waits for pending checkpoint writes and releases the workdir."""
         self.checkpointer.close()
         _unlock(self._lock)
         self._lock = None

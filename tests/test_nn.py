@@ -89,6 +89,21 @@ def test_auto_lowering_picks_space_to_depth_where_ynnpack_runs_it(monkeypatch):
     assert conv._resolved_impl("auto") == "xla"
 
 
+def test_auto_lowering_runs_small_layers_as_one_matmul_where_ynnpack_runs_the_rest(monkeypatch):
+    from jaxgan import xla_cpu
+    from jaxgan.nn import conv
+    monkeypatch.setattr(xla_cpu, "ynnpack_convolutions", lambda: True)
+
+    def primitives(x_shape, k_shape, stride):
+        x, k = jnp.zeros(x_shape), jnp.zeros(k_shape)
+        return str(jax.make_jaxpr(lambda x, k: conv.conv2d(x, k, stride, 1))(x, k))
+
+    small = primitives((1, 4, 4, 512), (4, 4, 512, 512), 2)          # a U-Net's inner layer: 128 KiB im2col
+    assert "dot_general" in small and "conv_general_dilated" not in small
+    large = primitives((1, 128, 128, 64), (3, 3, 64, 64), 1)        # 36 MiB im2col
+    assert "conv_general_dilated" in large and "dot_general" not in large
+
+
 def test_auto_lowering_never_materialises_an_im2col_above_its_bound(monkeypatch):
     from jaxgan import xla_cpu
     from jaxgan.nn import conv
