@@ -3,8 +3,9 @@
 A source declares the fields it yields (``fields``: name -> kind, ``image`` for uint8 images, else the
 field's own kind such as ``label``), yields an infinite, deterministic stream of ``(positions, raw)``
 batches in global order (every host sees the same stream) starting at any position, and decodes a raw
-element (or, with ``batched_decode``, a whole batch of them) into ``{field: tensor}`` inside tf.data. Array and folder sources are random access: epoch ``e`` visits a
-permutation seeded by ``(seed, e)``, so resuming at a position costs nothing. `registry` names them.
+element (or, with ``batched_decode``, a whole batch of them) into ``{field: tensor}`` inside tf.data.
+Array and folder sources are random access: epoch ``e`` visits a permutation seeded by ``(seed, e)``,
+so resuming at a position costs nothing. `registry` names them.
 """
 from __future__ import annotations
 
@@ -224,6 +225,8 @@ class TFDSSource:
     ``caption`` / ``text`` feature) as word ids.
     """
 
+    batched_decode = False
+
     def __init__(self, name: str, split: str, data_dir: str | None, size: int, resize: str,
                  download: bool, shuffle_buffer: int, features: dict[str, str] | None = None,
                  attributes: tuple[str, ...] = (),
@@ -296,8 +299,6 @@ class TFDSSource:
             return out
 
         return ds.map(as_written(pick))
-
-    batched_decode = False
 
     def batches(self, seed: int, start: int, size: int) -> Any:
         raw = self._raw().repeat().shuffle(self.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)

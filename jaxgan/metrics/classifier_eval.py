@@ -8,11 +8,12 @@
 - ``confident_*``: the fraction of images the classifier labels with probability > 0.9 (recognisable
   digits: the figure a reader understands);
 
+- ``classifier_accuracy``: the classifier's held-out accuracy, so the feature space can be trusted.
+
 Frechet distances compare as many generated images as there are held-out ones (its bias depends on the
 count); the class figures and the confident fraction of generated images are measured on
 `GENERATED_SAMPLES` of them (at least as many as held out), since a fraction of a few hundred samples
 moves by a few points between sample draws alone.
-- ``classifier_accuracy``: the classifier's held-out accuracy, so the feature space can be trusted.
 """
 from __future__ import annotations
 
