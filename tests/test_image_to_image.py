@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import assert_trees_equal, eval_arrays, run_steps, train_batches
+from conftest import assert_trees_equal, eval_arrays, run_steps, traced, train_batches
 from jaxgan import image_pool, models
 from jaxgan.recipes.cyclegan import CycleGAN
 from jaxgan.train import Trainer as _Trainer
@@ -18,17 +18,14 @@ def Trainer(config, workdir):
 
 
 def test_generator_and_patchgan_shapes():
-    x = jnp.zeros((2, 64, 64, 3))
+    x, wrong = jax.ShapeDtypeStruct((2, 64, 64, 3), jnp.float32), jax.ShapeDtypeStruct((1, 48, 48, 3), jnp.float32)
     unet = models.UNetGenerator(3, num_downs=6, features=8)
-    variables = unet.init({"params": jax.random.PRNGKey(0), "dropout": jax.random.PRNGKey(1)}, x, train=False)
-    assert unet.apply(variables, x, train=False).shape == (2, 64, 64, 3)
+    variables, out = traced(unet, x, train=False)
+    assert out.shape == (2, 64, 64, 3)
     with pytest.raises(ValueError, match="divisible by 64"):
-        unet.apply(variables, jnp.zeros((1, 48, 48, 3)), train=False)
-    resnet = models.ResNetGenerator(3, num_blocks=2, features=8)
-    assert resnet.apply(resnet.init(jax.random.PRNGKey(0), x), x).shape == (2, 64, 64, 3)
-    patch = models.PatchGAN(8, n_layers=3)
-    out = patch.apply(patch.init(jax.random.PRNGKey(0), x, train=False), x, train=False)
-    assert out.shape == (2, 6, 6)
+        jax.eval_shape(lambda v, x: unet.apply(v, x, train=False), variables, wrong)
+    assert traced(models.ResNetGenerator(3, num_blocks=2, features=8), x)[1].shape == (2, 64, 64, 3)
+    assert traced(models.PatchGAN(8, n_layers=3), x, train=False)[1].shape == (2, 6, 6)
 
 
 def test_unet_input_skip_starts_from_its_input():
@@ -76,11 +73,11 @@ def test_patchgan_receptive_field(n_layers, expected):
     assert models.receptive_field(n_layers) == expected
     patch = models.PatchGAN(4, n_layers=n_layers, norm="none")
     x = jnp.zeros((1, 160, 160, 3))
-    variables = patch.init(jax.random.PRNGKey(0), x)
+    variables = jax.jit(patch.init)(jax.random.PRNGKey(0), x)             # jitted: one compile, not one per op
     variables = jax.tree.map(lambda p: jnp.abs(p) + 0.01, variables)    # no accidental zero paths
-    out_shape = patch.apply(variables, x).shape
+    out_shape = jax.eval_shape(patch.apply, variables, x).shape
     center = (out_shape[1] // 2, out_shape[2] // 2)
-    grad = jax.grad(lambda x: patch.apply(variables, x)[0, center[0], center[1]])(
+    grad = jax.jit(jax.grad(lambda x: patch.apply(variables, x)[0, center[0], center[1]]))(
         jax.random.normal(jax.random.PRNGKey(1), x.shape))
     rows = np.nonzero(np.abs(np.asarray(grad[0])).sum(axis=(1, 2)))[0]
     assert rows.max() - rows.min() + 1 == expected

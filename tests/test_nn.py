@@ -45,10 +45,9 @@ def test_cpu_lowerings_match_xla(k, s, p, cout):
     x = jax.random.normal(jax.random.PRNGKey(0), (2, 11, 11, 16))
     w = jax.random.normal(jax.random.PRNGKey(1), (k, k, 16, cout))
     outputs = {}
-    for impl in ("matmul", "space_to_depth", "xla"):
-        value = conv2d(x, w, s, p, impl)
-        grads = jax.grad(lambda w, x: jnp.sum(jnp.sin(conv2d(x, w, s, p, impl))), (0, 1))(w, x)
-        outputs[impl] = (value, *grads)
+    for impl in ("matmul", "space_to_depth", "xla"):              # jitted, as training runs them
+        outputs[impl] = jax.jit(lambda w, x: (conv2d(x, w, s, p, impl), *jax.grad(
+            lambda w, x: jnp.sum(jnp.sin(conv2d(x, w, s, p, impl))), (0, 1))(w, x)))(w, x)
     for impl in ("matmul", "space_to_depth"):
         for a, b in zip(outputs[impl], outputs["xla"]):
             np.testing.assert_allclose(a, b, atol=1e-3, err_msg=impl)
@@ -62,7 +61,7 @@ def test_cpu_lowerings_second_derivatives_match_xla(k, s, p):
 
     def penalty_grad(impl):
         critic = lambda w, x: jnp.sum(jnp.tanh(conv2d(x, w, s, p, impl)))
-        return jax.grad(lambda w, x: jnp.sum(jax.grad(critic, 1)(w, x) ** 2), (0, 1))(w, x)
+        return jax.jit(jax.grad(lambda w, x: jnp.sum(jax.grad(critic, 1)(w, x) ** 2), (0, 1)))(w, x)
 
     want = penalty_grad("xla")
     for impl in ("matmul", "space_to_depth"):
