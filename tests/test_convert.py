@@ -10,7 +10,7 @@ from conftest import assert_trees_equal, run_script
 
 def _random_state(module, layout, *args, seed=0, **kwargs):
     """A state dict in the reference layout with random values (every tensor, running statistics too)."""
-    variables = module.init(jax.random.PRNGKey(seed), *args, train=False, **kwargs)
+    variables = jax.jit(lambda *a: module.init(jax.random.PRNGKey(seed), *a, train=False, **kwargs))(*args)
     rng = np.random.default_rng(seed)
     variables = jax.tree.map(lambda x: np.asarray(x) + rng.normal(0, 0.1, np.shape(x)).astype(np.float32), variables)
     state = torch_layouts.to_state_dict(variables, layout, module, *args, train=False, **kwargs)
