@@ -13,6 +13,7 @@ import jax
 import numpy as np
 import pytest
 
+from conftest import CONV_FLAG
 from jaxgan.errors import CheckpointError
 from jaxgan.train import Trainer
 
@@ -44,7 +45,7 @@ def test_resume_continues_exactly(tiny, tmp_path):
 
 def _train_cmd(workdir, steps):
     return [sys.executable, str(ROOT / "train.py"), "--config", str(ROOT / "configs" / "wgan.py"),
-            f"--workdir={workdir}", f"--config.num_steps={steps}", "--config.image_size=16",
+            f"--workdir={workdir}", CONV_FLAG, f"--config.num_steps={steps}", "--config.image_size=16",
             "--config.batch_size=8", "--config.model.g_features=8", "--config.model.d_features=8",
             "--config.model.latent_dim=16", "--config.checkpoint_every=2", "--config.log_every=2",
             "--config.sample_every=1000", "--config.evaluate=False"]

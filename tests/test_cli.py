@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import shared_workdir
+from conftest import CONV_FLAG, shared_workdir
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, JAX_NUM_CPU_DEVICES="1")
@@ -44,7 +44,7 @@ def test_help_lists_flags_and_config_fields():
 def train_tiny(workdir: Path, recipe: str, *overrides: str) -> Path:
     """``workdir`` trained by ``train.py --config configs/<recipe>.py`` with ``overrides``."""
     result = run("train.py", "--config", f"configs/{recipe}.py", "--workdir", workdir, "--config.evaluate=False",
-                 *overrides)
+                 CONV_FLAG, *overrides)
     assert result.returncode == 0, result.stderr[-3000:]
     return workdir
 

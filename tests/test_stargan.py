@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import (assert_trees_equal, eval_arrays, load_config, run_script,
+from conftest import (CONV_FLAG, assert_trees_equal, eval_arrays, load_config, run_script,
                       run_steps, shared_workdir, traced, train_batches)
 from jaxgan import adversarial, losses, models, recipes
 from jaxgan.config import set_field
@@ -269,7 +269,7 @@ def test_the_critic_schedule_counts_training_steps_not_its_updates():
 # ------------------------------------------------------------------------------------------ infer.py
 TINY_FLAGS = ("--config.num_steps=2", "--config.image_size=16", "--config.batch_size=4", "--config.gan.n_critic=2",
               "--config.model.num_blocks=1", "--config.model.g_features=8", "--config.model.d_features=8",
-              "--config.model.d_layers=3", "--config.num_samples=2", "--config.evaluate=False")
+              "--config.model.d_layers=3", "--config.num_samples=2", "--config.evaluate=False", CONV_FLAG)
 
 
 @pytest.fixture(scope="session")

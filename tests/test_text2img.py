@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import (assert_trees_equal, eval_arrays, load_config, run_script,
+from conftest import (CONV_FLAG, assert_trees_equal, eval_arrays, load_config, run_script,
                       run_steps, shared_workdir, train_batches)
 from jaxgan import losses, recipes, text
 from jaxgan.config import set_field
@@ -256,7 +256,7 @@ def test_tfds_captions_are_read_like_coco_captions(tmp_path):
 @pytest.fixture(scope="session")
 def text2img_workdir(tmp_path_factory):
     flags = ("--config.num_steps=2", "--config.image_size=16", "--config.batch_size=4", "--config.model.g_features=8",
-             "--config.model.d_features=8", "--config.num_samples=4", "--config.evaluate=False")
+             "--config.model.d_features=8", "--config.num_samples=4", "--config.evaluate=False", CONV_FLAG)
 
     def train(workdir):
         result = run_script("train.py", "--config", "configs/text2img.py", "--workdir", workdir, *flags)
