@@ -118,6 +118,17 @@ def test_embedded_sets_and_held_out_split(tiny):
     assert faces["image"].shape == (80, 16, 16, 3) and "label" not in faces
 
 
+def test_the_embedded_digits_are_scikit_learns_read_without_importing_it():
+    from sklearn.datasets import load_digits
+
+    from jaxgan.data import embedded
+
+    images, labels = embedded._sklearn_digits()
+    reference = load_digits()
+    np.testing.assert_array_equal(images, reference.images / 16.0)
+    np.testing.assert_array_equal(labels, reference.target)
+
+
 def test_unprepared_tfds_dataset_says_how_to_prepare(tiny, tmp_path):
     config = tiny("dcgan", **{"data.source": "tfds", "data.name": "mnist", "data.data_dir": str(tmp_path)})
     with pytest.raises(DataError, match="not prepared.*tfds build mnist"):
