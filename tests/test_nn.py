@@ -180,3 +180,37 @@ def test_instance_norm_affine_is_a_choice():
     assert make_norm("instance", True).init(jax.random.PRNGKey(0), x) == {}
     params = make_norm("instance_affine", True).init(jax.random.PRNGKey(0), x)["params"]
     assert set(params) == {"scale", "bias"}
+
+
+def test_initialisation_keys_draw_each_distribution_unchanged_and_every_parameter_independently():
+    """`init_net`'s hash generator: the initialisers' distributions hold, equal keys give equal weights,
+    and parameters of one network (or of one network under two keys) are uncorrelated."""
+    from jaxgan.nn.init_keys import init_key
+    from jaxgan.state import init_net
+
+    class Two(nn.Module):
+        @nn.compact
+        def __call__(self, x, train=False):
+            x = Conv(64, 3, 1, 1)(x)                                   # PyTorch's bound: 1 / sqrt(fan_in)
+            return nn.Dense(64, kernel_init=nn.initializers.normal(0.02))(Conv(64, 3, 1, 1)(x))
+
+    x = jnp.zeros((1, 4, 4, 64))
+    params = init_net(Two(), None, jax.random.PRNGKey(0), x).params
+    a, b = (np.asarray(params[f"Conv_{i}"]["kernel"]).ravel() for i in range(2))
+    bound = 1 / np.sqrt(3 * 3 * 64)
+    for kernel in (a, b):
+        assert np.abs(kernel).max() <= bound and abs(kernel.mean()) < 0.01 * bound
+        assert kernel.std() == pytest.approx(bound / np.sqrt(3), rel=0.02)
+    dense = np.asarray(params["Dense_0"]["kernel"]).ravel()
+    assert dense.std() == pytest.approx(0.02, rel=0.05) and abs(dense.mean()) < 0.002
+    assert abs(np.corrcoef(a, b)[0, 1]) < 0.03
+    again = init_net(Two(), None, jax.random.PRNGKey(0), x).params
+    other = init_net(Two(), None, jax.random.PRNGKey(1), x).params
+    np.testing.assert_array_equal(again["Conv_0"]["kernel"], params["Conv_0"]["kernel"])
+    assert abs(np.corrcoef(a, np.asarray(other["Conv_0"]["kernel"]).ravel())[0, 1]) < 0.03
+    # The words themselves: every byte value equally often (chi-square over 256 bins, 255 dof).
+    bits = np.asarray(jax.random.bits(init_key(jax.random.PRNGKey(2)), (1 << 18,), jnp.uint32))
+    counts = np.bincount((bits >> 24).astype(np.int64), minlength=256)
+    expected = len(bits) / 256
+    assert ((counts - expected) ** 2 / expected).sum() < 255 + 5 * np.sqrt(2 * 255)
+    assert len(np.unique(bits)) > 0.99 * len(bits)
