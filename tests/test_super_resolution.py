@@ -202,9 +202,12 @@ def test_two_phases_train_and_resume_exactly_with_vgg_content(tiny_sr, tmp_path)
 
 
 def test_eight_devices_match_one_in_the_gan_phase(tiny_sr, tmp_path):
-    # SGD, not Adam: Adam's first steps are lr * sign(grad), which float noise flips for ~zero gradients
+    # SGD, not Adam: Adam's first steps are lr * sign(grad), which float noise flips for ~zero gradients.
+    # Seed 1: seed 0's initial D leaves one batch-normalised pre-activation of the fakes 2e-7 from
+    # LeakyReLU's kink, where the devices' different summation order flips its slope (D's first-layer
+    # gradient then differs by 2%: a measure-zero point, not a sharding error).
     sgd = {"optim.g.name": "sgd", "optim.d.name": "sgd", "optim.g.lr": 0.05, "optim.d.lr": 0.05}
-    assert_one_and_eight_devices_agree(lambda: tiny_sr(pretrain_steps=0, num_steps=1, **sgd), tmp_path, 1)
+    assert_one_and_eight_devices_agree(lambda: tiny_sr(pretrain_steps=0, num_steps=1, seed=1, **sgd), tmp_path, 1)
 
 
 def test_vgg_content_without_weights_is_one_clear_error(tiny_sr, tmp_path):
