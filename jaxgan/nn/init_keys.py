@@ -3,7 +3,7 @@ JAX's threefry, for a fraction of the compile time.
 
 A threefry draw compiles to a loop of several kernels per parameter, and XLA's CPU backend spends most of
 an initialisation's compile time generating code for them: the full-size SRGAN's initial state took
-19.3 s to compile, CycleGAN's 19.0 s (6.8 s and 4.8 s with these keys; ``benchmarks/init_compile.py``).
+21.3 s to compile, CycleGAN's 20.4 s (7.5 s and 6.1 s with these keys; ``benchmarks/init_compile.py``).
 Here each value is three rounds of a 32-bit integer mixer over (key, position): one small fused kernel per
 parameter. Initial weights need well-spread, independent values, not a cryptographic generator; the
 distributions drawn (normal(0.02), PyTorch's uniform bounds, ...) are unchanged. Only `init_net` uses
