@@ -21,6 +21,11 @@ only), and its row adds x4 inference speed in output megapixels/s (``upscale_mp_
 ``--model inception`` times FID's Inception feature extraction instead (random weights; images/s at
 ``--batch``, default 200, 299x299 inputs), the cost of every FID / KID / IS figure; ``--model fid`` the
 FID of ``--fid-images`` (10,000) vs as many images end to end, compilation included.
+``--devices 1 2 4 8`` measures weak scaling instead: each model's step on the first N devices with
+``--batch`` (default: the reference batch) images per device, N times that in all, and a table of
+images/s per device and its fraction of the one-device figure (on CPU the N devices are XLA's virtual
+host devices, which share the machine's cores: there the table shows what splitting the batch costs,
+not a speed-up).
 Runs without TensorFlow (the accelerator machines have none).
 """
 from __future__ import annotations
@@ -29,6 +34,7 @@ import argparse
 import functools
 import importlib.util
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -158,6 +164,9 @@ def bench_jax(name: str, args) -> dict:
     config = load_config(config_name, overrides, args.batch, args.size)
     config.model.conv_impl = args.conv_impl
     config.model.dtype = args.dtype
+    devices = jax.devices()[:args.num_devices] if args.num_devices else jax.devices()
+    if args.num_devices and len(devices) < args.num_devices:
+        sys.exit(f"--devices {args.num_devices}: this machine has {len(devices)} {devices[0].platform} device(s)")
     if config.recipe == "srgan":
         from jaxgan.models.vgg import write_random_vgg19_h5
 
@@ -165,7 +174,7 @@ def bench_jax(name: str, args) -> dict:
         write_random_vgg19_h5(config.vgg_weights)
     recipe = recipes.build(config)
     dtype = model_options(config)["dtype"]
-    mesh = parallel.make_mesh()
+    mesh = parallel.make_mesh(devices)
     rng = np.random.default_rng(0)
     images = {k: rng.integers(0, 2, v.shape).astype(v.dtype) if k in recipe.label_fields
               else np.tanh(rng.standard_normal(v.shape, np.float32))
@@ -197,12 +206,12 @@ def bench_jax(name: str, args) -> dict:
             times.append(time.perf_counter() - t)
     med = statistics.median(times)
     achieved = device_flops / med / 1e12                   # per device
-    row = {"framework": "jax", "model": name, "device": jax.devices()[0].device_kind,
-           "num_devices": jax.device_count(), "size": config.image_size, "batch": config.batch_size,
+    n = len(devices)
+    row = {"framework": "jax", "model": name, "device": devices[0].device_kind, "num_devices": n, "size": config.image_size, "batch": config.batch_size,
            "dtype": dtype.name, "conv_impl": args.conv_impl, "compile_s": round(first_s - med, 2),
            "step_s": round(med, 5), "images_per_s": float(f"{config.batch_size / med:.3g}"),
-           "peak_memory_mb": round(peak_memory_mb(jax), 1), "gflop_per_step": round(device_flops * jax.device_count() / 1e9, 2),
-           "tflop_s": round(achieved * jax.device_count(), 3)}
+           "peak_memory_mb": round(peak_memory_mb(jax), 1), "gflop_per_step": round(device_flops * n / 1e9, 2),
+           "tflop_s": round(achieved * n, 3)}
     if hasattr(recipe, "pool_seconds"):
         row["pool_share"] = round((recipe.pool_seconds - pool_before) / sum(times), 4)
     if config.recipe == "srgan":
@@ -291,14 +300,19 @@ def bench_torch(name: str, args, size: int, batch: int, compiled: bool = False) 
     return row
 
 
-def _jax_row(name: str, args) -> dict:
+def _jax_row(name: str, args, num_devices: int | None = None) -> dict:
     """`bench_jax` (or `bench_inception`) of ``name`` in a fresh process, so that its peak memory and
-    compile time are its own (a process's peak RSS and device peak only ever grow)."""
+    compile time are its own (a process's peak RSS and device peak only ever grow); with
+    ``num_devices``, on that many devices with ``--batch`` (default: the reference batch) per device."""
     cmd = [sys.executable, __file__, "--jax-row", "--model", name, "--steps", str(args.steps), "--warmup",
            str(args.warmup), "--conv-impl", args.conv_impl, "--dtype", args.dtype]
-    for flag, value in (("--size", args.size), ("--batch", args.batch)):
+    batch = args.batch
+    if num_devices:
+        batch = (args.batch or load_config(*MODELS[name], None, args.size).batch_size) * num_devices
+        cmd += ["--num-devices", str(num_devices)]
+    for flag, value in (("--size", args.size), ("--batch", batch)):
         cmd += [flag, str(value)] if value else []
-    return _last_json(cmd)
+    return _last_json(cmd, num_devices)
 
 
 @functools.lru_cache(maxsize=None)
@@ -308,9 +322,13 @@ def _peak(dtype: str) -> float:
     return round(_last_json([sys.executable, __file__, "--matmul-peak", "--dtype", dtype])["peak_tflop_s"], 3)
 
 
-def _last_json(cmd: list[str]) -> dict:
-    """The last line a benchmark process prints, as JSON; its error output where it fails."""
-    done = subprocess.run(cmd, capture_output=True, text=True)
+def _last_json(cmd: list[str], host_devices: int | None = None) -> dict:
+    """The last line a benchmark process prints, as JSON; its error output where it fails. With
+    ``host_devices``, the process's CPU backend has that many devices (used where the CPU is the device)."""
+    env = dict(os.environ)
+    if host_devices:
+        env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={host_devices}".strip()
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if done.returncode:
         sys.exit(f"{' '.join(cmd[1:3])} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -338,6 +356,9 @@ def main() -> None:
     p.add_argument("--torch-compile", choices=["auto", "on", "off"], default="auto",
                    help="also time the reference under torch.compile (auto: where CUDA is available)")
     p.add_argument("--fid-images", type=int, default=10_000, help="--model fid: images in each of the two sets")
+    p.add_argument("--devices", type=int, nargs="+", default=None, metavar="N",
+                   help="weak scaling: each model on the first N devices, --batch images per device")
+    p.add_argument("--num-devices", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--jax-row", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--matmul-peak", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -357,8 +378,19 @@ def main() -> None:
     if args.matmul_peak:                               # the child of `_peak`
         print(json.dumps({"peak_tflop_s": matmul_peak_tflops(args.dtype)}))
         return
+    names = list(MODELS) if "all" in args.model else args.model
+    if args.devices:
+        if "inception" in names:
+            sys.exit("--devices: weak scaling is measured for the training steps, not --model inception")
+        rows = []
+        for name in names:
+            for n in args.devices:
+                rows.append(_jax_row(name, args, n))
+                print(json.dumps(rows[-1]), flush=True)
+        print_scaling(rows)
+        return
     compiled = args.torch_compile == "on" or (args.torch_compile == "auto" and not args.no_torch and _torch_has_cuda())
-    for name in (list(MODELS) if "all" in args.model else args.model):
+    for name in names:
         ours = _jax_row(name, args)
         if "tflop_s" in ours:
             ours["peak_tflop_s"] = _peak(ours["dtype"])
@@ -376,6 +408,19 @@ def main() -> None:
 
 def _ratio(ours: dict, ref: dict | None) -> str:
     return f"{(ours['batch'] / ours['step_s']) / (ref['batch'] / ref['step_s']):.2f}" if ref else "n/a"
+
+
+def print_scaling(rows: list[dict]) -> None:
+    """The weak-scaling table: images/s per device at each device count, and its fraction of the
+    one-device (or fewest-device) figure of the same model."""
+    print("\n| model | device | devices | global batch | img/s | img/s per device | efficiency | s/step |")
+    print("|---" * 8 + "|")
+    base = {}
+    for row in rows:
+        per_device = row["images_per_s"] / row["num_devices"]
+        base.setdefault(row["model"], per_device)
+        print(f"| {row['model']} | {row['device']} | {row['num_devices']} | {row['batch']} | {row['images_per_s']} | "
+              f"{per_device:.3g} | {per_device / base[row['model']]:.2f} | {row['step_s']} |")
 
 
 def print_table(rows: list[tuple[dict, dict]], compiled: bool) -> None:

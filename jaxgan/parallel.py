@@ -93,6 +93,15 @@ def constrain_batch(x: Any) -> Any:
     return jax.lax.with_sharding_constraint(x, P(BATCH_AXIS))
 
 
+def batch_shards() -> int:
+    """Inside a jitted step: how many devices the batch axis is split over (1 where no mesh is set), so
+    that shape-based choices can see one device's share of the global batch."""
+    mesh = jax.sharding.get_abstract_mesh()
+    if mesh.empty or BATCH_AXIS not in mesh.axis_names:
+        return 1
+    return mesh.shape[BATCH_AXIS]
+
+
 def host_sharding(mesh: Mesh) -> NamedSharding:
     """A leading axis of one row per process, each row on (only) that process's devices."""
     devices = sorted(mesh.devices.flat, key=lambda d: (d.process_index, d.id))

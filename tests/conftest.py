@@ -29,8 +29,8 @@ import pytest  # noqa: E402
 jax.config.update("jax_num_cpu_devices", int(os.environ["JAX_NUM_CPU_DEVICES"]))
 
 
-#: The convolution lowering of every test config. At the tests' tiny sizes `auto` would run every layer
-#: as the matmul lowering (`jaxgan.nn.conv.SMALL_CONV_BYTES`), whose gradient XLA compiles as one kernel
+#: The convolution lowering of every test config. At the tests' tiny sizes `auto` would run many layers
+#: as the matmul lowering (`jaxgan.nn.conv.SMALL_CONV_PIXELS`), whose gradient XLA compiles as one kernel
 #: per window tap: a tiny CycleGAN's generator step took 17.6 s to compile that way against 9.0 s with the
 #: stride-1 convolution that full-size layers run. `tests/test_nn.py` checks every lowering against XLA's.
 CONV_IMPL = "space_to_depth"

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import jax
 import numpy as np
+import pytest
 
 from jaxgan import parallel
 
@@ -39,10 +40,27 @@ def test_a_critic_loop_s_updates_are_all_counted():
     import argparse
 
     bench = _bench_module()
-    args = argparse.Namespace(batch=8, size=16, steps=1, warmup=1, conv_impl="auto", dtype="auto")
+    args = argparse.Namespace(batch=8, size=16, steps=1, warmup=1, conv_impl="auto", dtype="auto", num_devices=None)
     dcgan, wgan = (bench.bench_jax(name, args) for name in ("dcgan", "wgan"))
     assert wgan["gflop_per_step"] > 2.5 * dcgan["gflop_per_step"] > 0
     assert 0 < dcgan["tflop_s"] and dcgan["dtype"] == "float32"
+
+
+def test_weak_scaling_runs_the_step_on_the_first_n_devices_and_tabulates_images_per_device(capsys):
+    import argparse
+
+    bench = _bench_module()
+    args = argparse.Namespace(batch=4, size=16, steps=1, warmup=1, conv_impl="auto", dtype="auto", num_devices=2)
+    row = bench.bench_jax("dcgan", args)
+    assert (row["num_devices"], row["batch"]) == (2, 4) and row["step_s"] > 0
+    bench.print_scaling([dict(row, num_devices=1, batch=2, images_per_s=100.0),
+                         dict(row, num_devices=2, batch=4, images_per_s=150.0)])
+    lines = [line.split("|")[3:8] for line in capsys.readouterr().out.splitlines() if line.startswith("| dcgan |")]
+    assert [[cell.strip() for cell in line] for line in lines] == [["1", "2", "100.0", "100", "1.00"],
+                                                                  ["2", "4", "150.0", "75", "0.75"]]
+    args.num_devices = 16                                            # more than the 8 simulated devices
+    with pytest.raises(SystemExit, match="this machine has 8 cpu device"):
+        bench.bench_jax("dcgan", args)
 
 
 def test_the_command_prints_a_table_row_with_mfu_from_a_process_per_model():

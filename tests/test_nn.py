@@ -101,6 +101,13 @@ def test_auto_lowering_runs_small_layers_as_one_matmul_where_ynnpack_runs_the_re
     assert "dot_general" in small and "conv_general_dilated" not in small
     large = primitives((1, 128, 128, 64), (3, 3, 64, 64), 1)        # 36 MiB im2col
     assert "conv_general_dilated" in large and "dot_general" not in large
+    many_pixels = primitives((64, 16, 16, 3), (3, 3, 3, 32), 1)     # 1.7 MiB im2col, but 16,384 output pixels
+    assert "conv_general_dilated" in many_pixels and "dot_general" not in many_pixels
+    # the choice sees one device's share of the batch: 8 x 8 x 8 output pixels, 64 on each of 8 devices
+    assert "conv_general_dilated" in primitives((8, 8, 8, 64), (3, 3, 64, 64), 1)
+    from jaxgan import parallel
+    with jax.set_mesh(parallel.make_mesh()):
+        assert "conv_general_dilated" not in primitives((8, 8, 8, 64), (3, 3, 64, 64), 1)
 
 
 def test_auto_lowering_never_materialises_an_im2col_above_its_bound(monkeypatch):

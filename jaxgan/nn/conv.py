@@ -16,8 +16,9 @@ slower still. Two lowerings avoid both; each first turns a strided convolution i
 
 The lowering is a field of each layer (``impl``, set from ``config.model.conv_impl`` like ``dtype``);
 ``auto`` picks at trace time: the native convolution (``xla``: cuDNN) off CPU, and on CPU
-``space_to_depth`` where this process's XLA flags let YNNPACK run it (`jaxgan.xla_cpu`) and the layer's
-im2col would exceed `SMALL_CONV_BYTES`, else ``matmul``.
+``space_to_depth`` where this process's XLA flags let YNNPACK run it (`jaxgan.xla_cpu`), except for
+small layers (at most `SMALL_CONV_PIXELS` output pixels and an im2col of at most `SMALL_CONV_BYTES`),
+which run as ``matmul``.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxgan import xla_cpu
+from jaxgan import parallel, xla_cpu
 from jaxgan.errors import ConfigError
 
 Padding = int | tuple[tuple[int, int], tuple[int, int]]
@@ -35,9 +36,12 @@ Impl = Literal["auto", "xla", "matmul", "space_to_depth"]
 CONV_IMPLS = ("auto", "xla", "matmul", "space_to_depth")
 #: Largest im2col buffer ``auto`` materialises for one layer; larger layers use the native convolution.
 MATMUL_MAX_BYTES = 512 * 2**20
-#: ``auto`` on CPU runs layers whose im2col is at most this size as the matmul lowering even where YNNPACK
-#: takes convolutions: for few output pixels (a U-Net's inner layers at batch 1) one matrix multiply beats
-#: YNNPACK's convolution 1.2-6x (pix2pix's step: +8%, README: Speed).
+#: ``auto`` on CPU runs layers with at most this many output pixels (batch included) and an im2col of at
+#: most `SMALL_CONV_BYTES` as the matmul lowering even where YNNPACK takes convolutions: there (a U-Net's
+#: inner layers at batch 1) one matrix multiply beats YNNPACK's convolution 1.2-6x (pix2pix's step: +8%).
+#: Layers with more output pixels but few channels (the evaluation's digit classifier: 1,024-16,384
+#: output pixels, 3-256 input channels) run faster in YNNPACK (README: Speed).
+SMALL_CONV_PIXELS = 256
 SMALL_CONV_BYTES = 8 * 2**20
 
 
@@ -111,11 +115,14 @@ def _stride_one_conv_bwd(residuals: tuple[jax.Array, jax.Array], dy: jax.Array) 
 _stride_one_conv.defvjp(_stride_one_conv_fwd, _stride_one_conv_bwd)
 
 
-def _im2col_bytes(x: jax.Array, kernel: jax.Array) -> int:
-    """Bytes of the (input-side) im2col of a VALID stride-1 convolution of ``x`` with ``kernel``."""
+def _small(x: jax.Array, kernel: jax.Array) -> bool:
+    """Whether a VALID stride-1 convolution of ``x`` with ``kernel`` has at most `SMALL_CONV_PIXELS`
+    output pixels and an (input-side) im2col of at most `SMALL_CONV_BYTES` on each device (the batch
+    split over the mesh's data axis, as the trainer shards it)."""
     kh, kw, cin, _ = kernel.shape
     n, h, w, _ = x.shape
-    return n * (h - kh + 1) * (w - kw + 1) * kh * kw * cin * x.dtype.itemsize
+    pixels = -(-n // parallel.batch_shards()) * (h - kh + 1) * (w - kw + 1)
+    return pixels <= SMALL_CONV_PIXELS and pixels * kh * kw * cin * x.dtype.itemsize <= SMALL_CONV_BYTES
 
 
 def _conv_matmul(x: jax.Array, kernel: jax.Array, max_bytes: float) -> jax.Array | None:
@@ -153,7 +160,7 @@ def conv2d(x: jax.Array, kernel: jax.Array, stride: int = 1, padding: Padding = 
         return _native(x, kernel, stride, padding)
     pads = _pairs(padding)
     x, kernel = _as_stride_one(jnp.pad(x, ((0, 0), pads[0], pads[1], (0, 0))), kernel, stride)
-    if impl == "auto" and resolved == "space_to_depth" and _im2col_bytes(x, kernel) <= SMALL_CONV_BYTES:
+    if impl == "auto" and resolved == "space_to_depth" and _small(x, kernel):
         resolved = "matmul"
     if resolved == "matmul":
         y = _conv_matmul(x, kernel, MATMUL_MAX_BYTES if impl == "auto" else float("inf"))
