@@ -170,6 +170,31 @@ def run_script(*args, devices: int = 1):
                           capture_output=True, text=True, timeout=600)
 
 
+def train_tiny(workdir: Path, recipe: str, *overrides: str) -> Path:
+    """``workdir`` trained by ``train.py --config configs/<recipe>.py`` with ``overrides``."""
+    result = run_script("train.py", "--config", f"configs/{recipe}.py", "--workdir", workdir, "--config.evaluate=False",
+                        CONV_FLAG, *overrides)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir
+
+
+@pytest.fixture(scope="session")
+def trained_workdir(tmp_path_factory) -> Path:
+    """A GAN (MLP) run of 3 steps by train.py, shared by every test that reads but never changes it."""
+    return shared_workdir(tmp_path_factory, "cli-gan", lambda w: train_tiny(
+        w, "gan", "--config.num_steps=3", "--config.batch_size=8", "--config.image_size=16", "--config.log_every=1",
+        "--config.model.g_hidden=(32,)", "--config.model.d_hidden=(32,)"))
+
+
+@pytest.fixture(scope="session")
+def cyclegan_workdir(tmp_path_factory) -> Path:
+    """A tiny CycleGAN run of 2 steps by train.py, shared likewise."""
+    return shared_workdir(tmp_path_factory, "cli-cyclegan", lambda w: train_tiny(
+        w, "cyclegan", "--config.num_steps=2", "--config.image_size=32", "--config.data.load_size=36",
+        "--config.model.num_blocks=1", "--config.model.g_features=8", "--config.model.d_features=8",
+        "--config.num_samples=2"))
+
+
 def traced(model, *inputs, **kwargs):
     """``(variables, output)`` of ``model.init`` / ``model.apply`` on ``inputs`` (arrays or
     `jax.ShapeDtypeStruct`s) as shapes only: traced with `jax.eval_shape`, never compiled."""

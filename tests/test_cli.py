@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import CONV_FLAG, shared_workdir
+from conftest import shared_workdir, train_tiny
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, JAX_NUM_CPU_DEVICES="1")
@@ -39,21 +39,6 @@ def test_help_lists_flags_and_config_fields():
     assert train.returncode == 0 and "--workdir" in train.stdout and "--config.model.d_norm='batch'" in train.stdout
     infer = run("infer.py", "--help")
     assert infer.returncode == 0 and "--direction" in infer.stdout and "--tile" in infer.stdout
-
-
-def train_tiny(workdir: Path, recipe: str, *overrides: str) -> Path:
-    """``workdir`` trained by ``train.py --config configs/<recipe>.py`` with ``overrides``."""
-    result = run("train.py", "--config", f"configs/{recipe}.py", "--workdir", workdir, "--config.evaluate=False",
-                 CONV_FLAG, *overrides)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return workdir
-
-
-@pytest.fixture(scope="session")
-def trained_workdir(tmp_path_factory):
-    return shared_workdir(tmp_path_factory, "cli-gan", lambda w: train_tiny(
-        w, "gan", "--config.num_steps=3", "--config.batch_size=8", "--config.image_size=16", "--config.log_every=1",
-        "--config.model.g_hidden=(32,)", "--config.model.d_hidden=(32,)"))
 
 
 def test_train_leaves_checkpoints_logs_and_samples(trained_workdir):
@@ -109,14 +94,6 @@ def test_infer_on_missing_workdir_is_one_clear_line(tmp_path):
     result = run("infer.py", "--workdir", tmp_path / "nothing", "--output", tmp_path / "o")
     assert result.returncode != 0 and "is not a jaxgan workdir" in result.stderr
     assert "Traceback" not in result.stderr
-
-
-@pytest.fixture(scope="session")
-def cyclegan_workdir(tmp_path_factory):
-    return shared_workdir(tmp_path_factory, "cli-cyclegan", lambda w: train_tiny(
-        w, "cyclegan", "--config.num_steps=2", "--config.image_size=32", "--config.data.load_size=36",
-        "--config.model.num_blocks=1", "--config.model.g_features=8", "--config.model.d_features=8",
-        "--config.num_samples=2"))
 
 
 def test_infer_translates_a_folder_of_mixed_images(cyclegan_workdir, tmp_path):

@@ -200,17 +200,15 @@ def test_statistics_from_other_preprocessing_or_without_features_are_refused(tmp
         image_sets.parse_metrics("fid,fdi")
 
 
-def test_a_run_is_scored_against_its_training_data_whose_statistics_are_cached(weights, tiny, tmp_path, monkeypatch):
-    from jaxgan.train import Trainer
-
+def test_a_run_is_scored_against_its_training_data_whose_statistics_are_cached(weights, trained_workdir, tmp_path,
+                                                                               monkeypatch):
     monkeypatch.setenv("JAXGAN_CACHE_DIR", str(tmp_path / "cache"))
-    Trainer(tiny("dcgan", num_steps=2), tmp_path / "run", devices=jax.devices()[:1]).fit()
-    scored = run_script("infer.py", "--workdir", tmp_path / "run", "--evaluate", "fid,is", "--num", 8, "--batch", 4,
+    scored = run_script("infer.py", "--workdir", trained_workdir, "--evaluate", "fid,is", "--num", 8, "--batch", 4,
                         "--inception-weights", weights)
     assert scored.returncode == 0, scored.stderr[-2000:]
     lines = dict(line.split() for line in scored.stdout.splitlines())
     assert set(lines) == {"fid", "is", "is_std"} and float(lines["fid"]) > 0
-    assert "8 images of step 2 against 8 training images (inception features)" in scored.stderr
+    assert "8 images of step 3 against 8 training images (inception features)" in scored.stderr
     assert len(list((tmp_path / "cache" / "inception_stats").glob("*.npz"))) == 1
 
 
@@ -282,11 +280,8 @@ def test_the_best_checkpoint_outlives_keep_last_and_is_remembered_across_restart
     assert sorted(Checkpointer(tmp_path, keep=1).all_steps()) == [5, 6]
 
 
-def test_a_translation_run_is_scored_per_direction_on_held_out_inputs(weights, tiny_i2i, tmp_path):
-    from jaxgan.train import Trainer
-
-    Trainer(tiny_i2i("cyclegan", num_steps=2), tmp_path, devices=jax.devices()[:1]).fit()
-    scored = run_script("infer.py", "--workdir", tmp_path, "--evaluate", "fid,kid", "--num", 2, "--batch", 4,
+def test_a_translation_run_is_scored_per_direction_on_held_out_inputs(weights, cyclegan_workdir):
+    scored = run_script("infer.py", "--workdir", cyclegan_workdir, "--evaluate", "fid,kid", "--num", 2, "--batch", 4,
                         "--inception-weights", weights)
     assert scored.returncode == 0, scored.stderr[-2000:]
     lines = {name: float(value) for name, value in (line.split() for line in scored.stdout.splitlines())}
