@@ -207,7 +207,8 @@ def bench_jax(name: str, args) -> dict:
     med = statistics.median(times)
     achieved = device_flops / med / 1e12                   # per device
     n = len(devices)
-    row = {"framework": "jax", "model": name, "device": devices[0].device_kind, "num_devices": n, "size": config.image_size, "batch": config.batch_size,
+    row = {"framework": "jax", "model": name, "device": devices[0].device_kind, "num_devices": n,
+           "size": config.image_size, "batch": config.batch_size,
            "dtype": dtype.name, "conv_impl": args.conv_impl, "compile_s": round(first_s - med, 2),
            "step_s": round(med, 5), "images_per_s": float(f"{config.batch_size / med:.3g}"),
            "peak_memory_mb": round(peak_memory_mb(jax), 1), "gflop_per_step": round(device_flops * n / 1e9, 2),

@@ -36,9 +36,10 @@ Impl = Literal["auto", "xla", "matmul", "space_to_depth"]
 CONV_IMPLS = ("auto", "xla", "matmul", "space_to_depth")
 #: Largest im2col buffer ``auto`` materialises for one layer; larger layers use the native convolution.
 MATMUL_MAX_BYTES = 512 * 2**20
-#: ``auto`` on CPU runs layers with at most this many output pixels (batch included) and an im2col of at
-#: most `SMALL_CONV_BYTES` as the matmul lowering even where YNNPACK takes convolutions: there (a U-Net's
-#: inner layers at batch 1) one matrix multiply beats YNNPACK's convolution 1.2-6x (pix2pix's step: +8%).
+#: ``auto`` on CPU runs layers with at most this many output pixels on one device (its share of the batch
+#: included) and an im2col of at most `SMALL_CONV_BYTES` as the matmul lowering even where YNNPACK takes
+#: convolutions: there (a U-Net's inner layers at batch 1) one matrix multiply beats YNNPACK's
+#: convolution 1.2-6x (pix2pix's step: +8%).
 #: Layers with more output pixels but few channels (the evaluation's digit classifier: 1,024-16,384
 #: output pixels, 3-256 input channels) run faster in YNNPACK (README: Speed).
 SMALL_CONV_PIXELS = 256
