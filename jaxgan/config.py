@@ -54,6 +54,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.keep_checkpoints = 3
     c.num_samples = 64           # images in each sample grid
     c.ema_decay = 0.0            # > 0: samples, evaluation and infer.py use this moving average of G's weights
+    c.steps_per_dispatch = 1     # > 1: up to this many steps in one device loop (short steps, e.g. MLPs on a GPU)
     c.compile_cache = "auto"     # XLA's persistent compilation cache: auto (~/.cache/jaxgan/xla) | '' (off) | a folder
     # Set by the trainer: ((step, previous num_steps), ...) for each resume with a new num_steps, so that
     # learning-rate schedules continue from where they were (see optim.learning_rate).
@@ -96,7 +97,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     from jaxgan.recipes.text_to_image import TEXT_ENCODERS
 
     for field in ("batch_size", "num_steps", "image_size", "log_every", "sample_every", "checkpoint_every",
-                  "keep_checkpoints", "num_samples"):
+                  "keep_checkpoints", "num_samples", "steps_per_dispatch"):
         if config[field] <= 0:
             raise ConfigError(f"config.{field} must be positive, got {config[field]}")
     if config.data.channels not in (1, 3):

@@ -13,6 +13,7 @@ from jaxgan.errors import ConfigError
 BATCH_AXIS = "data"
 REPLICATED = P()             # parameters, optimiser state, metrics: a full copy on every device
 BATCH = P(BATCH_AXIS)        # batches: split over the devices along the leading (batch) axis
+STEP_BATCHES = P(None, BATCH_AXIS)   # several steps' batches stacked: split along their batch axis
 # Any of these means a multi-process launch that jax.distributed.initialize() can read.
 _CLUSTER_VARS = ("JAX_COORDINATOR_ADDRESS", "COORDINATOR_ADDRESS", "SLURM_STEP_NUM_TASKS",
                  "OMPI_COMM_WORLD_SIZE", "TPU_WORKER_HOSTNAMES", "MEGASCALE_COORDINATOR_ADDRESS")
@@ -55,10 +56,6 @@ def replicated(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, REPLICATED)
 
 
-def batch_sharded(mesh: Mesh) -> NamedSharding:
-    return NamedSharding(mesh, BATCH)
-
-
 def jit_sharded(fn: Callable[..., Any], mesh: Mesh, in_specs: Sequence[Any], out_specs: Any,
                 donate_argnums: int | tuple[int, ...] = (), static_argnames: tuple[str, ...] = ()
                 ) -> Callable[..., Any]:
@@ -79,9 +76,10 @@ def check_batch_size(batch_size: int, mesh: Mesh) -> None:
         raise ConfigError(f"batch_size={batch_size} must be a multiple of the {n} devices")
 
 
-def global_batch(local: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:
-    """Assembles each host's slice of the batch into global arrays sharded on the batch axis."""
-    sharding = batch_sharded(mesh)
+def global_batch(local: dict[str, np.ndarray], mesh: Mesh, spec: P = BATCH) -> dict[str, jax.Array]:
+    """Assembles each host's slice of the batch into global arrays sharded on the batch axis (`BATCH`,
+    or `STEP_BATCHES` for several steps' batches stacked)."""
+    sharding = NamedSharding(mesh, spec)
     return {k: jax.make_array_from_process_local_data(sharding, v) for k, v in local.items()}
 
 

@@ -1,7 +1,9 @@
 """The recipe-agnostic training loop: resume, step, log, sample, evaluate, checkpoint, stop.
 
 `run(config, workdir)` is all `train.py` calls. The recipe's step function (its jitted updates: state
-replicated and donated, batch sharded over the device mesh) is called with each step's number; the host
+replicated and donated, batch sharded over the device mesh) is called with each step's number, or, with
+``steps_per_dispatch`` > 1, runs of consecutive steps of the recipe's pure `update` go to the device as
+one jitted loop (moving average and metric sums included), each run ending where the host has work; the host
 waits on the device only at log, sample, evaluation and checkpoint steps (and where a recipe's host
 state needs device results, e.g. CycleGAN's image pools). A NaN/inf loss stops the run (naming the first bad step)
 without checkpointing the bad state, so the last good checkpoint survives.
@@ -26,9 +28,9 @@ import numpy as np
 from jaxgan import config as config_lib
 from jaxgan import data, parallel, recipes
 from jaxgan.checkpoint import Checkpointer
-from jaxgan.errors import CheckpointError, TrainingError, TrainingStopped
+from jaxgan.errors import CheckpointError, ConfigError, TrainingError, TrainingStopped
 from jaxgan.metrics import feature_networks, image_sets, run_scores
-from jaxgan.parallel import BATCH, REPLICATED
+from jaxgan.parallel import BATCH, REPLICATED, STEP_BATCHES
 from jaxgan.reporting import Reporter, summary_line
 from jaxgan.state import update_ema
 
@@ -68,6 +70,9 @@ class Trainer:
         self.config, self.changes = _resumed_config(config, self.workdir, self.start_step)
         self.is_chief = jax.process_index() == 0
         self.recipe = recipes.build(self.config)
+        if self.config.steps_per_dispatch > 1 and self.recipe.update(1) is None:
+            raise ConfigError(f"config.steps_per_dispatch={self.config.steps_per_dispatch}: recipe {self.config.recipe} "
+                              f"needs the host between the updates of each step (one step per dispatch); set it to 1")
         frozen = {name: net.load() for name, net in self.recipe.frozen_networks().items()}
         self.scorer = self._make_scorer(self.config)
         created = not self.workdir.exists()
@@ -98,7 +103,9 @@ class Trainer:
             self._resume()
         if self.is_chief:
             config_lib.save_json(config, self.workdir / "config.json")
-        self.step_fn = self.recipe.make_step(self.mesh, jax.device_put(frozen, parallel.replicated(self.mesh)))
+        self.frozen = jax.device_put(frozen, parallel.replicated(self.mesh))
+        self.step_fn = self.recipe.make_step(self.mesh, self.frozen)
+        self._loops: dict[tuple[Any, int], Any] = {}      # (update, steps) -> its jitted loop
         self.average = None
         if config.ema_decay:
             self.average = parallel.jit_sharded(functools.partial(update_ema, decay=float(config.ema_decay)),
@@ -160,8 +167,7 @@ class Trainer:
         of the next batch of the input stream, or on ``local`` (a benchmark's in-memory batch); returns its
         metrics as device arrays (reading them waits for the device)."""
         if local is None:
-            local = self._pending if self._pending is not None else next(self.batches)
-            self._pending = None
+            local = self._next_local()
         self.step_number += 1
         with jax.set_mesh(self.mesh):
             self.state, self.host, metrics = self.step_fn(self.step_number, self.state, self._global(local),
@@ -169,6 +175,69 @@ class Trainer:
             if self.average is not None:
                 self.state = self.average(self.state)
         return metrics
+
+    def _next_local(self) -> dict[str, np.ndarray]:
+        local = self._pending if self._pending is not None else next(self.batches)
+        self._pending = None
+        return local
+
+    def dispatch_length(self) -> int:
+        """How many steps the next dispatch runs: up to ``steps_per_dispatch``, ending at the next step
+        the host has work at (log, samples, checkpoint, evaluation, milestone, the end), all of one update."""
+        cfg, step = self.config, self.step_number
+        every = [cfg.log_every, cfg.sample_every, cfg.checkpoint_every] + ([cfg.eval_every] if cfg.evaluate else [])
+        ends = [step + e - step % e for e in every if e] + [cfg.num_steps]
+        ends += [m for m in self.recipe.milestones if m > step]
+        length = max(1, min(int(cfg.steps_per_dispatch), min(ends) - step))
+        first = self.recipe.update(step + 1)
+        while length > 1 and self.recipe.update(step + length) != first:
+            length -= 1
+        return length
+
+    def advance(self, steps: int, acc: dict[str, Any] | None) -> dict[str, Any]:
+        """Runs the next ``steps`` steps (one dispatch) and adds their metrics to ``acc`` (None: start a
+        log interval's sums)."""
+        if steps == 1:
+            metrics = self.step()
+            acc = acc if acc is not None else _empty_acc(metrics)
+            return self.accumulate(acc, metrics, jnp.int32(self.step_number))
+        update = self.recipe.update(self.step_number + 1)
+        if (update, steps) not in self._loops:
+            self._loops[update, steps] = self._step_loop(update, steps)
+        batches = [self._next_local() for _ in range(steps)]
+        if acc is None:
+            rows = {k: jax.ShapeDtypeStruct((v.shape[0] * jax.process_count(),) + v.shape[1:], v.dtype)
+                    for k, v in batches[0].items()}
+            acc = _empty_acc(jax.eval_shape(update, self.state, rows, self.frozen)[1])
+        stacked = parallel.global_batch({k: np.stack([b[k] for b in batches]) for k in batches[0]}, self.mesh,
+                                        STEP_BATCHES)
+        with jax.set_mesh(self.mesh):
+            self.state, acc = self._loops[update, steps](self.state, stacked, self.frozen, acc,
+                                                         jnp.int32(self.step_number + 1))
+        self.step_number += steps
+        return acc
+
+    def _step_loop(self, update: Any, steps: int) -> Any:
+        """``steps`` consecutive steps of ``update`` as one jitted `lax.scan` over their stacked batches,
+        with the moving average and `_accumulate` of each step inside. Unrolled on CPU, where XLA runs a
+        loop body's convolutions and matrix products far slower than the same code outside a loop
+        (DCGAN at 32x32, batch 64: 2.0 s/step in a 4-step loop, 0.11 s unrolled or one step per dispatch)."""
+        decay = float(self.config.ema_decay)
+        unroll = self.mesh.devices.flat[0].platform == "cpu"
+
+        def loop(state: Any, batches: Any, frozen: Any, acc: Any, first: jax.Array) -> tuple[Any, Any]:
+            def one(carry: Any, xs: Any) -> tuple[Any, None]:
+                (state, acc), (batch, number) = carry, xs
+                state, metrics = update(state, batch, frozen)
+                if decay:
+                    state = update_ema(state, decay=decay)
+                return (state, _accumulate(acc, metrics, number)), None
+
+            numbers = first + jnp.arange(steps, dtype=jnp.int32)
+            return jax.lax.scan(one, (state, acc), (batches, numbers), unroll=unroll)[0]
+
+        return parallel.jit_sharded(loop, self.mesh, (REPLICATED, STEP_BATCHES, REPLICATED, REPLICATED, REPLICATED),
+                                    (REPLICATED, REPLICATED), donate_argnums=(0, 3))
 
     def sample_grid(self) -> np.ndarray:
         """The fixed sample inputs through the current generator(s) (numpy, [-1, 1])."""
@@ -203,10 +272,10 @@ class Trainer:
         stop = _StopRequests(reporter)
         try:
             while self.step_number < cfg.num_steps:
-                metrics = self.step()
+                steps = self.dispatch_length()
+                acc = self.advance(steps, acc)
                 step = self.step_number
-                acc = self.accumulate(acc if acc is not None else _empty_acc(metrics), metrics, jnp.int32(step))
-                reporter.advance()
+                reporter.advance(steps)
                 last = step == cfg.num_steps
                 if step % cfg.log_every == 0 or last or step % cfg.checkpoint_every == 0:
                     values = self._drain(acc, step, last_saved)

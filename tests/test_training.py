@@ -98,3 +98,43 @@ def test_the_generator_average_follows_its_formula_and_is_what_samples_and_infer
         np.testing.assert_array_equal(averaged, loaded)
     assert any(not np.array_equal(a, b) for a, b in zip(jax.tree.leaves(final.ema),
                                                         jax.tree.leaves({"G": final.nets["G"].variables})))
+
+
+def test_several_steps_per_dispatch_train_as_one_step_per_dispatch(tiny, tmp_path, monkeypatch):
+    """Runs of up to 3 steps in one device loop (moving average and metric sums inside) end at each log
+    step and give the same logged losses and weights as one step per dispatch."""
+    import json
+    runs, lengths = {}, []
+    advance = Trainer.advance
+    monkeypatch.setattr(Trainer, "advance", lambda self, steps, acc: lengths.append(steps) or advance(self, steps, acc))
+    for k in (1, 3):
+        config = tiny("gan", num_steps=7, log_every=4, checkpoint_every=4, ema_decay=0.9, steps_per_dispatch=k)
+        trainer = Trainer(config, tmp_path / str(k))
+        trainer.fit()
+        logged = [json.loads(line) for line in (tmp_path / str(k) / "metrics.jsonl").read_text().splitlines()]
+        runs[k] = (jax.device_get(trainer.state), logged)
+    assert lengths == [1] * 7 + [3, 1, 3]
+    (one, one_log), (three, three_log) = runs[1], runs[3]
+    assert int(three.step) == 7 and [r["step"] for r in three_log] == [r["step"] for r in one_log] == [4, 7]
+    for a, b in zip(one_log, three_log):
+        np.testing.assert_allclose(a["train/d_loss"], b["train/d_loss"], rtol=1e-5)
+        np.testing.assert_allclose(a["train/g_loss"], b["train/g_loss"], rtol=1e-5)
+    for a, b in zip(jax.tree.leaves((one.nets, one.ema)), jax.tree.leaves((three.nets, three.ema))):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_dispatches_end_at_a_phase_change_and_recipes_needing_the_host_refuse_them(tiny_sr, tiny_i2i, tmp_path):
+    from types import SimpleNamespace
+
+    from jaxgan import recipes
+    from jaxgan.errors import ConfigError
+    config = tiny_sr(pretrain_steps=3, num_steps=10, log_every=100, steps_per_dispatch=4)
+    recipe = recipes.build(config)
+    ends = []
+    for step in (0, 3, 7):
+        ends.append(step + Trainer.dispatch_length(SimpleNamespace(config=config, step_number=step, recipe=recipe)))
+    assert ends == [3, 7, 10]
+    assert recipe.update(3) == recipe.pretrain_step and recipe.update(4) == recipe.gan_step
+    with pytest.raises(ConfigError, match="steps_per_dispatch=2: recipe cyclegan needs the host"):
+        Trainer(tiny_i2i("cyclegan", batch_size=8, steps_per_dispatch=2), tmp_path / "c")
+    assert not (tmp_path / "c").exists()

@@ -7,9 +7,13 @@ A recipe is built from the config and provides:
   trainer holds it, hands it to every iteration and checkpoints it per host;
 - ``frozen_networks()``: fixed feature networks (VGG19...) the trainer loads once and passes to every
   update as ``frozen``;
-- ``make_step(mesh, frozen) -> Step``: the per-iteration function. The trainer calls it with the step
-  number it is running (1-based); a phase or a host-side RNG is a pure function of that number. The
-  default jits `train_step` (the pure update of one iteration) through `parallel.jit_sharded`;
+- ``update(step_number)``: the pure update (every D and G update of one iteration) that step runs, by
+  default `train_step`; a phase is a function of the (1-based) step number (SRGAN). The trainer may run
+  several consecutive steps of one update in one dispatch (``steps_per_dispatch``);
+- ``make_step(mesh, frozen) -> Step``: the per-iteration function the trainer calls with the step
+  number it is running. The default jits each step's `update` through `parallel.jit_sharded`; a recipe
+  whose iteration needs the host (CycleGAN's image pools, with a host-side RNG that is a function of the
+  step number) overrides it and returns None from `update`;
 - ``generator_spec`` + ``predict(variables, inputs, **choices)``: what the generator consumes and its
   one inference function (infer.py, evaluation and sample grids all go through it); ``check_choice``
   vets a choice's value before anything runs;
@@ -36,10 +40,12 @@ from jaxgan.errors import ConfigError
 from jaxgan.parallel import BATCH, REPLICATED
 from jaxgan.state import Batch, HostState, Metrics, NetState, TrainState, init_net, new_state, with_ema
 
+#: ``update(state, batch, frozen) -> (state, metrics)``: every D and G update of one iteration, pure
+Update = Callable[[TrainState, Batch, dict[str, Any]], tuple[TrainState, Metrics]]
 #: ``step(step_number, state, batch, host) -> (state, host, metrics)``
 Step = Callable[[int, TrainState, Batch, HostState], tuple[TrainState, HostState, Metrics]]
 __all__ = ["Batch", "FrozenNetwork", "GeneratorSpec", "HostState", "Metrics", "NetState", "Recipe", "Step",
-           "TrainState", "init_net", "model_options", "new_state"]
+           "TrainState", "Update", "init_net", "model_options", "new_state"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,18 +145,27 @@ class Recipe:
         return {}
 
     def train_step(self, state: TrainState, batch: Batch, frozen: dict[str, Any]) -> tuple[TrainState, Metrics]:
-        """Every D and G update of one iteration, pure (the default `make_step` jits it)."""
+        """Every D and G update of one iteration, pure (the default `update` of every step)."""
         raise NotImplementedError
 
+    def update(self, step_number: int) -> Update | None:
+        """The pure update step ``step_number`` (1-based) runs; None where an iteration needs the host
+        (then only the recipe's own `make_step` can run it, one step per dispatch)."""
+        del step_number
+        return self.train_step
+
     def make_step(self, mesh: jax.sharding.Mesh, frozen: dict[str, Any]) -> Step:
-        """The per-iteration function the trainer calls; by default the jitted `train_step`."""
-        update = parallel.jit_sharded(self.train_step, mesh, (REPLICATED, BATCH, REPLICATED),
-                                      (REPLICATED, REPLICATED), donate_argnums=0)
+        """The per-iteration function the trainer calls: each step's jitted `update` (a phase's update
+        compiles when first reached)."""
+        compiled: dict[Update, Callable[..., Any]] = {}
 
         def step(step_number: int, state: TrainState, batch: Batch, host: HostState
                  ) -> tuple[TrainState, HostState, Metrics]:
-            del step_number
-            state, metrics = update(state, batch, frozen)
+            update = self.update(step_number)
+            if update not in compiled:
+                compiled[update] = parallel.jit_sharded(update, mesh, (REPLICATED, BATCH, REPLICATED),
+                                                        (REPLICATED, REPLICATED), donate_argnums=0)
+            state, metrics = compiled[update](state, batch, frozen)
             return state, host, metrics
 
         return step

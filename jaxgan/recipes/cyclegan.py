@@ -119,6 +119,10 @@ class CycleGAN(Recipe):
         metrics["d_fake"] = 0.5 * (metrics["d_A_fake"] + metrics["d_B_fake"])
         return state.replace(step=state.step + 1, nets=nets), metrics
 
+    def update(self, step_number: int) -> None:
+        """None: an iteration passes G's fakes through this host's image pools (`make_step`)."""
+        return None
+
     def make_step(self, mesh: jax.sharding.Mesh, frozen: dict[str, Any]) -> Step:
         """Jitted G update -> this host's image pools -> jitted D update."""
         g_step = parallel.jit_sharded(self.generator_step, mesh, (REPLICATED, BATCH, REPLICATED),

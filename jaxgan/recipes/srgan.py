@@ -23,7 +23,7 @@ import ml_collections
 import numpy as np
 import optax
 
-from jaxgan import adversarial, models, parallel, tiling
+from jaxgan import adversarial, models, tiling
 from jaxgan.data import augment
 from jaxgan.data.images import centre_crop
 from jaxgan.data.pipeline import DataSpec
@@ -32,9 +32,8 @@ from jaxgan.metrics import image_quality
 from jaxgan.metrics.run_scores import ScoringSet
 from jaxgan.models import vgg
 from jaxgan.optim import extensions_of, learning_rate, make_optimizer, run_optimizer
-from jaxgan.parallel import BATCH, REPLICATED
-from jaxgan.recipes.base import (Batch, FrozenNetwork, GeneratorSpec, HostState, Metrics, Recipe, Step, TrainState,
-                                 init_net, model_options, new_state)
+from jaxgan.recipes.base import (Batch, FrozenNetwork, GeneratorSpec, Metrics, Recipe, TrainState, Update, init_net,
+                                 model_options, new_state)
 
 CONTENT_LOSSES = ("mse", "vgg22", "vgg54")
 VGG_RESCALE = 1.0 / 12.75
@@ -167,18 +166,9 @@ class SRGAN(Recipe):
                               f"(see the README), or use --config.content_loss=mse")
         return {"vgg": FrozenNetwork(self.vgg, lambda: vgg.load_vgg19_h5(self.config.vgg_weights, self.vgg.layer))}
 
-    def make_step(self, mesh: jax.sharding.Mesh, frozen: dict[str, Any]) -> Step:
-        """Phase 1 or phase 2, a function of the step number (each phase compiles only when reached)."""
-        specs = dict(in_specs=(REPLICATED, BATCH, REPLICATED), out_specs=(REPLICATED, REPLICATED), donate_argnums=0)
-        phases = (parallel.jit_sharded(self.pretrain_step, mesh, **specs),
-                  parallel.jit_sharded(self.gan_step, mesh, **specs))
-
-        def step(step_number: int, state: TrainState, batch: Batch, host: HostState
-                 ) -> tuple[TrainState, HostState, Metrics]:
-            state, metrics = phases[step_number > self.pretrain_steps](state, batch, frozen)
-            return state, host, metrics
-
-        return step
+    def update(self, step_number: int) -> Update:
+        """Phase 1 (the pixel MSE) up to ``pretrain_steps``, then phase 2 (the GAN)."""
+        return self.gan_step if step_number > self.pretrain_steps else self.pretrain_step
 
     # ---------------------------------------------------------------------------------- generation
     def predict(self, variables: dict[str, Any], inputs: jax.Array, **choices: str) -> jax.Array:
