@@ -59,14 +59,15 @@ def measure(recipe: str, steps: int, warmup: int, batch: int | None, size: int |
                 trainer.step()
             wait()
             stream = _timed(trainer.step, steps, wait)
+            dispatched = None
+            if per_dispatch > 1 and trainer.recipe.update(1) is not None:
+                for _ in range(max(warmup, 3)):                           # the first compiles
+                    advance(per_dispatch)
+                wait()
+                dispatched = _timed(lambda: advance(per_dispatch), max(1, steps // per_dispatch), wait) / per_dispatch
             fixed = next(trainer.batches)
             memory = _timed(lambda: trainer.step(fixed), steps, wait)
             alone = _timed(lambda: next(trainer.batches), steps, lambda: None)
-            dispatched = None
-            if per_dispatch > 1 and trainer.recipe.update(1) is not None:
-                advance(per_dispatch)                                     # compiles
-                wait()
-                dispatched = _timed(lambda: advance(per_dispatch), max(1, steps // per_dispatch), wait) / per_dispatch
         finally:
             trainer.close()
     return {"recipe": recipe, "image_size": config.image_size, "batch": config.batch_size,
