@@ -129,6 +129,19 @@ def test_the_embedded_digits_are_scikit_learns_read_without_importing_it():
     np.testing.assert_array_equal(labels, reference.target)
 
 
+def test_an_embedded_set_is_built_once_and_no_caller_can_change_the_kept_copy():
+    from jaxgan.data import embedded
+
+    first, again = (embedded.load_captioned("coloured_digits", "test", 8) for _ in range(2))
+    assert again["image"] is first["image"] and again is not first and again["captions"] is not first["captions"]
+    with pytest.raises(ValueError, match="read-only"):
+        first["image"][0] = 0
+    first["captions"].clear()                        # the caller's own container
+    first["image"] = None
+    fresh = embedded.load_captioned("coloured_digits", "test", 8)
+    assert len(fresh["captions"]) == 297 and fresh["image"].shape == (297, 8, 8, 3)
+
+
 def test_unprepared_tfds_dataset_says_how_to_prepare(tiny, tmp_path):
     config = tiny("dcgan", **{"data.source": "tfds", "data.name": "mnist", "data.data_dir": str(tmp_path)})
     with pytest.raises(DataError, match="not prepared.*tfds build mnist"):
