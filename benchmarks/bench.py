@@ -294,10 +294,10 @@ def bench_torch(name: str, args, size: int, batch: int, compiled: bool = False) 
         return None
     cmd = [sys.executable, str(args.torch_reference), "--model", TORCH_MODEL.get(name, name), "--size", str(size),
            "--batch", str(batch), "--steps", str(args.steps), "--warmup", str(args.warmup)]
-    row = _last_json(cmd + (["--compile"] if compiled else []))
+    row = _last_json(cmd + (["--compile"] if compiled else []), deadline=args.deadline)
     if name == "srgan" and not compiled and args.torch_reference == TORCH_REFERENCE:
         row["upscale_mp_s"] = _last_json(cmd[:2] + ["--upscale-tile", str(UPSCALE_TILE), "--steps", str(args.steps),
-                                                    "--warmup", str(args.warmup)])["upscale_mp_s"]
+                                                    "--warmup", str(args.warmup)], deadline=args.deadline)["upscale_mp_s"]
     return row
 
 
@@ -313,25 +313,38 @@ def _jax_row(name: str, args, num_devices: int | None = None) -> dict:
         cmd += ["--num-devices", str(num_devices)]
     for flag, value in (("--size", args.size), ("--batch", batch)):
         cmd += [flag, str(value)] if value else []
-    return _last_json(cmd, num_devices)
+    return _last_json(cmd, num_devices, args.deadline)
 
 
 @functools.lru_cache(maxsize=None)
-def _peak(dtype: str) -> float:
+def _peak(dtype: str, deadline: float | None) -> float:
     """`matmul_peak_tflops` measured once per dtype, in a process of its own (this one keeps the
     accelerator free for the models' processes), for every row's MFU."""
-    return round(_last_json([sys.executable, __file__, "--matmul-peak", "--dtype", dtype])["peak_tflop_s"], 3)
+    return round(_last_json([sys.executable, __file__, "--matmul-peak", "--dtype", dtype],
+                            deadline=deadline)["peak_tflop_s"], 3)
 
 
-def _last_json(cmd: list[str], host_devices: int | None = None) -> dict:
-    """The last line a benchmark process prints, as JSON; its error output where it fails. With
-    ``host_devices``, the process's CPU backend has that many devices (used where the CPU is the device)."""
+class RowFailed(Exception):
+    """A benchmark process failed, or ran past ``--time-limit`` (the message says which, in one line
+    plus the process's error output)."""
+
+
+def _last_json(cmd: list[str], host_devices: int | None = None, deadline: float | None = None) -> dict:
+    """The last line a benchmark process prints, as JSON; a `RowFailed` with its error output where it
+    fails or outlasts ``deadline`` (a `time.monotonic` instant). With ``host_devices``, the process's CPU
+    backend has that many devices (used where the CPU is the device)."""
     env = dict(os.environ)
     if host_devices:
         env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={host_devices}".strip()
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    left = None if deadline is None else deadline - time.monotonic()
+    if left is not None and left <= 0:
+        raise RowFailed(f"{' '.join(cmd[1:5])}: not started, --time-limit ran out")
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=left)
+    except subprocess.TimeoutExpired:
+        raise RowFailed(f"{' '.join(cmd[1:5])}: stopped, --time-limit ran out") from None
     if done.returncode:
-        sys.exit(f"{' '.join(cmd[1:3])} failed:\n{done.stderr[-3000:]}")
+        raise RowFailed(f"{' '.join(cmd[1:5])} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -359,10 +372,14 @@ def main() -> None:
     p.add_argument("--fid-images", type=int, default=10_000, help="--model fid: images in each of the two sets")
     p.add_argument("--devices", type=int, nargs="+", default=None, metavar="N",
                    help="weak scaling: each model on the first N devices, --batch images per device")
+    p.add_argument("--time-limit", type=float, default=None, metavar="S",
+                   help="stop starting rows after S seconds (a row that runs past it is stopped); the table "
+                        "holds the rows done, and each row skipped or failed is one line")
     p.add_argument("--num-devices", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--jax-row", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--matmul-peak", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
+    args.deadline = time.monotonic() + args.time_limit if args.time_limit else None
     rows = []
     if "fid" in args.model:
         fid = bench_fid(args)
@@ -386,21 +403,33 @@ def main() -> None:
         rows = []
         for name in names:
             for n in args.devices:
-                rows.append(_jax_row(name, args, n))
+                try:
+                    rows.append(_jax_row(name, args, n))
+                except RowFailed as e:
+                    print(f"skipped {name} on {n} device(s): {e}", flush=True)
+                    continue
                 print(json.dumps(rows[-1]), flush=True)
         print_scaling(rows)
         return
     compiled = args.torch_compile == "on" or (args.torch_compile == "auto" and not args.no_torch and _torch_has_cuda())
     for name in names:
-        ours = _jax_row(name, args)
-        if "tflop_s" in ours:
-            ours["peak_tflop_s"] = _peak(ours["dtype"])
-            ours["mfu"] = round(ours["tflop_s"] / (ours["peak_tflop_s"] * ours["num_devices"]), 3)
+        try:
+            ours = _jax_row(name, args)
+            if "tflop_s" in ours:
+                ours["peak_tflop_s"] = _peak(ours["dtype"], args.deadline)
+                ours["mfu"] = round(ours["tflop_s"] / (ours["peak_tflop_s"] * ours["num_devices"]), 3)
+        except RowFailed as e:
+            print(f"skipped {name}: {e}", flush=True)
+            continue
         print(json.dumps(ours), flush=True)
         refs = {}
         if name != "inception":
             for mode in ("eager", "compile") if compiled else ("eager",):
-                refs[mode] = bench_torch(name, args, ours["size"], ours["batch"], compiled=mode == "compile")
+                try:
+                    refs[mode] = bench_torch(name, args, ours["size"], ours["batch"], compiled=mode == "compile")
+                except RowFailed as e:
+                    print(f"no torch {mode} figure for {name}: {e}", flush=True)
+                    refs[mode] = None
                 if refs[mode]:
                     print(json.dumps(refs[mode]), flush=True)
         rows.append((ours, refs))

@@ -21,19 +21,21 @@ def base_config() -> ml_collections.ConfigDict:
     c.image_size = 32
 
     c.data = ml_collections.ConfigDict()
-    c.data.source = "digits"     # a registered source (jaxgan/data/registry.py): digits | faces | folder | tfds ...
+    c.data.source = "digits"     # a registered source (jaxgan/data/registry.py): digits | faces | folder | prepared | tfds ...
     c.data.name = ""             # TFDS name, e.g. mnist, cifar10, celeb_a
     c.data.split = "train"
     c.data.eval_split = "test"
     c.data.data_dir = ""         # TFDS data_dir ('' = TFDS default)
     c.data.download = False      # let TFDS download and prepare a missing data set
-    c.data.path = ""             # image folder for source=folder
+    c.data.path = ""             # image folder for source=folder, prepared set for source=prepared
     c.data.channels = 1          # 1 (grayscale) or 3 (RGB); inputs are converted
     c.data.resize = "crop"       # crop (shorter side + centre crop) | stretch | none (own size: crops of it)
     c.data.layout = ""           # "": the source's default; single | side_by_side | two_folders | unpaired | hr | lr_hr
     c.data.load_size = 0         # > image_size: load at this size, then random-crop (pix2pix jitter)
     c.data.random_flip = False
     c.data.shuffle_buffer = 10_000
+    c.data.index_cache = "auto"  # folder header index: auto (~/.cache/jaxgan/folders) | '' (off) | a folder
+    c.data.service = ""          # a tf.data service dispatcher HOST:PORT: input made by its workers
 
     c.model = ml_collections.ConfigDict()
     c.model.dtype = "auto"       # compute dtype: auto = bfloat16 on GPU/TPU, float32 on CPU; params stay float32

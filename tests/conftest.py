@@ -15,6 +15,7 @@ os.environ.setdefault("JAX_NUM_CPU_DEVICES", "8")
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(CACHE))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("JAXGAN_CACHE_DIR", str(ROOT / ".pytest_cache" / "jaxgan"))      # folder indexes
 # Tests are dominated by compiling many small programs: LLVM's -O0 halves compile time (threefry init
 # code especially) and the tiny steps barely notice.
 os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")

@@ -1,5 +1,6 @@
 """The benchmark's FLOP count: XLA's cost analysis of exactly the functions one step runs."""
 import importlib.util
+import os
 from pathlib import Path
 
 import jax
@@ -74,3 +75,39 @@ def test_the_command_prints_a_table_row_with_mfu_from_a_process_per_model():
     row = next(line for line in done.stdout.splitlines() if line.startswith("| dcgan |")).split("|")
     assert row[4].strip() == "float32" and 0 < float(row[10]) < 1.5      # MFU over the measured matmul peak
     assert "measured large-matmul speed: float32" in done.stdout
+
+
+def _device_check():
+    spec = importlib.util.spec_from_file_location("device_check", ROOT / "benchmarks" / "device_check.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_device_check_names_the_wheel_to_carry_and_checks_jax_names_against_a_wheel(tmp_path, monkeypatch):
+    import zipfile
+
+    check = _device_check()
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ml_collections" else real(name, *a))
+    assert check.missing_packages() == ["missing package ml_collections: carry the wheel ml-collections==1.1.0 (see "
+                                        "the device tool's README)"]
+    monkeypatch.undo()
+    wheel = tmp_path / "jax-0-py3-none-any.whl"            # a jax whose `jax.jit` exists and nothing else does
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("jax/__init__.py", "from jax._src.api import jit\nimport jax.numpy as numpy\n")
+        archive.writestr("jax/numpy/__init__.py", "def zeros(): pass\n")
+    absent = check.api_check(wheel)
+    assert "jax.jit" not in absent and "jax.numpy.zeros" not in absent
+    assert "jax.device_put" in absent and "jax.random.PRNGKey" in absent
+
+
+@pytest.mark.skipif(not os.environ.get("JAXGAN_SLOW_TESTS"), reason="about a minute; JAXGAN_SLOW_TESTS=1 runs it")
+def test_the_device_check_runs_every_part_quickly_on_cpu():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "device_check.py"), "--quick"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("| dcgan | 16 | 4 |") == 2 and "| dcgan | cpu | 2 | 8 |" in done.stdout

@@ -84,11 +84,13 @@ def test_whole_batch_decoding_equals_decoding_each_example(tiny_i2i, recipe, mon
 def test_index_stream_visits_every_example_once_per_epoch_and_resumes_mid_epoch():
     from jaxgan.data.sources import IndexSource
 
-    source = IndexSource()
-    source.num = 7
+    source = IndexSource(7)
 
     def take(start, n, size=1):
-        positions, indices = zip(*source.batches(3, start, size).take(n // size).as_numpy_iterator())
+        """n positions from ``start`` on, in batches of ``size``."""
+        batches = source.batches(3, 0, size, start, size).take(n // size).as_numpy_iterator()
+        numbers, positions, indices = zip(*batches)
+        assert list(numbers) == list(range(n // size))
         return np.concatenate(positions), np.concatenate(indices)
 
     positions, indices = take(0, 21)

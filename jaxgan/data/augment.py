@@ -5,9 +5,31 @@ of the run's seed and the example's stream position, so resume is exact) and ret
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from jaxgan.data.tf_host import tensorflow
+
+
+@dataclasses.dataclass(frozen=True)
+class Window:
+    """The random crop an augmentation cuts from images at their own size, shared by every image field of
+    an example: ``side`` pixels of field ``grid``'s image (each field of ``scales`` at that many times
+    its pixels), its top and left offsets drawn with the example's seed plus ``seeds``. A recipe declares
+    it (`pipeline.DataSpec.window`) so that a source can read just that region (a prepared set's tile)."""
+
+    grid: str
+    side: int
+    seeds: tuple[int, int]
+    scales: tuple[tuple[str, int], ...]
+
+    def offsets(self, height: Any, width: Any, seed: Any) -> tuple[Any, Any]:
+        """``(top, left)`` of the window in an image of ``height`` x ``width`` grid pixels, at least
+        ``side`` each."""
+        tf = tensorflow()
+        top = tf.random.stateless_uniform((), seed=seed + self.seeds[0], maxval=height - self.side + 1, dtype=tf.int32)
+        left = tf.random.stateless_uniform((), seed=seed + self.seeds[1], maxval=width - self.side + 1, dtype=tf.int32)
+        return top, left
 
 
 def enlarged_to(image: Any, size: int) -> Any:
@@ -23,20 +45,24 @@ def enlarged_to(image: Any, size: int) -> Any:
                    lambda: image)
 
 
+def crop_window(image_fields: tuple[str, ...], size: int) -> Window:
+    """`crop_and_flip`'s crop of images at their own size."""
+    return Window(image_fields[0], size, (0, 2), tuple((k, 1) for k in image_fields))
+
+
 def crop_and_flip(example: dict[str, Any], seed: Any, *, image_fields: tuple[str, ...], size: int,
                   flip: bool) -> dict[str, Any]:
     """The same random crop to ``size`` (and horizontal flip) for every image of an example: pix2pix's
     jitter (load at ``load_size``, crop ``size``), or, for images at their own size, a crop anywhere
-    (an image smaller than the crop is enlarged first)."""
+    (`crop_window`; an image smaller than the crop is enlarged first)."""
     tf = tensorflow()
     out = dict(example)
     load = example[image_fields[0]].shape[0]
     if load is None:                                     # images at their own size
         for k in image_fields:
             out[k] = enlarged_to(out[k], size)
-        room = tf.shape(out[image_fields[0]])[:2] - size + 1
-        top = tf.random.stateless_uniform((), seed=seed, maxval=room[0], dtype=tf.int32)
-        left = tf.random.stateless_uniform((), seed=seed + 2, maxval=room[1], dtype=tf.int32)
+        shape = tf.shape(out[image_fields[0]])
+        top, left = crop_window(image_fields, size).offsets(shape[0], shape[1], seed)
         for k in image_fields:
             out[k] = tf.ensure_shape(out[k][top:top + size, left:left + size], (size, size, None))
     elif load > size:
@@ -51,10 +77,18 @@ def crop_and_flip(example: dict[str, Any], seed: Any, *, image_fields: tuple[str
     return out
 
 
+def sr_window(hr_size: int, scale: int, paired: bool) -> Window:
+    """`aligned_sr_crop`'s crop: on the HR image, or (given ``lr`` images) on the LR grid."""
+    if paired:
+        return Window("lr", hr_size // scale, (0, 1), (("lr", 1), ("hr", scale)))
+    return Window("hr", hr_size, (0, 1), (("hr", 1),))
+
+
 def aligned_sr_crop(example: dict[str, Any], seed: Any, *, hr_size: int, scale: int, augment: bool
                     ) -> dict[str, Any]:
-    """A random ``hr_size`` HR crop (and the aligned LR crop when ``lr`` is given), then, with
-    ``augment``, one of the 8 flips/rotations, the same for both. Too-small HR-only images are enlarged."""
+    """A random ``hr_size`` HR crop (`sr_window`; and the aligned LR crop when ``lr`` is given), then,
+    with ``augment``, one of the 8 flips/rotations, the same for both. Too-small HR-only images are
+    enlarged."""
     tf = tensorflow()
     hr, lr = example["hr"], example.get("lr")
     if lr is None:                    # crop anywhere; an image smaller than the crop is enlarged first
@@ -62,9 +96,8 @@ def aligned_sr_crop(example: dict[str, Any], seed: Any, *, hr_size: int, scale: 
         unit, grid, crop_on = 1, hr_size, hr
     else:                             # crop on the LR grid so the two crops stay aligned
         unit, grid, crop_on = scale, hr_size // scale, lr
-    room = tf.shape(crop_on)[:2] - grid + 1
-    top = tf.random.stateless_uniform((), seed=seed, maxval=room[0], dtype=tf.int32)
-    left = tf.random.stateless_uniform((), seed=seed + 1, maxval=room[1], dtype=tf.int32)
+    shape = tf.shape(crop_on)
+    top, left = sr_window(hr_size, scale, lr is not None).offsets(shape[0], shape[1], seed)
     out = {"hr": hr[top * unit:top * unit + hr_size, left * unit:left * unit + hr_size]}
     if lr is not None:
         out["lr"] = lr[top:top + grid, left:left + grid]

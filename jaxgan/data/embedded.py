@@ -5,7 +5,7 @@
 
 - ``grey2photo`` (paired, pix2pix): crops of scikit-image's colour photos, A = grayscale, B = colour.
 - ``photo2sketch`` (unpaired, CycleGAN): A = colour photo crops, B = edge sketches of other images.
-- ``photos`` (super-resolution): the colour photos at their own size (see `data.super_resolution`).
+- ``photos`` (super-resolution): the colour photos at their own size (layouts in `data.registry`).
 - ``digit_styles`` (domains, StarGAN): the digits drawn in four visually distinct styles, light strokes
   on dark grounds (grainy chalk on a green board, a magenta neon glow on black, thick gold on dark wood,
   thin pale strokes on a blueprint grid); each digit image appears in one style, and its digit is kept as

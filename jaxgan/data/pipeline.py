@@ -1,10 +1,17 @@
 """The training input pipeline: a deterministic, resumable, per-host tf.data stream of numpy batches.
 
-Every host walks the same global stream of examples (see `sources`), cuts it into global batches of
-``batch_size * examples_per_row`` examples, and decodes and augments only its own contiguous slice, in
-parallel, prefetched off the training step's critical path. The global batch is therefore the same for
-any number of hosts and devices, and resuming at step ``s`` restarts the stream at position
-``s * batch_size * examples_per_row``. Augmentation randomness is a function of (seed, position).
+Every host walks the same global stream of examples (see `sources`), cut into global batches of
+``batch_size * examples_per_row`` examples, and decodes and augments only its own contiguous slice: one
+tf.data map call per batch (its examples decoded and augmented in one TensorFlow loop, batches in
+parallel), prefetched off the training step's critical path. The global batch is therefore the same
+for any number of hosts and devices, and resuming at step ``s`` restarts the stream at global batch
+``s``. Augmentation randomness is a function of (seed, position).
+
+An example whose file turns out unreadable when it is read (damaged, deleted) does not stop training:
+`Batches` asks the source which example it was, the source replaces it by the next readable one from
+then on, and the stream restarts at the same batch; the file is named and counted (and listed in the
+workdir's ``skipped_files.txt``). With ``data.service`` the batches are made by tf.data service workers
+(`service`) and put back in order here.
 """
 from __future__ import annotations
 
@@ -16,7 +23,10 @@ from typing import Any, Callable, Iterator
 import ml_collections
 import numpy as np
 
-from jaxgan.data.registry import layout_of, make_source
+from jaxgan.data import service
+from jaxgan.data.augment import Window
+from jaxgan.data.registry import has_held_out, layout_of, make_source
+from jaxgan.data.sources import Source, read_errors
 from jaxgan.data.tf_host import as_written, tensorflow
 from jaxgan.errors import DataError
 
@@ -24,23 +34,25 @@ from jaxgan.errors import DataError
 @dataclasses.dataclass(frozen=True)
 class DataSpec:
     """What a recipe reads: the fields it needs, the side sources load images at for training and for
-    evaluation (0: each image at its own size), and its augmentation ``(example, seed) -> example``."""
+    evaluation (0: each image at its own size), its augmentation ``(example, seed) -> example``, and,
+    for images at their own size, the random crop that augmentation cuts (so a source can read just it)."""
 
     fields: tuple[str, ...]
     load_size: int
     eval_size: int
     augment: Callable[[dict[str, Any], Any], dict[str, Any]]
+    window: Window | None = None
 
 
 log = logging.getLogger(__name__)
 _reported: set[tuple[str, str]] = set()       # (data path, split) whose file problems were reported
 
 
-def _report_files(source: Any, config: ml_collections.ConfigDict, split: str, size: int,
+def _report_files(source: Source, config: ml_collections.ConfigDict, split: str, size: int,
                   report_dir: Path | None) -> None:
     """Warns once per split about unreadable files (naming a few; the full list goes to
     ``report_dir/skipped_files.txt``) and about images smaller than the training size (upscaled)."""
-    skipped, upscaled = getattr(source, "skipped", []), getattr(source, "upscaled", [])
+    skipped, upscaled = source.skipped, source.upscaled
     if (config.data.path, split) in _reported or not (skipped or upscaled):
         return
     _reported.add((config.data.path, split))
@@ -58,7 +70,7 @@ def _report_files(source: Any, config: ml_collections.ConfigDict, split: str, si
 
 
 def _checked_source(config: ml_collections.ConfigDict, spec: DataSpec, split: str, size: int,
-                    report_dir: Path | None = None) -> Any:
+                    report_dir: Path | None = None) -> Source:
     source = make_source(config, split, size)
     _report_files(source, config, split, size, report_dir)
     missing = [f for f in spec.fields if f not in source.fields]
@@ -81,52 +93,100 @@ def _to_float(tf: Any, image: Any, channels: int) -> Any:
     return tf.cast(image, tf.float32) / 127.5 - 1.0
 
 
+class Batches(Iterator[dict[str, np.ndarray]]):
+    """This host's batches in stream order, from ``build(number)`` (the tf.data stream from global batch
+    ``number`` on, yielding ``(number, batch)``): after a read error it finds the unreadable examples of
+    that batch through ``find_unreadable(number)``, reports them and rebuilds the stream there."""
+
+    def __init__(self, build: Callable[[int], Any], start: int, find_unreadable: Callable[[int], list[str]],
+                 report_dir: Path | None):
+        self._build, self._find, self._report_dir = build, find_unreadable, report_dir
+        self.number, self.found = start, 0
+        self._waiting: dict[int, dict[str, np.ndarray]] = {}
+        self._stream = self._build(start).as_numpy_iterator()
+
+    def __next__(self) -> dict[str, np.ndarray]:
+        while self.number not in self._waiting:
+            try:
+                number, batch = next(self._stream)
+            except read_errors() as e:
+                self._recover(e)
+                continue
+            if int(number) >= self.number:             # service workers deliver in any order
+                self._waiting[int(number)] = batch
+        batch = self._waiting.pop(self.number)
+        self.number += 1
+        return batch
+
+    def _recover(self, error: Exception) -> None:
+        found = self._find(self.number)
+        if not found:
+            message = (str(getattr(error, "message", error)).strip().splitlines() or [type(error).__name__])[0]
+            raise DataError(f"the input pipeline failed at step {self.number}: {message[:300]}") from None
+        self.found += len(found)
+        where = ""
+        if self._report_dir is not None:
+            with open(self._report_dir / "skipped_files.txt", "a") as f:
+                f.write("\n".join(found) + "\n")
+            where = f"; listed in {self._report_dir / 'skipped_files.txt'}"
+        log.warning("skipped %d unreadable example(s) at step %d, replaced by the next readable one: %s (%d found "
+                    "while training%s)", len(found), self.number, ", ".join(found[:3]), self.found, where)
+        self._waiting.clear()
+        self._stream = self._build(self.number).as_numpy_iterator()
+
+
 def train_batches(config: ml_collections.ConfigDict, spec: DataSpec, examples_per_row: int, start_step: int,
-                  process_index: int = 0, process_count: int = 1, report_dir: Path | None = None
-                  ) -> Iterator[dict[str, np.ndarray]]:
+                  process_index: int = 0, process_count: int = 1, report_dir: Path | None = None) -> Batches:
     """This host's share of each global training batch, from step ``start_step`` on, forever (file
-    problems reported into ``report_dir``, see `_report_files`)."""
+    problems reported into ``report_dir``, see `_report_files` and `Batches`)."""
     tf = tensorflow()
     data = config.data
     source = _checked_source(config, spec, data.split, spec.load_size, report_dir)
     per_step = config.batch_size * examples_per_row
     local = per_step // process_count
+    offset = process_index * local
     seed = int(config.seed)
+    rows = local // examples_per_row
+    shape = (rows, examples_per_row) if examples_per_row > 1 else (rows,)
 
-    ds = source.batches(seed, start_step * per_step, per_step)
-    ds = ds.map(as_written(lambda pos, raw: (pos[process_index * local:(process_index + 1) * local],
-                                             tf.nest.map_structure(lambda t: t[process_index * local:(process_index + 1) * local], raw))))
+    def example(ref: Any, position: Any) -> dict[str, Any]:
+        seed_pair = tf.stack([tf.constant(seed, tf.int64), position])
+        decoded = source.decode_window(ref, spec.window, seed_pair) if spec.window else source.decode(ref)
+        return spec.augment(decoded, seed_pair)
 
-    def floats(example: dict[str, Any]) -> dict[str, Any]:
-        return {k: _to_float(tf, v, data.channels) if source.fields[k] == "image" else v for k, v in example.items()}
+    def prepare(number: Any, positions: Any, refs: Any, ref_spec: Any) -> tuple[Any, dict[str, Any]]:
+        """A host's batch: every example decoded and augmented with its own seed, in one TF loop."""
+        if source.batched_decode:
+            decoded = source.decode_batch(refs)
+            one = lambda args: spec.augment(args[0], tf.stack([tf.constant(seed, tf.int64), args[1]]))  # noqa: E731
+            xs, single = (decoded, positions), ({k: tf.TensorSpec(v.shape[1:], v.dtype) for k, v in decoded.items()},)
+        else:
+            one = lambda args: example(*args)                  # noqa: E731
+            xs, single = (refs, positions), (ref_spec,)
+        signature = tf.function(one, autograph=False).get_concrete_function(
+            single + (tf.TensorSpec((), tf.int64),)).structured_outputs
+        examples = tf.map_fn(one, xs, parallel_iterations=1,
+                             fn_output_signature={k: tf.TensorSpec.from_tensor(v) for k, v in signature.items()})
+        floats = {k: _to_float(tf, v, data.channels) if source.fields[k] == "image" else v for k, v in examples.items()}
+        return number, {k: tf.reshape(v, tf.concat([shape, tf.shape(v)[1:]], 0)) for k, v in floats.items()}
 
-    def prepare(position: Any, raw: Any) -> dict[str, Any]:
-        return floats(spec.augment(source.decode(raw), tf.stack([tf.cast(seed, tf.int64), position])))
+    def build(number: int) -> Any:
+        ds = source.batches(seed, number, per_step, offset, local)
+        ref_spec = tf.nest.map_structure(lambda s: tf.TensorSpec(s.shape[1:], s.dtype), ds.element_spec[2])
+        ds = ds.map(as_written(lambda n, p, r: prepare(n, p, r, ref_spec)), num_parallel_calls=tf.data.AUTOTUNE,
+                    deterministic=True)
+        options = tf.data.Options()
+        options.deterministic = True
+        ds = ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+        if data.get("service"):
+            ds = service.distribute(ds, data.service, f"{config.recipe}-{seed}-host{process_index}-from{number}")
+        return ds
 
-    def prepare_all(positions: Any, raw: Any) -> dict[str, Any]:
-        """`prepare` for a whole slice of fixed-size examples: one decode, each example augmented with its
-        own seed (the same values as `prepare`, with per-batch instead of per-example tf.data overhead)."""
-        seeds = tf.stack([tf.fill(tf.shape(positions), tf.cast(seed, tf.int64)), positions], axis=1)
-        decoded = source.decode(raw)
-        one = ({k: tf.TensorSpec(v.shape[1:], v.dtype) for k, v in decoded.items()}, tf.TensorSpec((2,), tf.int64))
-        augmented = tf.function(spec.augment, autograph=False).get_concrete_function(*one).structured_outputs
-        examples = tf.map_fn(lambda args: spec.augment(*args), (decoded, seeds),
-                             fn_output_signature={k: tf.TensorSpec.from_tensor(v) for k, v in augmented.items()})
-        rows = local // examples_per_row
-        shape = (rows, examples_per_row) if examples_per_row > 1 else (rows,)
-        return {k: tf.reshape(v, tf.concat([shape, tf.shape(v)[1:]], 0)) for k, v in floats(examples).items()}
+    def find_unreadable(number: int) -> list[str]:
+        refs = next(source.batches(seed, number, per_step, offset, local).take(1).as_numpy_iterator())[2]
+        return source.find_unreadable(refs)
 
-    if source.batched_decode:
-        ds = ds.map(as_written(prepare_all), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    else:
-        ds = ds.unbatch().map(as_written(prepare), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        if examples_per_row > 1:
-            ds = ds.batch(examples_per_row, drop_remainder=True)
-        ds = ds.batch(local // examples_per_row, drop_remainder=True)
-    options = tf.data.Options()
-    options.deterministic = True
-    ds = ds.with_options(options).prefetch(tf.data.AUTOTUNE)
-    return ds.as_numpy_iterator()
+    return Batches(build, start_step, find_unreadable, report_dir)
 
 
 def eval_arrays(config: ml_collections.ConfigDict, spec: DataSpec, split: str, limit: int = 2000
@@ -134,8 +194,8 @@ def eval_arrays(config: ml_collections.ConfigDict, spec: DataSpec, split: str, l
     """Up to ``limit`` real examples of ``split``, or None where none exist: images as float arrays in
     [-1, 1] (lists of arrays when sizes differ, e.g. whole held-out images), other fields in their own dtype."""
     data = config.data
-    if data.source == "folder" and layout_of(data) == "single":
-        return None                      # a plain folder has no held-out split
+    if not has_held_out(data):
+        return None                      # e.g. a plain folder: no held-out split, and no evaluation
     tf = tensorflow()
     try:
         source = _checked_source(config, spec, split, spec.eval_size)

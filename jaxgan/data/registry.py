@@ -19,18 +19,16 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import ml_collections
 import numpy as np
 
 from jaxgan import text
-from jaxgan.data import embedded, super_resolution
+from jaxgan.data import embedded, folders, prepared
 from jaxgan.data.captions import read_captioned, read_embeddings
-from jaxgan.data.images import find_images
-from jaxgan.data.sources import (ArraySource, FolderSource, ImageListSource, TFDSSource, UnpairedSource,
-                                 tfds_builder)
+from jaxgan.data.sources import ArraySource, FolderSource, ImageListSource, UnpairedSource
+from jaxgan.data.tfds import TFDSSource, tfds_builder
 from jaxgan.errors import DataError
 
 LAYOUTS = ("single", "paired", "side_by_side", "two_folders", "unpaired", "hr", "lr_hr", "domains", "attributes",
@@ -50,18 +48,25 @@ class Registered:
     build: Builder
     domains: DomainLister | None = None
     captions: CaptionLister | None = None
+    #: ``vocabulary(config)``: the words a source's captions are already encoded with (a prepared set)
+    vocabulary: Callable[[ml_collections.ConfigDict], tuple[str, ...]] | None = None
+    #: ``default_layout(data)``: the layout ``data.layout=""`` means, where it depends on the data
+    default_layout: Callable[[ml_collections.ConfigDict], str] | None = None
+    #: ``held_out(data)``: whether ``data.eval_split`` holds other examples than the training split
+    held_out: Callable[[ml_collections.ConfigDict], bool] = lambda data: True
 
 
 SOURCES: dict[str, Registered] = {}
 
 
 def register(name: str, layouts: tuple[str, ...], domains: DomainLister | None = None,
-             captions: CaptionLister | None = None) -> Callable[[Builder], Builder]:
-    """Registers ``build`` as the data source ``name`` reading ``layouts`` (the first is its default);
-    a source with a ``domains`` layout also says how it finds its domain names, one with ``captions``
-    how it lists its training captions."""
+             captions: CaptionLister | None = None, **hooks: Any) -> Callable[[Builder], Builder]:
+    """Registers ``build`` as the data source ``name`` reading ``layouts`` (the first is its default,
+    unless a ``default_layout`` hook says); a source with a ``domains`` layout also says how it finds its
+    domain names, one with ``captions`` how it lists its training captions (or, with a ``vocabulary``
+    hook, the words they are encoded with)."""
     def decorate(build: Builder) -> Builder:
-        SOURCES[name] = Registered(layouts, build, domains, captions)
+        SOURCES[name] = Registered(layouts, build, domains, captions, **hooks)
         return build
     return decorate
 
@@ -71,7 +76,8 @@ def layout_of(data: ml_collections.ConfigDict) -> str:
     registered = SOURCES.get(data.source)
     if registered is None:
         raise DataError(f"unknown data.source {data.source!r}; choose one of {', '.join(SOURCES)}")
-    layout = data.get("layout", "") or registered.layouts[0]
+    default = registered.default_layout(data) if registered.default_layout else registered.layouts[0]
+    layout = data.get("layout", "") or default
     if layout not in registered.layouts:
         raise DataError(f"data.source={data.source} has no layout {layout!r}; choose one of "
                         f"{', '.join(registered.layouts)}")
@@ -103,6 +109,9 @@ def vocabulary(config: ml_collections.ConfigDict) -> tuple[str, ...]:
     data = config.data
     if data.get("vocabulary"):
         return tuple(data.vocabulary)
+    registered = SOURCES[data.source]
+    if registered.vocabulary is not None:
+        return registered.vocabulary(config)
     words = text.build_vocabulary(SOURCES[data.source].captions(config), int(data.vocabulary_size))
     if not words:
         raise DataError("the training captions hold no words")
@@ -130,6 +139,11 @@ def resolve(config: ml_collections.ConfigDict, recorded: ml_collections.ConfigDi
 def _caption_table(config: ml_collections.ConfigDict, captions: list[list[str]]) -> dict[str, np.ndarray]:
     d = config.data
     return text.caption_table(captions, vocabulary(config), int(d.max_captions), int(d.max_words))
+
+
+def has_held_out(data: ml_collections.ConfigDict) -> bool:
+    """Whether ``data`` has a held-out split to evaluate on (a plain folder has none)."""
+    return SOURCES[data.source].held_out(data)
 
 
 def make_source(config: ml_collections.ConfigDict, split: str, size: int) -> Any:
@@ -184,87 +198,64 @@ def _photos(config: ml_collections.ConfigDict, split: str, size: int, layout: st
 
 
 # ------------------------------------------------------------------------------------- your own data
-def _split_root(config: ml_collections.ConfigDict, split: str) -> Path:
-    """``path/<split>`` where it exists (``path/train/<domain>``, ``path/test/<domain>``), else ``path``
-    for the training split."""
-    root = Path(config.data.path)
-    if (root / split).is_dir():
-        return root / split
-    if split != config.data.split:
-        raise DataError(f"no held-out folder {root / split}")
-    return root
-
-
-def _folder_domains(config: ml_collections.ConfigDict) -> tuple[str, ...]:
-    """The sub-folders of the training folder, sorted; files beside them are counted and ignored."""
-    if not config.data.path:
-        raise DataError("data.source=folder needs --config.data.path=/path/to/images")
-    if not Path(config.data.path).is_dir():
-        raise DataError(f"data folder {config.data.path!r} does not exist or is not a folder")
-    root = _split_root(config, config.data.split)
-    names = tuple(sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")))
-    stray = [f for f in find_images(root) if f.parent == root]
-    if stray:
-        log.warning("%d image file(s) directly in %s belong to no domain and are ignored (e.g. %s); put each "
-                    "domain's images in its own sub-folder", len(stray), root, stray[0].name)
-    return names
-
-
 def _folder_captions(config: ml_collections.ConfigDict) -> list[str]:
-    root = _split_root(config, config.data.split)
-    return [c for texts in read_captioned(root)[1] for c in texts]
+    return [c for texts in read_captioned(folders.split_root(config.data, config.data.split))[1] for c in texts]
 
 
 @register("folder", ("single", "side_by_side", "two_folders", "unpaired", "hr", "lr_hr", "domains", "captions"),
-          domains=_folder_domains, captions=_folder_captions)
+          domains=lambda config: folders.domain_folders(config.data), captions=_folder_captions,
+          held_out=lambda data: layout_of(data) != "single")
 def _folder(config: ml_collections.ConfigDict, split: str, size: int, layout: str) -> Any:
     data = config.data
-    if not data.path:
-        raise DataError("data.source=folder needs --config.data.path=/path/to/images")
-    root = Path(data.path)
+    root, cache = folders.check_folder(data.path), data.get("index_cache", "auto")
+
+    def source(listing: folders.Listing, size: int = size, channels: int = data.channels) -> FolderSource:
+        return FolderSource(listing, size, channels, data.resize)
+
     if layout == "domains":           # root/<domain>/..., or root/<split>/<domain>/...
-        return FolderSource(str(_split_root(config, split)), size, data.channels, data.resize, "domains",
-                            domains=domain_names(config))
+        return source(folders.domains(folders.split_root(data, split), domain_names(config), cache))
     if layout == "captions":          # root/... or root/<split>/...: image.txt beside image.png, or a manifest
-        where = _split_root(config, split)
+        where = folders.split_root(data, split)
         if data.get("embeddings"):    # pre-computed sentence embeddings in place of captions
             files, table = read_embeddings(where, data.embeddings)
         else:
             files, texts = read_captioned(where)
             table = _caption_table(config, texts)
-        folder = where if where.is_dir() else where.parent
-        return FolderSource(str(folder), size, data.channels, data.resize, "listed", files=files, tables=table)
-
-    def images(path: Path, **kw: Any) -> FolderSource:
-        return FolderSource(str(path), size, data.channels, data.resize, **kw)
-
+        return source(folders.listed(where if where.is_dir() else where.parent, files, table, cache))
     if layout == "unpaired":          # root/trainA, root/trainB, root/testA, root/testB
-        return UnpairedSource(*(images(root / f"{split}{side}") for side in "AB"))
+        return UnpairedSource(*(source(folders.single(root / f"{split}{side}", cache)) for side in "AB"))
     if layout == "two_folders":       # root/A/<split>/x.png and root/B/<split>/x.png
         pair = (root / "A" / split, root / "B" / split)
         if not all(p.is_dir() for p in pair):
             raise DataError(f"two_folders layout needs {pair[0]} and {pair[1]}")
-        return images(root, layout="two_folders", pair_roots=pair)
+        return source(folders.two_folders(*pair, cache))
     if layout == "side_by_side":
         for names, other in ((("A", "B"), "two_folders"), ((f"{split}A", f"{split}B"), "unpaired")):
             if all((root / n).is_dir() for n in names):
                 raise DataError(f"{root} holds {names[0]}/ and {names[1]}/ folders: that is data.layout={other} "
                                 f"(side_by_side reads A|B halves of single images)")
     if layout in ("side_by_side", "hr", "lr_hr"):     # root/<split>/... (the pix2pix sets; SR train/test)
-        if (root / split).is_dir():
-            root = root / split
-        elif split != data.split:
-            raise DataError(f"no held-out folder {root / split}")
+        root = folders.split_root(data, split)
     if layout == "lr_hr":
         lr_root, hr_root = root / "LR", root / "HR"
         if not (lr_root.is_dir() and hr_root.is_dir()):
             raise DataError(f"data.layout=lr_hr needs {hr_root} and {lr_root} with matching file names")
-        source = FolderSource(str(root), 0, 3, "crop", "two_folders", (lr_root, hr_root), keys=("lr", "hr"))
         training = split == data.split                 # training crops need pairs of at least image_size
-        return super_resolution.keep_usable_pairs(source, config.scale, config.image_size if training else 0)
+        pairs = folders.usable_pairs(folders.two_folders(lr_root, hr_root, cache, ("lr", "hr")), config.scale,
+                                     config.image_size if training else 0)
+        return source(pairs, 0, 3)
     if layout == "hr":
-        return FolderSource(str(root), 0, 3, "crop", keys=("hr",))
-    return images(root, layout=layout)
+        return source(folders.single(root, cache, "hr"), 0, 3)
+    if layout == "side_by_side":
+        return source(folders.side_by_side(root, cache))
+    return source(folders.single(root, cache))
+
+
+@register("prepared", LAYOUTS, domains=lambda config: prepared.recorded(config, "domains"),
+          vocabulary=lambda config: prepared.recorded(config, "vocabulary"), default_layout=prepared.layout,
+          held_out=prepared.has_split)
+def _prepared(config: ml_collections.ConfigDict, split: str, size: int, layout: str) -> Any:
+    return prepared.source(config, split, size, layout)
 
 
 def _tfds_captions(config: ml_collections.ConfigDict) -> Iterable[str]:

@@ -125,7 +125,7 @@ class Recipe:
         jitter = functools.partial(augment.crop_and_flip, image_fields=images, size=c.image_size,
                                    flip=bool(c.data.random_flip))
         if c.data.get("resize") == "none":          # own scale: random crops for training, whole images for evaluation
-            return DataSpec(fields, 0, 0, jitter)
+            return DataSpec(fields, 0, 0, jitter, augment.crop_window(images, c.image_size))
         load = max(c.data.get("load_size", 0) or c.image_size, c.image_size)
         return DataSpec(fields, load, c.image_size, jitter)
 

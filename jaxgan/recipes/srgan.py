@@ -108,7 +108,8 @@ class SRGAN(Recipe):
         one of the 8 flips/rotations."""
         crop = functools.partial(augment.aligned_sr_crop, hr_size=self.config.image_size, scale=self.scale,
                                  augment=bool(self.config.data.random_flip))
-        return DataSpec(tuple(self.example_batch()), 0, 0, crop)
+        window = augment.sr_window(self.config.image_size, self.scale, self.given_lr)
+        return DataSpec(tuple(self.example_batch()), 0, 0, crop, window)
 
     def lr_input(self, batch: Batch) -> jax.Array:
         return batch["lr"] if "lr" in batch else downscale(batch["hr"], self.scale)
