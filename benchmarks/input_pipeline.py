@@ -106,6 +106,7 @@ def measure(recipe: str, steps: int, warmup: int, batch: int | None, size: int |
 
 
 def embedded_table(args) -> None:
+    sys.path.insert(0, str(ROOT))
     from jaxgan.cli import use_compile_cache
     use_compile_cache("auto")
     rows = [measure(r, args.steps, args.warmup, args.batch, args.size, args.per_dispatch) for r in args.recipe]

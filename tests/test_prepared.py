@@ -210,11 +210,17 @@ def test_tf_decoding_equals_pils_and_resizing_is_within_a_few_levels(tmp_path):
                                                                                 decode.PNG, decode.PIL]
 
 
-def test_tf_data_service_workers_give_the_same_stream_and_refuse_what_needs_python(tiny, tmp_path):
+def test_tf_data_service_workers_give_the_same_stream_and_refuse_what_needs_python(tiny, tmp_path, monkeypatch):
     from jaxgan.data import service
 
     dispatcher = service.start_dispatcher()
     address = dispatcher.target.split("://")[-1]
+    lonely = tiny("dcgan", **{"data.service": address})
+    monkeypatch.setattr(service, "BATCH_S", 3.0)
+    with pytest.raises(DataError, match=f"data.service={address}: no batch for 3 s; are the service's workers"):
+        next(train_batches(lonely))                                  # a dispatcher without workers
+    with pytest.raises(DataError, match="data.service=localhost:1: no tf.data service dispatcher answers there"):
+        next(train_batches(tiny("dcgan", **{"data.service": "localhost:1"})))
     workers = [service.start_worker(address) for _ in range(2)]
     folder = photos(tmp_path / "faces", 10)
     config = tiny("dcgan", **{"data.source": "folder", "data.path": str(folder), "data.channels": 3,

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import queue
+import threading
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -99,16 +101,39 @@ class Batches(Iterator[dict[str, np.ndarray]]):
     that batch through ``find_unreadable(number)``, reports them and rebuilds the stream there."""
 
     def __init__(self, build: Callable[[int], Any], start: int, find_unreadable: Callable[[int], list[str]],
-                 report_dir: Path | None):
-        self._build, self._find, self._report_dir = build, find_unreadable, report_dir
+                 report_dir: Path | None, service: str = ""):
+        self._build, self._find, self._report_dir, self._service = build, find_unreadable, report_dir, service
         self.number, self.found = start, 0
         self._waiting: dict[int, dict[str, np.ndarray]] = {}
         self._stream = self._build(start).as_numpy_iterator()
 
+    def _pull(self) -> tuple[int, dict[str, np.ndarray]]:
+        """The stream's next element; from tf.data service workers within `service.BATCH_S` (tf.data would
+        wait for missing workers forever), read in a daemon thread that cannot hold up the exit."""
+        if not self._service:
+            return next(self._stream)
+        got: queue.Queue = queue.Queue()
+
+        def pull() -> None:
+            try:
+                got.put((True, next(self._stream)))
+            except BaseException as e:  # noqa: BLE001  handed to the caller's thread
+                got.put((False, e))
+
+        threading.Thread(target=pull, daemon=True).start()
+        try:
+            ok, value = got.get(timeout=service.BATCH_S)
+        except queue.Empty:
+            raise DataError(f"data.service={self._service}: no batch for {service.BATCH_S:.0f} s; are the "
+                            f"service's workers running (`python -m jaxgan.data.service worker ...`)?") from None
+        if not ok:
+            raise value
+        return value
+
     def __next__(self) -> dict[str, np.ndarray]:
         while self.number not in self._waiting:
             try:
-                number, batch = next(self._stream)
+                number, batch = self._pull()
             except read_errors() as e:
                 self._recover(e)
                 continue
@@ -179,14 +204,14 @@ def train_batches(config: ml_collections.ConfigDict, spec: DataSpec, examples_pe
         options.deterministic = True
         ds = ds.with_options(options).prefetch(tf.data.AUTOTUNE)
         if data.get("service"):
-            ds = service.distribute(ds, data.service, f"{config.recipe}-{seed}-host{process_index}-from{number}")
+            ds = service.distribute(ds, data.service)
         return ds
 
     def find_unreadable(number: int) -> list[str]:
         refs = next(source.batches(seed, number, per_step, offset, local).take(1).as_numpy_iterator())[2]
         return source.find_unreadable(refs)
 
-    return Batches(build, start_step, find_unreadable, report_dir)
+    return Batches(build, start_step, find_unreadable, report_dir, data.get("service", ""))
 
 
 def eval_arrays(config: ml_collections.ConfigDict, spec: DataSpec, split: str, limit: int = 2000

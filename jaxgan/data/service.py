@@ -23,6 +23,8 @@ from jaxgan.data.tf_host import tensorflow
 from jaxgan.errors import DataError
 
 PYTHON_OPS = (b"PyFunc", b"EagerPyFunc")
+#: seconds to wait for the dispatcher to answer, and for each batch from the workers, before a `DataError`
+CONNECT_S, BATCH_S = 10.0, 300.0
 
 
 def check_graph(ds: Any) -> None:
@@ -35,15 +37,28 @@ def check_graph(ds: Any) -> None:
                         "on data.source=prepared")
 
 
-def distribute(ds: Any, address: str, job_name: str) -> Any:
+def check_reachable(address: str) -> None:
+    """A `DataError` unless something accepts connections at ``address`` within `CONNECT_S` (tf.data
+    itself would wait for a missing dispatcher forever)."""
+    import socket
+
+    host, _, port = address.split("://")[-1].rpartition(":")
+    try:
+        socket.create_connection((host or "localhost", int(port)), timeout=CONNECT_S).close()
+    except (OSError, ValueError) as e:
+        raise DataError(f"data.service={address}: no tf.data service dispatcher answers there ({e}); start one "
+                        f"with `python -m jaxgan.data.service dispatcher --port PORT`") from None
+
+
+def distribute(ds: Any, address: str) -> Any:
     """``ds`` made by the tf.data service at ``address``: its batches handed out dynamically to the workers
-    (each made once), uncompressed."""
+    (each made once), uncompressed, in a job of its own (an anonymous job: no other stream shares it)."""
     tf = tensorflow()
     check_graph(ds)
+    check_reachable(address)
     target = address if "://" in address else f"grpc://{address}"
     return ds.apply(tf.data.experimental.service.distribute(
-        processing_mode=tf.data.experimental.service.ShardingPolicy.DYNAMIC, service=target, job_name=job_name,
-        compression=None))
+        processing_mode=tf.data.experimental.service.ShardingPolicy.DYNAMIC, service=target, compression=None))
 
 
 def start_dispatcher(port: int = 0) -> Any:
