@@ -215,14 +215,13 @@ def stream_child(args) -> None:
 
     tensorflow()                                   # start-up below is the data's, not TensorFlow's import
     config = _config(args.dataset, args.path, args.source)
+    servers = []                                   # a local tf.data service, held while the stream runs
     if args.service:
-        config.data.service = args.service
         from jaxgan.data import service
 
-        dispatcher = service.start_dispatcher()
-        address = dispatcher.target.split("://")[-1]
-        worker = service.start_worker(address)
-        config.data.service = address
+        servers.append(service.start_dispatcher())
+        config.data.service = servers[0].target.split("://")[-1]
+        servers.append(service.start_worker(config.data.service))
     recipe = recipes.build(config)
     per_batch = config.batch_size * recipe.examples_per_row
     start = time.perf_counter()
@@ -235,8 +234,6 @@ def stream_child(args) -> None:
     for _ in range(args.batches):
         next(stream)
     rate = args.batches * per_batch / (time.perf_counter() - start)
-    if args.service:
-        del worker, dispatcher
     print(json.dumps({"startup_s": round(startup, 2), "examples_per_s": round(rate, 1)}), flush=True)
     os._exit(0)                  # a live tf.data stream can hold the interpreter's exit
 

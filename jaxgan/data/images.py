@@ -48,33 +48,11 @@ def load_image(path: str | os.PathLike, size: int, channels: int, mode: str = "c
         return np.asarray(image).reshape(image.height, image.width, channels)
 
 
-def load_side_by_side(path: str | os.PathLike, size: int, channels: int) -> tuple[np.ndarray, np.ndarray]:
-    """The pix2pix layout: ``(A, B)`` = left and right halves, each resized to ``size`` square (0: kept)."""
-    with Image.open(path) as image:
-        image.load()
-        image = to_mode(image, channels)
-        w, h = image.size
-        halves = image.crop((0, 0, w // 2, h)), image.crop((w // 2, 0, 2 * (w // 2), h))
-        if size:
-            halves = tuple(resize(half, size, "stretch") for half in halves)
-        return tuple(np.asarray(half).reshape(half.height, half.width, channels) for half in halves)
-
-
 def find_images(root: str | os.PathLike) -> list[Path]:
     """Image files under ``root`` (recursive, sorted, hidden files ignored)."""
     root = Path(root)
     return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
                   and not any(part.startswith(".") for part in p.relative_to(root).parts))
-
-
-def image_size(path: str | os.PathLike) -> tuple[int, int] | None:
-    """``(width, height)`` where PIL can fully decode the file, else None."""
-    try:
-        with Image.open(path) as image:
-            image.load()
-            return image.size
-    except READ_ERRORS:
-        return None
 
 
 def centre_crop(image: np.ndarray, side: int) -> np.ndarray:
