@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from absl import flags
 from ml_collections import config_flags
@@ -25,9 +26,13 @@ def main(argv: list[str]) -> None:
     except Exception as e:  # ml_collections loads the file lazily and raises IOError, SyntaxError, NameError...
         reason = [line.strip() for line in str(e).splitlines() if line.strip()][-1:] or [type(e).__name__]
         sys.exit(f"error: cannot load the --config file: {reason[0]}")
+    from jaxgan import hosts
     from jaxgan.cli import use_compile_cache
     from jaxgan.errors import TrainingStopped, UserError
-    from jaxgan.train import run
+    from jaxgan.train import finished_step, run
+
+    if hosts.several_hosts_launch() and not hosts.supervised():      # see jaxgan.hosts.supervise
+        sys.exit(hosts.supervise(sys.argv, Path(_WORKDIR.value), lambda: finished_step(_WORKDIR.value)))
 
     use_compile_cache(config.get("compile_cache", "auto"))
 

@@ -9,16 +9,21 @@ half-restored. Inference restores only the generators' variables.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import jax
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers as preservation
 
-from jaxgan.errors import CheckpointError
+from jaxgan.errors import CheckpointError, storage_failure
+
+#: free space a save needs beyond the size of the newest checkpoint (the tree's bytes before there is one)
+SPACE_MARGIN = 1.2
 
 
 def _key_name(entry: Any) -> str:
@@ -91,7 +96,8 @@ class Checkpointer:
     def record_best(self, step: int, record: dict[str, Any]) -> None:
         """Marks the checkpoint of ``step`` (saved) as the best: written once that save is complete, kept
         from then on, and the previous best released to the usual keep-last rule."""
-        self.manager.wait_until_finished()
+        with self._writing(step):
+            self.manager.wait_until_finished()
         previous = self.best()
         if jax.process_index() == 0:
             path = self.directory / self.BEST
@@ -110,10 +116,49 @@ class Checkpointer:
         return list(self.manager.all_steps())
 
     def save(self, step: int, tree: Any, meta: dict[str, Any]) -> None:
-        """Saves ``tree`` (``{"train": ..., "host": ...}``) and ``meta`` asynchronously."""
+        """Saves ``tree`` (``{"train": ..., "host": ...}``) and ``meta`` asynchronously, if the disk has room
+        for it (see `_writing`)."""
         meta = dict(meta, structure=fingerprint(tree))
-        self.manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(tree),
-                                                        meta=ocp.args.JsonSave(meta)))
+        self._check_room(step, tree)
+        with self._writing(step):
+            self.manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(tree),
+                                                            meta=ocp.args.JsonSave(meta)))
+
+    def _check_room(self, step: int, tree: Any) -> None:
+        """A `CheckpointError` before writing where the disk lacks `SPACE_MARGIN` x a checkpoint's size."""
+        latest = self.latest_step()
+        if latest is not None:
+            size = sum(f.stat().st_size for f in (self.directory / str(latest)).rglob("*") if f.is_file())
+        else:
+            size = sum(leaf.nbytes for leaf in jax.tree.leaves(tree) if hasattr(leaf, "nbytes"))
+        free = shutil.disk_usage(self.directory).free
+        if free < SPACE_MARGIN * size:
+            raise CheckpointError(f"no room for checkpoint {step} in {self.directory}: {free / 2**20:.1f} MiB free, "
+                                  f"a checkpoint takes {size / 2**20:.1f} MiB; {self._kept_line()}. Free some space "
+                                  f"and run the same command to resume")
+
+    def _kept_line(self) -> str:
+        steps = [int(p.name) for p in self.directory.iterdir() if p.name.isdigit()] if self.directory.is_dir() else []
+        return f"the last good checkpoint is step {max(steps)} (kept)" if steps else "no checkpoint was written"
+
+    @contextlib.contextmanager
+    def _writing(self, step: int | None) -> Iterator[None]:
+        """Orbax calls that write (or wait for an asynchronous write): a disk that fails them (full, read-only)
+        is one `CheckpointError`; the half-written checkpoint's temporary folder is removed (it never counts as
+        a checkpoint, and it frees the space it took)."""
+        try:
+            yield
+        except Exception as e:  # orbax and tensorstore raise many types for a failed write
+            words = storage_failure(e)
+            if words is None:
+                raise
+            with contextlib.suppress(Exception):        # saves still in flight end (or fail) first
+                self.manager.wait_until_finished()
+            for partial in self.directory.glob("*.orbax-checkpoint-tmp*"):
+                shutil.rmtree(partial, ignore_errors=True)
+            which = f"checkpoint {step}" if step is not None else "a checkpoint"
+            raise CheckpointError(f"could not write {which} to {self.directory}: {words}; {self._kept_line()}. "
+                                  f"Fix the disk and run the same command to resume") from None
 
     def _checked_meta(self, step: int, target: Any, subset: bool) -> dict[str, Any]:
         where = self.directory / str(step)
@@ -153,5 +198,10 @@ class Checkpointer:
             abstract, restore_args=ocp.checkpoint_utils.construct_restore_args(abstract), partial_restore=True))
 
     def close(self) -> None:
-        self.manager.wait_until_finished()
-        self.manager.close()
+        """Waits for the last asynchronous save (a failed one is a `CheckpointError`)."""
+        try:
+            with self._writing(None):
+                self.manager.wait_until_finished()
+        finally:
+            with contextlib.suppress(Exception):
+                self.manager.close()

@@ -57,6 +57,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.num_samples = 64           # images in each sample grid
     c.ema_decay = 0.0            # > 0: samples, evaluation and infer.py use this moving average of G's weights
     c.steps_per_dispatch = 1     # > 1: up to this many steps in one device loop (short steps, e.g. MLPs on a GPU)
+    c.host_timeout_s = 60.0      # several hosts: a host silent this long is lost, and the others stop
     c.compile_cache = "auto"     # XLA's persistent compilation cache: auto (~/.cache/jaxgan/xla) | '' (off) | a folder
     # Set by the trainer: ((step, previous num_steps), ...) for each resume with a new num_steps, so that
     # learning-rate schedules continue from where they were (see optim.learning_rate).
@@ -125,7 +126,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
               "gan.gp_weight": (0.0, None), "gan.r1_gamma": (0.0, None), "eval_every": (0, None),
               "data.load_size": (0, None),
               "gan.lambda_cls": (0.0, None), "gan.lambda_rec": (0.0, None), "model.d_layers": (1, None),
-              "ema_decay": (0.0, 0.99999), "gan.interpolation_weight": (0.0, None),
+              "ema_decay": (0.0, 0.99999), "host_timeout_s": (1.0, None), "gan.interpolation_weight": (0.0, None),
               "gan.diversity_weight": (0.0, None), "gan.info_categories": (0, None),
               "model.latent_components": (0, None), "model.latent_component_std": (0.0, 1.0), "gan.info_weight": (0.0, None),
               "gan.interpolation_beta": (0.0, 1.0), "data.max_words": (1, None), "data.max_captions": (1, None),

@@ -24,3 +24,17 @@ class TrainingError(UserError):
 
 class TrainingStopped(UserError):
     """The user stopped training (Ctrl-C); a checkpoint of the last step was saved."""
+
+
+def storage_failure(error: BaseException) -> str | None:
+    """What a failed write says about the disk, in words ("no space left on device", "read-only file
+    system", ...), where ``error`` (an `OSError`, or a library's error quoting one) is such a failure;
+    else None."""
+    import errno
+
+    known = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",
+             errno.EROFS: "read-only file system", errno.EACCES: "permission denied", errno.EPERM: "permission denied"}
+    if isinstance(error, OSError) and error.errno in known:
+        return known[error.errno]
+    text = str(error).lower()
+    return next((words for words in known.values() if words in text), None)

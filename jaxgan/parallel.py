@@ -8,31 +8,31 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from jaxgan import hosts
 from jaxgan.errors import ConfigError
 
 BATCH_AXIS = "data"
 REPLICATED = P()             # parameters, optimiser state, metrics: a full copy on every device
 BATCH = P(BATCH_AXIS)        # batches: split over the devices along the leading (batch) axis
 STEP_BATCHES = P(None, BATCH_AXIS)   # several steps' batches stacked: split along their batch axis
-# Any of these means a multi-process launch that jax.distributed.initialize() can read.
-_CLUSTER_VARS = ("JAX_COORDINATOR_ADDRESS", "COORDINATOR_ADDRESS", "SLURM_STEP_NUM_TASKS",
-                 "OMPI_COMM_WORLD_SIZE", "TPU_WORKER_HOSTNAMES", "MEGASCALE_COORDINATOR_ADDRESS")
 
 
-def initialize_distributed() -> None:
-    """Joins the multi-host job when the usual cluster variables are set; a no-op on one host.
+def initialize_distributed(host_timeout_s: float = 60.0) -> None:
+    """Joins the multi-host job when the usual cluster variables are set; a no-op on one host. JAX's own
+    detection of a lost host (which aborts the process) is set well after ``host_timeout_s``, the
+    trainer's (`jaxgan.hosts`), which ends the job cleanly first.
 
     SLURM, Open MPI and TPU pods are detected by `jax.distributed.initialize`; elsewhere set
     ``JAX_COORDINATOR_ADDRESS`` (host:port of process 0), ``JAX_NUM_PROCESSES`` and ``JAX_PROCESS_ID``
     (0 .. n-1) on every process. A start-up it cannot complete is one `ConfigError` line."""
-    if not any(os.environ.get(v) for v in _CLUSTER_VARS) or jax.distributed.is_initialized():
-        return
-    if os.environ.get("SLURM_STEP_NUM_TASKS", "2") == "1":
+    if not hosts.several_hosts_launch() or jax.distributed.is_initialized():
         return
     explicit = {arg: _int_variable(var) for arg, var in (("num_processes", "JAX_NUM_PROCESSES"),
                                                           ("process_id", "JAX_PROCESS_ID")) if os.environ.get(var)}
     try:
-        jax.distributed.initialize(**explicit)
+        late = int(max(100, 3 * host_timeout_s))
+        jax.distributed.initialize(**explicit, heartbeat_timeout_seconds=late,
+                                   shutdown_timeout_seconds=int(max(30, host_timeout_s)))
     except ValueError as e:
         raise ConfigError(f"cannot join the multi-host job ({e}); outside SLURM, Open MPI and TPU pods set "
                           f"JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and JAX_PROCESS_ID on every process") from None

@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import sys
+import threading
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +83,37 @@ class Reporter:
         if self._bar is not None:
             self._bar.close()
         if self._writer is not None:
-            self._writer.close()
+            try:
+                self._writer.close()
+            except OSError:                   # a full or read-only disk: the run already says so
+                pass
+
+
+#: the libraries whose log records go to the workdir's log instead of the terminal
+LIBRARIES = ("absl", "orbax", "jax", "tensorflow", "tensorboardX", "etils")
+
+
+def library_messages_to(path: Path) -> None:
+    """From now on, the libraries' log records and the errors of background threads (a writer thread
+    that fails on a full disk) go to ``path``; a failed thread also gets one line on the terminal."""
+    handler = logging.FileHandler(path, delay=True)
+    handler.handleError = lambda record: None          # a full disk is reported once, by the trainer
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in LIBRARIES:
+        logger = logging.getLogger(name)
+        logger.handlers = [handler]
+        logger.propagate = False
+
+    def thread_failed(args: threading.ExceptHookArgs) -> None:
+        try:
+            with open(path, "a") as f:
+                f.write("".join(traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback)))
+        except OSError:
+            pass
+        print(f"warning: a background thread ({args.thread.name if args.thread else '?'}) failed: "
+              f"{args.exc_type.__name__}: {str(args.exc_value)[:200]} (details in {path})", file=sys.stderr)
+
+    threading.excepthook = thread_failed
 
 
 def _drop_records_after(path: Path, step: int) -> None:

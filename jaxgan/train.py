@@ -15,8 +15,6 @@ import functools
 import json
 import logging
 import os
-import signal
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +24,12 @@ import ml_collections
 import numpy as np
 
 from jaxgan import config as config_lib
-from jaxgan import data, parallel, recipes
+from jaxgan import data, hosts, parallel, recipes
 from jaxgan.checkpoint import Checkpointer
-from jaxgan.errors import CheckpointError, ConfigError, TrainingError, TrainingStopped
+from jaxgan.errors import CheckpointError, ConfigError, TrainingError, TrainingStopped, storage_failure
 from jaxgan.metrics import feature_networks, image_sets, run_scores
 from jaxgan.parallel import BATCH, REPLICATED, STEP_BATCHES
-from jaxgan.reporting import Reporter, summary_line
+from jaxgan.reporting import Reporter, library_messages_to, summary_line
 from jaxgan.state import update_ema
 
 log = logging.getLogger(__name__)
@@ -63,7 +61,7 @@ class Trainer:
         recorded = self.workdir / "config.json"
         # e.g. a domain folder's names or the captions' vocabulary, recorded with the run (and kept on resume)
         config = data.resolve(config, config_lib.load_json(recorded) if recorded.exists() else None)
-        parallel.initialize_distributed()
+        parallel.initialize_distributed(float(config.host_timeout_s))
         self.mesh = parallel.make_mesh(devices)
         parallel.check_batch_size(config.batch_size, self.mesh)
         self.start_step = self.step_number = finished_step(self.workdir) or 0
@@ -76,8 +74,19 @@ class Trainer:
         frozen = {name: net.load() for name, net in self.recipe.frozen_networks().items()}
         self.scorer = self._make_scorer(self.config)
         created = not self.workdir.exists()
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self._lock = _lock_workdir(self.workdir) if self.is_chief else None
+        try:
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            self._lock = _lock_workdir(self.workdir) if self.is_chief else None
+        except OSError as e:
+            raise TrainingError(f"cannot write to the workdir {self.workdir}: {storage_failure(e) or e}") from None
+        host_log = self.workdir / f"host_{jax.process_index()}.log"
+        library_messages_to(host_log)                   # orbax's, absl's... records: the workdir, not the terminal
+        self.peers = hosts.Peers.of_this_run(float(self.config.host_timeout_s), self.workdir,
+                                             lambda: finished_step(self.workdir))
+        self.heartbeats = None
+        if self.peers is not None:                      # several hosts: native messages to the host's log too
+            hosts.native_messages_to(host_log)
+            self.heartbeats = hosts.Heartbeats(self.peers, lambda: self.step_number)
         try:
             self._start(self.config, frozen)
         except BaseException:
@@ -181,12 +190,14 @@ class Trainer:
         self._pending = None
         return local
 
-    def dispatch_length(self) -> int:
+    def dispatch_length(self, stop_step: int | None = None) -> int:
         """How many steps the next dispatch runs: up to ``steps_per_dispatch``, ending at the next step
-        the host has work at (log, samples, checkpoint, evaluation, milestone, the end), all of one update."""
+        the host has work at (log, samples, checkpoint, evaluation, milestone, ``stop_step``, the end),
+        all of one update."""
         cfg, step = self.config, self.step_number
         every = [cfg.log_every, cfg.sample_every, cfg.checkpoint_every] + ([cfg.eval_every] if cfg.evaluate else [])
         ends = [step + e - step % e for e in every if e] + [cfg.num_steps]
+        ends += [stop_step] if stop_step is not None and stop_step > step else []
         ends += [m for m in self.recipe.milestones if m > step]
         length = max(1, min(int(cfg.steps_per_dispatch), min(ends) - step))
         first = self.recipe.update(step + 1)
@@ -269,13 +280,23 @@ class Trainer:
         result: dict[str, Any] = {"start_step": self.start_step, "eval": {}}
         acc = None
         last_saved = self.start_step
-        stop = _StopRequests(reporter)
+        stop = hosts.StopRequests(reporter.message, self.peers, ahead=int(cfg.steps_per_dispatch))
+        if self.heartbeats is not None:
+            self.heartbeats.stop = stop
         try:
             while self.step_number < cfg.num_steps:
-                steps = self.dispatch_length()
-                acc = self.advance(steps, acc)
+                stop_step = stop.stop_step(self.step_number)     # several hosts: the step all stop after
+                if stop_step is not None and self.step_number >= stop_step:     # reached between dispatches
+                    if last_saved != self.step_number:
+                        self._save(self.step_number)
+                    raise TrainingStopped(f"stopped at step {self.step_number} (checkpoint saved); run the same "
+                                          f"command to resume")
+                before = self.step_number
+                acc = self.advance(self.dispatch_length(stop_step), acc)
                 step = self.step_number
-                reporter.advance(steps)
+                reporter.advance(step - before)
+                stop_step = stop.stop_step(step)
+                stopping = stop_step is not None and step >= stop_step
                 last = step == cfg.num_steps
                 if step % cfg.log_every == 0 or last or step % cfg.checkpoint_every == 0:
                     values = self._drain(acc, step, last_saved)
@@ -286,11 +307,11 @@ class Trainer:
                 if step % cfg.sample_every == 0 or last:
                     reporter.image_grid(step, "samples", self.sample_grid())
                 scheduled = (step % cfg.checkpoint_every == 0 or last or step in self.recipe.milestones
-                             or stop.requested)
+                             or stopping)
                 if scheduled:                       # before evaluating: a failing evaluation loses no training
                     self._save(step)
                     last_saved = step
-                due = last or (bool(cfg.eval_every) and step % cfg.eval_every == 0 and not stop.requested)
+                due = last or (bool(cfg.eval_every) and step % cfg.eval_every == 0 and not stopping)
                 results = self.evaluate(step, reporter) if cfg.evaluate and due else {}
                 if last:
                     result["eval"] = results
@@ -301,9 +322,21 @@ class Trainer:
                         last_saved = step
                     self.checkpointer.record_best(step, best)
                     reporter.message(f"best checkpoint so far: step {step} ({best['figure']} {best['value']:.6g})")
-                if stop.requested:
+                if stopping:
                     raise TrainingStopped(f"stopped at step {step} (checkpoint saved); run the same command to "
                                           f"resume")
+        except jax.errors.JaxRuntimeError as e:
+            if self.heartbeats is not None:      # a collective failed: a host is probably lost
+                self.heartbeats.verdict(e)
+            raise
+        except OSError as e:                     # a log, sample grid or record that could not be written
+            words = storage_failure(e)
+            if words is None:
+                raise
+            step = finished_step(self.workdir)
+            kept = f"the last good checkpoint is step {step} (kept)" if step is not None else "no checkpoint was written"
+            raise TrainingError(f"cannot write {e.filename or 'to the workdir'}: {words}; {kept}. Fix the disk and run "
+                                f"the same command to resume") from None
         finally:
             stop.restore()
             self.close()
@@ -324,8 +357,11 @@ class Trainer:
         return {"figure": figure, "value": value, "lower_is_better": lower}
 
     def close(self) -> None:
-        """Waits for pending checkpoint writes and releases the workdir."""
+        """Waits for pending checkpoint writes and releases the workdir (and, on several hosts, tells the
+        others this host is done)."""
         self.checkpointer.close()
+        if self.heartbeats is not None:
+            self.heartbeats.close()
         _unlock(self._lock)
         self._lock = None
 
@@ -339,28 +375,6 @@ class Trainer:
                                 f"or check the data")
         count = max(int(acc["count"]), 1)
         return {k: float(v) / count for k, v in acc["sums"].items()}
-
-
-class _StopRequests:
-    """While training: the first Ctrl-C (or SIGTERM) asks the loop to finish its step, checkpoint and stop;
-    a second Ctrl-C stops at once (the last checkpoint is kept)."""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self, reporter: Reporter):
-        self.requested, self._reporter, self._previous = False, reporter, {}
-        if threading.current_thread() is threading.main_thread():
-            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.requested and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.requested = True
-        self._reporter.message("stopping: finishing this step and saving a checkpoint (Ctrl-C again to stop at once)")
-
-    def restore(self) -> None:
-        for s, handler in self._previous.items():
-            signal.signal(s, handler)
 
 
 def _lock_workdir(workdir: Path) -> Any:

@@ -155,3 +155,72 @@ def test_a_field_the_recorded_config_predates_counts_as_its_default(tiny):
     assert config_lib.differences(ml_collections.ConfigDict(recorded), config) == {}
     config.ema_decay = 0.5
     assert config_lib.differences(ml_collections.ConfigDict(recorded), config) == {"ema_decay": (0.0, 0.5)}
+
+
+def test_a_disk_that_fills_up_or_lacks_room_keeps_the_last_good_checkpoint_and_says_so_in_one_line(
+        tiny, tmp_path, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    import orbax.checkpoint as ocp
+
+    from jaxgan import checkpoint
+    from jaxgan.train import finished_step
+
+    original = ocp.CheckpointManager.save
+
+    def full_at_step_4(self, step, *args, **kwargs):
+        if step == 4:
+            (Path(self.directory) / "4.orbax-checkpoint-tmp-123").mkdir()     # what a failed write leaves
+            raise ValueError("RESOURCE_EXHAUSTED: Error writing ...: Failed to write 201 bytes to file 22: No space "
+                             "left on device [os_error_code='28']")
+        return original(self, step, *args, **kwargs)
+
+    monkeypatch.setattr(ocp.CheckpointManager, "save", full_at_step_4)
+    with pytest.raises(CheckpointError) as error:
+        Trainer(tiny("dcgan", num_steps=6, checkpoint_every=2), tmp_path / "run").fit()
+    assert str(error.value) == (f"could not write checkpoint 4 to {tmp_path / 'run' / 'checkpoints'}: no space left "
+                                f"on device; the last good checkpoint is step 2 (kept). Fix the disk and run the same "
+                                f"command to resume")
+    assert finished_step(tmp_path / "run") == 2 and not list((tmp_path / "run" / "checkpoints").glob("*tmp*"))
+    monkeypatch.setattr(ocp.CheckpointManager, "save", original)
+    Usage = namedtuple("Usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: Usage(10 ** 9, 10 ** 9 - 1000, 1000))
+    with pytest.raises(CheckpointError, match=r"no room for checkpoint 4 in .*: 0\.0 MiB free, a checkpoint takes "
+                                              r"0\.\d MiB; the last good checkpoint is step 2 \(kept\)"):
+        Trainer(tiny("dcgan", num_steps=6, checkpoint_every=2), tmp_path / "run").fit()
+    monkeypatch.undo()
+    assert Trainer(tiny("dcgan", num_steps=6, checkpoint_every=2), tmp_path / "run").fit()["start_step"] == 2
+    assert checkpoint.SPACE_MARGIN > 1
+
+
+def _mounted_tmpfs(path, size):
+    path.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True)
+    if done.returncode:
+        pytest.skip(f"mounting a small tmpfs needs root ({done.stderr.decode().strip()[:100]})")
+
+
+def test_a_real_full_disk_and_a_read_only_workdir_are_one_line_each_and_a_resume_goes_on(tmp_path):
+    disk = tmp_path / "disk"
+    _mounted_tmpfs(disk, "600k")
+    try:
+        cmd = _train_cmd(disk / "run", 40)
+        env = dict(os.environ, JAX_NUM_CPU_DEVICES="1")
+        full = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+        assert full.returncode == 1
+        last = full.stderr.strip().splitlines()[-1]
+        assert re.fullmatch(r"error: (could not write checkpoint \d+ to|no room for checkpoint \d+ in) .*the last good "
+                            r"checkpoint is step \d+ \(kept\)\. (Fix the disk|Free some space) and run the same "
+                            r"command to resume", last), full.stderr[-3000:]
+        assert "Traceback" not in full.stderr and "Logging error" not in full.stderr
+        subprocess.run(["mount", "-o", "remount,size=50m", str(disk)], check=True)
+        resumed = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+        assert resumed.returncode == 0, resumed.stderr[-3000:]
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        read_only = subprocess.run(_train_cmd(disk / "run", 44), env=env, capture_output=True, text=True, timeout=300)
+        assert read_only.returncode == 1
+        assert read_only.stderr.strip().splitlines()[-1] == f"error: cannot write to the workdir {disk / 'run'}: " \
+                                                            f"read-only file system"
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)

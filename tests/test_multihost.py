@@ -1,12 +1,17 @@
-"""Two processes on CPU (jax.distributed): each host checkpoints its own host state and gets it back."""
+"""Two processes on CPU (jax.distributed): host state per host, training and resuming across hosts, stop
+requests on any hosts, lost hosts."""
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from conftest import CONV_FLAG
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -138,3 +143,108 @@ def test_a_coordinator_address_without_a_valid_process_count_is_one_clear_error(
     done = subprocess.run([sys.executable, "-c", JOIN, str(ROOT)], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert expected in done.stdout and len(done.stdout.strip().splitlines()) == 1
+
+
+# ----------------------------------------------------------------------------------- preemption, lost hosts
+SLOW = pytest.mark.skipif(not os.environ.get("JAXGAN_SLOW_TESTS"), reason="about a minute; JAXGAN_SLOW_TESTS=1 runs it")
+STEPS = 40
+TRAIN_FLAGS = ["--config", "configs/dcgan.py", CONV_FLAG, "--config.image_size=16", "--config.batch_size=8",
+               f"--config.num_steps={STEPS}", "--config.log_every=1", "--config.checkpoint_every=15",
+               "--config.sample_every=1000", "--config.evaluate=False", "--config.model.g_features=8",
+               "--config.model.d_features=8", "--config.model.latent_dim=16", "--config.host_timeout_s=8"]
+
+
+def _hosts(workdir):
+    """Two train.py processes of one CPU device each, joined by the JAX_* variables, on one workdir."""
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        port = s.getsockname()[1]
+    env = {"JAX_PLATFORMS": "cpu", "JAX_NUM_CPU_DEVICES": "1", "PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "2",
+           **{k: os.environ[k] for k in ("JAX_COMPILATION_CACHE_DIR", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS",
+                                         "XLA_FLAGS", "JAXGAN_CACHE_DIR", "HOME") if k in os.environ}}
+    return [subprocess.Popen([sys.executable, "train.py", "--workdir", str(workdir), *TRAIN_FLAGS], cwd=ROOT,
+                             env={**env, "JAX_COORDINATOR_ADDRESS": f"localhost:{port}", "JAX_NUM_PROCESSES": "2",
+                                  "JAX_PROCESS_ID": str(i)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for i in range(2)]
+
+
+def _when_logged(workdir, steps, procs):
+    deadline = time.time() + 300
+    log = workdir / "metrics.jsonl"
+    while not (log.exists() and len(log.read_text().splitlines()) >= steps):
+        assert time.time() < deadline and all(p.poll() is None for p in procs), "training never got there"
+        time.sleep(0.1)
+
+
+def _ended(procs):
+    """``[(exit code, stderr, seconds after now)]`` of each host."""
+    start, out = time.time(), []
+    for p in procs:
+        _, err = p.communicate(timeout=240)
+        out.append((p.returncode, err, time.time() - start))
+    return out
+
+
+def _uninterrupted(tiny, tmp_path):
+    """The same run as one process on two devices (the same global batch), in this process."""
+    import jax
+
+    from jaxgan.train import Trainer
+
+    config = tiny("dcgan", num_steps=STEPS, checkpoint_every=15, log_every=1)
+    trainer = Trainer(config, tmp_path / "single", devices=jax.devices()[:2])
+    trainer.fit()
+    return jax.device_get(trainer.recipe.generator_variables(trainer.state))
+
+
+def _assert_resumes_to_the_uninterrupted_run(tiny, tmp_path, workdir):
+    import jax
+
+    from jaxgan.inference import load_generator
+
+    for code, err, _ in _ended(_hosts(workdir)):
+        assert code == 0, err[-3000:]
+    _, variables, step = load_generator(workdir)
+    assert step == STEPS
+    for got, want in zip(jax.tree.leaves(variables), jax.tree.leaves(_uninterrupted(tiny, tmp_path)), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("signalled", ["one host", pytest.param("both at once", marks=SLOW),
+                                       pytest.param("both, 0.5 s apart", marks=SLOW)])
+def test_sigterm_on_any_hosts_stops_all_at_one_step_with_one_checkpoint_and_resumes_exactly(signalled, tiny,
+                                                                                          tmp_path):
+    workdir = tmp_path / "run"
+    procs = _hosts(workdir)
+    _when_logged(workdir, 18, procs)                                   # past the step-15 checkpoint
+    targets = {"one host": [procs[1]], "both at once": procs, "both, 0.5 s apart": procs}[signalled]
+    for i, p in enumerate(targets):
+        time.sleep(0.5 if i and signalled.endswith("apart") else 0)
+        p.send_signal(signal.SIGTERM)
+    ended = _ended(procs)
+    assert [code for code, _, _ in ended] == [1, 1], [err[-2000:] for _, err, _ in ended]
+    lines = [(err.strip().splitlines() or [""])[-1] for _, err, _ in ended]
+    assert lines[0] == lines[1] and lines[0].startswith("stopped at step ") and lines[0].endswith(
+        "(checkpoint saved); run the same command to resume")
+    stopped = int(lines[0].split()[3])
+    assert 18 <= stopped < STEPS and max(s for _, _, s in ended) < 30
+    saved = sorted(int(p.name) for p in (workdir / "checkpoints").iterdir() if p.name.isdigit())
+    assert saved[0] == 15 and saved[-1] == stopped and set(saved[1:-1]) <= {30}
+    _assert_resumes_to_the_uninterrupted_run(tiny, tmp_path, workdir)
+
+
+@pytest.mark.parametrize("lost", [pytest.param(1, marks=SLOW), pytest.param(0, marks=SLOW)])
+def test_a_lost_host_ends_the_others_in_bounded_time_with_one_line_and_the_run_resumes(lost, tiny, tmp_path):
+    workdir = tmp_path / "run"
+    procs = _hosts(workdir)
+    _when_logged(workdir, 18, procs)
+    procs[lost].kill()                                                 # kill -9: the host is gone
+    (code, err, seconds), = [e for i, e in enumerate(_ended(procs)) if i != lost]
+    survivor = 1 - lost
+    what = "host 1 of 2: no heartbeat for 8 s" if lost else "host 0 (the coordinator): it stopped answering"
+    assert code == 75 and seconds < 8 + 10, err[-2000:]
+    assert err.strip().splitlines()[-1] == (
+        f"error: lost {what}; stopping this host (the last good checkpoint is step 15); restart every host with "
+        f"the same command to resume (details in {workdir / f'host_{survivor}.log'})")
+    assert "Traceback" not in err and "Thread 0x" not in err           # the details went to the host's log
+    _assert_resumes_to_the_uninterrupted_run(tiny, tmp_path, workdir)
