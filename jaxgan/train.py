@@ -142,7 +142,8 @@ class Trainer:
         train = None
         if e.features == "classifier":
             train = data.eval_arrays(config, self.recipe.data_spec, config.data.split, self.eval_limit)
-        network = feature_networks.build(e.features, train, config.seed, e.inception_weights)
+        network = feature_networks.build(e.features, train, config.seed, e.inception_weights,
+                                         fid_mode=e.fid_mode)
         self.best_figure = run_scores.best_figure(metrics, e.best)
         return run_scores.RunScorer(self.recipe, metrics, network, int(e.num_images), config.seed,
                                     run_scores.data_key(config, int(e.num_images)))

@@ -238,3 +238,50 @@ def assert_one_and_eight_devices_agree(make_config, workdir: Path, steps: int) -
         np.testing.assert_allclose(m1[k], m8[k], rtol=2e-4, atol=2e-5, err_msg=k)
     for a, b in zip(jax.tree.leaves(nets1), jax.tree.leaves(nets8)):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
+
+
+def write_torchscript(path: Path, tree: dict) -> None:
+    """A ``torch.jit.save``-shaped archive (``code/`` beside ``data.pkl``) of a module tree: ``tree`` maps
+    attribute names to numpy arrays (parameters) or ``(class name, subtree)`` (submodules of class
+    ``__torch__.model.<class name>``), as TorchScript pickles them (objects built from their attributes)."""
+    import io
+    import types
+    import zipfile
+
+    from jaxgan import torch_file
+
+    fake = types.ModuleType("__torch__.model")
+    storages: list = []
+
+    def build(kind: str, subtree: dict):
+        cls = getattr(fake, kind, None) or type(kind, (), {"__module__": "__torch__.model"})
+        setattr(fake, kind, cls)
+        module = cls()
+        for name, value in subtree.items():
+            if isinstance(value, tuple):
+                value = build(*value)
+            elif isinstance(value, np.ndarray):
+                storage = torch_file.Storage(value, str(len(storages)))
+                storages.append(storage)
+                value = torch_file.Tensor(storage, 0, value.shape,
+                                          tuple(int(np.prod(value.shape[i + 1:])) for i in range(value.ndim)))
+            setattr(module, name, value)
+        return module
+
+    saved = {name: sys.modules.get(name) for name in ("__torch__", "__torch__.model")}
+    sys.modules["__torch__"], sys.modules["__torch__.model"] = types.ModuleType("__torch__"), fake
+    try:
+        body = io.BytesIO()
+        torch_file._Pickler(body, legacy=False).dump(build("Top", tree))
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("model/data.pkl", body.getvalue())
+        archive.writestr("model/code/__torch__/model.py", "class Top(Module):\n  pass\n")
+        archive.writestr("model/version", "3\n")
+        for storage in storages:
+            archive.writestr(f"model/data/{storage.key}", storage.array.tobytes())

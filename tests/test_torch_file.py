@@ -37,3 +37,23 @@ def test_a_file_that_is_not_a_state_dict_or_not_torch_is_one_clear_error(tmp_pat
         torch_file.load(tmp_path / "junk.pth")
     with pytest.raises(CheckpointError, match="cannot read"):
         torch_file.load(tmp_path / "missing.pth")
+
+
+def test_a_torchscript_archive_is_read_as_the_state_dict_of_its_module_tree(tmp_path):
+    from conftest import write_torchscript
+
+    rng = np.random.default_rng(1)
+    weight, beta = rng.normal(size=(8, 3, 3, 3)).astype(np.float32), rng.normal(size=8).astype(np.float32)
+    write_torchscript(tmp_path / "net.pt", {"training": False, "layers": ("Sequential", {
+        "conv": ("Conv2dLayer", {"weight": weight, "beta": beta, "stride": 2}),
+        "pool": ("MaxPool2d", {"training": False})})})
+    loaded = torch_file.load(tmp_path / "net.pt")
+    assert list(loaded) == ["layers.conv.weight", "layers.conv.beta"]
+    np.testing.assert_array_equal(loaded["layers.conv.weight"], weight)
+    np.testing.assert_array_equal(loaded["layers.conv.beta"], beta)
+    with zipfile.ZipFile(tmp_path / "net.pt") as archive, zipfile.ZipFile(tmp_path / "plain.pth", "w") as plain:
+        for name in archive.namelist():                     # the same pickle without code/: not TorchScript
+            if "/code/" not in name:
+                plain.writestr(name, archive.read(name))
+    with pytest.raises(CheckpointError, match="holds a __torch__.model.Top, which is not part of a state dict"):
+        torch_file.load(tmp_path / "plain.pth")

@@ -1,7 +1,8 @@
 """The feature spaces sample metrics (FID, KID, IS, precision/recall) are computed in, one interface:
 a network maps a stream of images in [-1, 1] (the run's channels, any size) to a `SetFeatures`.
 
-- ``inception``: FID's InceptionV3 (pytorch-fid's weights file), the standard; comparable across papers.
+- ``inception``: FID's InceptionV3 (the 2015-12-05 weights), the standard; comparable across papers, its
+  images prepared as the chosen FID mode's tool does (`jaxgan.metrics.fid_modes`).
 - ``classifier``: a small classifier trained on the run's own labelled real training images (e.g. the
   digits), for small domains where ImageNet features say little; comparable only within one data set
   and seed (it is retrained for each run: deterministic on one machine and device count, but float
@@ -14,7 +15,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from jaxgan.errors import ConfigError
-from jaxgan.metrics import image_sets
+from jaxgan.metrics import fid_modes, image_sets
 from jaxgan.metrics.frechet import gaussian_stats
 
 FEATURES = ("inception", "classifier")
@@ -32,18 +33,18 @@ class FeatureNetwork:
 
 
 class InceptionFeatures(FeatureNetwork):
-    """FID's Inception pool3 features and logits (images resized to 299 as pytorch-fid does)."""
+    """FID's Inception pool3 features and logits (where the weights file has the classifier), the images
+    prepared as FID ``mode`` does; ``key`` is the mode's record."""
 
-    key = image_sets.PREPROCESSING
-
-    def __init__(self, weights: str | None = None, batch: int = 200):
+    def __init__(self, weights: str | None = None, batch: int = 200, mode: str = "legacy_pytorch"):
         from jaxgan.models.inception import has_logits, load_fid_inception
 
+        self.mode, self.key = fid_modes.check(mode), fid_modes.RECORDS[mode]
         self.variables, self.batch = load_fid_inception(weights or None), batch
         self.has_logits = has_logits(self.variables)
 
     def __call__(self, images: Iterable[np.ndarray], total: int | None = None) -> image_sets.SetFeatures:
-        return image_sets.extract(image_sets.unit_rgb(images), self.variables, self.batch, total)
+        return image_sets.extract(image_sets.unit_rgb(images), self.variables, self.batch, total, self.mode)
 
 
 class ClassifierFeatures(FeatureNetwork):
@@ -71,11 +72,11 @@ class ClassifierFeatures(FeatureNetwork):
 
 
 def build(name: str, train: dict[str, Any] | None, seed: int, inception_weights: str = "",
-          batch: int = 200) -> FeatureNetwork:
+          batch: int = 200, fid_mode: str = "legacy_pytorch") -> FeatureNetwork:
     """The feature network ``name`` (one of `FEATURES`); ``classifier`` trains on ``train``'s ``image``
-    and ``label`` fields."""
+    and ``label`` fields; ``inception`` prepares images as FID mode ``fid_mode`` does."""
     if name == "inception":
-        return InceptionFeatures(inception_weights, batch)
+        return InceptionFeatures(inception_weights, batch, fid_mode)
     if name == "classifier":
         if train is None or "label" not in train or "image" not in train:
             raise ConfigError("eval.features=classifier needs labelled training images (a 'label' field, e.g. "

@@ -2,11 +2,12 @@
 saved statistics, and FID / KID / IS / precision-recall between two sets (`python -m pytorch_fid a b`'s
 use case, without torch, TF or the network).
 
-Each image is read as RGB in [0, 1] (grayscale replicated, transparency over white), resized to 299x299
-as pytorch-fid does (bilinear, no antialiasing), then batched through the network. A statistics file
-(``.npz``) holds ``mu`` and ``sigma`` (pytorch-fid's keys, float64), the pool3 ``features`` (KID and
-precision/recall need them) and the ``preprocessing`` it was computed with; a file computed otherwise is
-refused rather than compared.
+Each file is read as pytorch-fid and clean-fid read it (`fid_modes.read_rgb`), prepared as the chosen
+FID mode's tool prepares it (`jaxgan.metrics.fid_modes`: pytorch-fid's bilinear resize, or clean-fid's),
+then batched through the network. A statistics file (``.npz``) holds ``mu`` and ``sigma`` (pytorch-fid's
+and clean-fid's keys, float64), the pool3 ``features`` (KID and precision/recall need them) and the
+``preprocessing`` record of its mode; a file of another mode is refused rather than compared, and a file
+without a record (pytorch-fid's or clean-fid's own) is taken as computed in the mode asked for.
 """
 from __future__ import annotations
 
@@ -20,16 +21,15 @@ import jax
 import numpy as np
 
 from jaxgan import parallel
-from jaxgan.data.images import READ_ERRORS, find_images, load_image
+from jaxgan.data.images import READ_ERRORS, find_images
 from jaxgan.errors import DataError
+from jaxgan.metrics import fid_modes
 from jaxgan.metrics.frechet import frechet_distance_from_stats, gaussian_stats
 from jaxgan.metrics.sample_metrics import inception_score, kernel_inception_distance, precision_recall
-from jaxgan.models.inception import SIZE, FIDInceptionV3, has_logits
+from jaxgan.models.inception import FIDInceptionV3, has_logits
 from jaxgan.parallel import BATCH, REPLICATED
 
 METRICS = ("fid", "kid", "is", "pr")
-#: what a statistics file must have been computed with to be compared
-PREPROCESSING = "fid-inception-2015-12-05/pool3/bilinear-299-no-antialias/rgb-0-1"
 
 
 @dataclasses.dataclass
@@ -43,33 +43,28 @@ class SetFeatures:
     count: int = 0
 
 
-def _resized(images: jax.Array) -> jax.Array:
-    """``[B, H, W, 3]`` -> ``[B, 299, 299, 3]``, bilinear without antialiasing (pytorch-fid's resize)."""
-    return jax.image.resize(images, (images.shape[0], SIZE, SIZE, 3), "linear", antialias=False)
-
-
-_resize_one = jax.jit(lambda image: _resized(image[None])[0])
+_resize_one = jax.jit(lambda image: fid_modes.resized_bilinear(image[None])[0])
 
 
 @functools.lru_cache(maxsize=None)
-def _sharded_network(devices: tuple[jax.Device, ...], logits: bool) -> tuple[jax.sharding.Mesh, Any]:
-    """The mesh over ``devices`` and FID's Inception (resize included; with its classifier where
-    ``logits``) jitted over it, compiled once per batch shape for the whole process."""
+def _sharded_network(devices: tuple[jax.Device, ...], logits: bool, mode: str) -> tuple[jax.sharding.Mesh, Any]:
+    """The mesh over ``devices`` and FID's Inception (the ``mode``'s device-side preparation included; with
+    its classifier where ``logits``) jitted over it, compiled once per batch shape for the whole process."""
     mesh, model = parallel.make_mesh(list(devices)), FIDInceptionV3(logits=logits)
-    return mesh, parallel.jit_sharded(lambda v, x: model.apply(v, _resized(x)), mesh, (REPLICATED, BATCH),
-                                      (BATCH, BATCH))
+    return mesh, parallel.jit_sharded(lambda v, x: model.apply(v, fid_modes.on_device(mode, x)), mesh,
+                                      (REPLICATED, BATCH), (BATCH, BATCH))
 
 
 def extract(images: Iterable[np.ndarray], variables: dict[str, Any], batch: int = 200,
-            total: int | None = None) -> SetFeatures:
-    """Features of ``images`` (each ``[H, W, 3]`` in [0, 1], any size), ``batch`` at a time (rounded up to
-    a multiple of this host's devices, over which each batch is split), with a progress bar (images/s)
-    on stderr. A batch of one size (generated images) is resized inside the network's compiled call;
-    mixed sizes (a folder) are resized one by one first."""
+            total: int | None = None, mode: str = "legacy_pytorch") -> SetFeatures:
+    """Features of ``images`` (each ``[H, W, 3]`` in [0, 1], any size) prepared as FID ``mode`` does,
+    ``batch`` at a time (rounded up to a multiple of this host's devices, over which each batch is split),
+    with a progress bar (images/s) on stderr. In ``legacy_pytorch`` a batch of one size (generated images)
+    is resized inside the network's compiled call; mixed sizes (a folder) are resized one by one first."""
     from tqdm import tqdm
 
     with_logits = has_logits(variables)
-    mesh, network = _sharded_network(tuple(jax.local_devices()), with_logits)
+    mesh, network = _sharded_network(tuple(jax.local_devices()), with_logits, fid_modes.check(mode))
     batch = -(-batch // mesh.size) * mesh.size
     variables = jax.device_put(variables, parallel.replicated(mesh))
     pool3, logits, pending = [], [], []
@@ -86,7 +81,7 @@ def extract(images: Iterable[np.ndarray], variables: dict[str, Any], batch: int 
 
     with tqdm(total=total, unit="img", desc="inception", file=sys.stderr) as bar:
         for image in images:
-            pending.append(np.asarray(image, np.float32))
+            pending.append(fid_modes.on_host(mode, image))
             if len(pending) == batch:
                 flush()
                 bar.update(batch)
@@ -101,8 +96,8 @@ def extract(images: Iterable[np.ndarray], variables: dict[str, Any], batch: int 
 
 
 def read_folder(path: str | Path) -> tuple[list[Path], Iterable[np.ndarray]]:
-    """The image files under ``path`` (recursive) and a stream of them as RGB in [0, 1]; unreadable files
-    are skipped with one warning line at the end."""
+    """The image files under ``path`` (recursive) and a stream of them as RGB in [0, 1] (as the FID tools
+    read them, `fid_modes.read_rgb`); unreadable files are skipped with one warning line at the end."""
     path = Path(path)
     if not path.is_dir():
         raise DataError(f"{path} is not a folder of images")
@@ -114,7 +109,7 @@ def read_folder(path: str | Path) -> tuple[list[Path], Iterable[np.ndarray]]:
         bad = []
         for file in files:
             try:
-                yield load_image(file, 0, 3).astype(np.float32) / 255.0
+                yield fid_modes.read_rgb(file).astype(np.float32) / 255.0
             except READ_ERRORS:
                 bad.append(file)
         if bad:
@@ -123,9 +118,10 @@ def read_folder(path: str | Path) -> tuple[list[Path], Iterable[np.ndarray]]:
     return files, stream()
 
 
-def folder_features(path: str | Path, variables: dict[str, Any], batch: int = 200) -> SetFeatures:
+def folder_features(path: str | Path, variables: dict[str, Any], batch: int = 200,
+                    mode: str = "legacy_pytorch") -> SetFeatures:
     files, stream = read_folder(path)
-    return extract(stream, variables, batch, total=len(files))
+    return extract(stream, variables, batch, total=len(files), mode=mode)
 
 
 def unit_rgb(images: Iterable[np.ndarray]) -> Iterable[np.ndarray]:
@@ -136,48 +132,53 @@ def unit_rgb(images: Iterable[np.ndarray]) -> Iterable[np.ndarray]:
 
 
 def cache_path(key: dict[str, Any]) -> Path:
-    """Where statistics keyed by ``key`` (data set, split, size, count, preprocessing) are cached:
-    ``$JAXGAN_CACHE_DIR`` (default ``~/.cache/jaxgan``) / ``inception_stats/<hash>.npz``."""
+    """Where statistics keyed by ``key`` (data set, split, size, count, feature space: for Inception
+    features, the FID mode's record) are cached: ``$JAXGAN_CACHE_DIR`` (default ``~/.cache/jaxgan``) /
+    ``inception_stats/<hash>.npz``."""
     import hashlib
     import json
     import os
 
     root = Path(os.environ.get("JAXGAN_CACHE_DIR") or Path.home() / ".cache" / "jaxgan")
-    digest = hashlib.sha256(json.dumps({**key, "preprocessing": PREPROCESSING}, sort_keys=True).encode()).hexdigest()
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
     return root / "inception_stats" / f"{digest[:24]}.npz"
 
 
-def cached(key: dict[str, Any], compute: Any) -> SetFeatures:
-    """The statistics cached under ``key``, or ``compute()``'s, saved there for next time."""
+def cached(key: dict[str, Any], compute: Any, record: str) -> SetFeatures:
+    """The statistics cached under ``key``, or ``compute()``'s, saved there (with ``record``) for next time."""
     path = cache_path(key)
     if path.is_file():
-        return load_stats(path)
+        return load_stats(path, record)
     features = compute()
-    save_stats(features, path)
+    save_stats(features, path, record)
     return features
 
 
-def save_stats(features: SetFeatures, path: str | Path) -> None:
-    """Writes ``mu``, ``sigma``, ``features`` and ``preprocessing`` to ``path`` (.npz)."""
+def save_stats(features: SetFeatures, path: str | Path, record: str = fid_modes.RECORDS["legacy_pytorch"]) -> None:
+    """Writes ``mu``, ``sigma``, ``features`` and the ``preprocessing`` record to ``path`` (.npz)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp.npz")
-    np.savez(tmp, mu=features.mu, sigma=features.sigma, features=features.features, preprocessing=PREPROCESSING)
+    np.savez(tmp, mu=features.mu, sigma=features.sigma, features=features.features, preprocessing=record)
     tmp.replace(path)
 
 
-def load_stats(path: str | Path) -> SetFeatures:
-    """A statistics file written by `save_stats` (or pytorch-fid's ``mu`` / ``sigma`` file, which carries
-    no preprocessing record and is taken as pytorch-fid's own)."""
+def load_stats(path: str | Path, record: str = fid_modes.RECORDS["legacy_pytorch"]) -> SetFeatures:
+    """A statistics file written by `save_stats` with ``record`` (another record is refused), or
+    pytorch-fid's or clean-fid's ``mu`` / ``sigma`` file, which carries none."""
     try:
         with np.load(path) as saved:
-            recorded = str(saved["preprocessing"]) if "preprocessing" in saved else PREPROCESSING
+            recorded = str(saved["preprocessing"]) if "preprocessing" in saved else record
             mu, sigma = saved["mu"], saved["sigma"]
             features = saved["features"] if "features" in saved and saved["features"].ndim == 2 else None
     except (OSError, ValueError, KeyError) as e:
         raise DataError(f"cannot read statistics from {path} (an .npz with mu and sigma): {e}") from None
-    if recorded != PREPROCESSING:
-        raise DataError(f"{path} was computed with other preprocessing ({recorded}); recompute it")
+    if recorded != record:
+        modes = {v: k for k, v in fid_modes.RECORDS.items()}
+        theirs = f"FID mode {modes[recorded]}" if recorded in modes else f"other preprocessing ({recorded})"
+        ours = f"FID mode {modes[record]}" if record in modes else record
+        raise DataError(f"{path} was computed in {theirs}, not {ours}; recompute it, or score in its mode "
+                        f"(--fid-mode / eval.fid_mode)")
     return SetFeatures(mu, sigma, features, None, 0 if features is None else len(features))
 
 

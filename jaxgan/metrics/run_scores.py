@@ -75,7 +75,7 @@ class RunScorer:
             compute = lambda: self.network(images, total=len(images))            # noqa: E731
             if self.network.key is not None and self.cache_key is not None:
                 key = {**self.cache_key, "set": name, "count": len(images), "features": self.network.key}
-                self._references[name] = image_sets.cached(key, compute)
+                self._references[name] = image_sets.cached(key, compute, self.network.key)
             else:
                 self._references[name] = compute()
         return self._references[name]

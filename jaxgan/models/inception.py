@@ -2,9 +2,9 @@
 
 It differs from the usual InceptionV3 where that graph does (pytorch-fid's ``FIDInception*`` blocks): the
 average pools of the A, C and E blocks exclude the zero padding from their averages, the last E block pools
-by maximum, and the head has 1008 classes. Inputs are images in [0, 1], resized to 299x299 bilinearly
-without antialiasing (PyTorch's ``align_corners=False``) and scaled to [-1, 1], as pytorch-fid does.
-Outputs: pool3 features [B, 2048] (FID, KID, precision/recall) and logits [B, 1008] (Inception Score).
+by maximum, and the head has 1008 classes. Inputs are 299x299 images scaled to about [-1, 1], as each FID
+tool prepares them (`jaxgan.metrics.fid_modes`). Outputs: pool3 features [B, 2048] (FID, KID,
+precision/recall) and logits [B, 1008] (Inception Score).
 
 `load_fid_inception` reads the same weights from any of the files that carry them (no torch needed, see
 `jaxgan.torch_file`; the format is read from the file, not its name): pytorch-fid's state dict
@@ -135,16 +135,13 @@ class InceptionE(nn.Module):
 
 
 class FIDInceptionV3(nn.Module):
-    """``images [B, H, W, 3] in [0, 1] -> (pool3 [B, 2048], logits [B, 1008])``; the logits are None
+    """``x [B, 299, 299, 3] in about [-1, 1] -> (pool3 [B, 2048], logits [B, 1008])``; the logits are None
     without the classifier (``logits=False``)."""
 
     logits: bool = True
 
     @nn.compact
-    def __call__(self, images: jax.Array) -> tuple[jax.Array, jax.Array | None]:
-        x = jax.image.resize(images.astype(jnp.float32), (images.shape[0], SIZE, SIZE, images.shape[-1]),
-                             "linear", antialias=False)
-        x = 2.0 * x - 1.0
+    def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array | None]:
         x = BasicConv(32, (3, 3), 2, name="Conv2d_1a_3x3")(x)
         x = BasicConv(32, (3, 3), name="Conv2d_2a_3x3")(x)
         x = BasicConv(64, (3, 3), padding=(1, 1), name="Conv2d_2b_3x3")(x)
@@ -200,26 +197,29 @@ def _script_name(conv: str) -> str:
     return f"layers.{_SCRIPT_LAYERS[layer]}.{_SCRIPT_CONVS[kind][inner]}"
 
 
-def _as_pytorch_fid_keys(state: dict[str, Any], convs: list[str]) -> dict[str, Any]:
+def _as_pytorch_fid_keys(state: dict[str, Any], convs: list[str]) -> tuple[dict[str, Any], dict[str, str]]:
     """A TorchScript archive's tensors under pytorch-fid's keys (``convs``: pytorch-fid's convolution
-    paths); a pytorch-fid state dict as it is."""
+    paths), and each key's name in the file; a pytorch-fid state dict as it is."""
     first = [k for k in state if k.endswith("layers.conv.weight")]
     if f"{convs[0]}.conv.weight" in state or not first:
-        return state
+        return state, {}
     prefix = first[0][:-len("layers.conv.weight")]
     out: dict[str, Any] = {}
+    names: dict[str, str] = {}
     for conv in convs:
         script = prefix + _script_name(conv)
         for theirs, ours in (("weight", "conv.weight"), ("beta", "bn.bias"), ("mean", "bn.running_mean"),
                              ("var", "bn.running_var")):
+            names[f"{conv}.{ours}"] = f"{script}.{theirs}"
             if f"{script}.{theirs}" in state:
                 out[f"{conv}.{ours}"] = state[f"{script}.{theirs}"]
         if f"{script}.beta" in state:
             out[f"{conv}.bn.weight"] = np.ones_like(state[f"{script}.beta"])        # batch norm without scale
     for theirs, ours in (("output.weight", "fc.weight"), ("output.bias", "fc.bias")):
+        names[ours] = prefix + theirs
         if prefix + theirs in state:
             out[ours] = state[prefix + theirs]
-    return out
+    return out, names
 
 
 def _torch_name(path: tuple[str, ...]) -> tuple[str, str]:
@@ -245,7 +245,7 @@ def load_fid_inception(path: str | Path | None = None) -> dict[str, Any]:
                                                  jnp.zeros((1, 75, 75, 3))))
     convs = list(dict.fromkeys(".".join(p[1:-2]) for p in flax.traverse_util.flatten_dict(abstract)
                                if p[-2] == "conv"))
-    state = _as_pytorch_fid_keys(state, convs)
+    state, file_names = _as_pytorch_fid_keys(state, convs)
     with_logits = "fc.weight" in state
     flat, problems = {}, []
     for key_path, leaf in flax.traverse_util.flatten_dict(abstract).items():
@@ -253,16 +253,19 @@ def load_fid_inception(path: str | Path | None = None) -> dict[str, Any]:
         if rest[0] == "fc" and not with_logits:
             continue
         name, kind = _torch_name(tuple(rest))
-        value = state.get(name)
+        value, shown = state.get(name), file_names.get(name, name)
         if value is None:
-            problems.append(f"missing {name}")
+            problems.append(f"missing {shown}")
             continue
         value = np.asarray(value, np.float32)
+        expected = leaf.shape                              # in torch's layout: OIHW kernels, [out, in] dense
+        if kind == "kernel":
+            expected = (leaf.shape[3], leaf.shape[2], *leaf.shape[:2]) if leaf.ndim == 4 else leaf.shape[::-1]
+        if value.shape != expected:
+            problems.append(f"{shown} has shape {value.shape}, expected {expected}")
+            continue
         if kind == "kernel":
             value = value.transpose(2, 3, 1, 0) if value.ndim == 4 else value.T
-        if value.shape != leaf.shape:
-            problems.append(f"{name} has shape {value.shape}, expected {leaf.shape}")
-            continue
         flat[key_path] = jnp.asarray(value)
     if problems:
         raise CheckpointError(f"{path} is not the FID Inception's weights (pytorch-fid's keys or the 2015-12-05 "
