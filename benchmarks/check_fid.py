@@ -18,13 +18,15 @@ where pytorch-fid looks for its weights (``$TORCH_HOME``); then
   antialiasing, ``2x - 1``) and by the TorchScript module itself fed pytorch-fid's preprocessed tensor:
   the largest absolute difference of each pair, and the largest feature;
 - ``python infer.py --evaluate fid --input A --reference B --inception-weights W`` against pytorch-fid's
-  ``calculate_fid_given_paths([A, B])``, and with ``--fid-mode clean`` against clean-fid's
-  ``compute_fid(A, B, mode="clean")`` fed the same TorchScript network (``custom_feat_extractor``: the
-  network clean-fid builds itself is the same graph, which it downloads): each pair of figures and
-  their relative difference;
+  ``calculate_fid_given_paths([A, B])``, and with ``--fid-mode clean`` / ``legacy_tensorflow`` against
+  clean-fid's ``compute_fid(A, B, mode=...)`` fed the same TorchScript network (``custom_feat_extractor``:
+  the network clean-fid builds itself is the same graph, which it downloads; for ``legacy_tensorflow``
+  that network resizes inside its forward, which `tf1_resize` writes out as its code does): each pair of
+  figures and their relative difference;
 - clean-fid's own preprocessing (``ResizeDataset``'s reading and ``build_resizer``, for ``clean`` and
-  ``legacy_pytorch``) against jaxgan's (`jaxgan.metrics.fid_modes`) on awkward files: odd sizes, grey,
-  RGBA, palette, 16-bit, tiny and large: the largest absolute difference on [0, 255].
+  ``legacy_pytorch``; `tf1_resize` after its reading for ``legacy_tensorflow``) against jaxgan's
+  (`jaxgan.metrics.fid_modes`) on awkward files: odd sizes, grey, RGBA, palette, 16-bit, tiny and large:
+  the largest absolute difference on [0, 255].
 
 Without ``--torch-python`` (or a torch there) it says so and exits 0: there is nothing to compare with.
 """
@@ -112,6 +114,21 @@ def pytorch_fid_weights(weights: Path, torch_home: Path) -> None:
     torch_file.save(target, state)
 
 
+def tf1_resize(images):
+    """``[B, 3, H, W]`` on [0, 255] -> ``[B, 3, 299, 299]`` as the NVIDIA TorchScript ``inception-2015-12-05.pt``
+    resizes inside its forward (TensorFlow 1's bilinear resize): an identity ``affine_grid`` shifted by half
+    an input pixel less half an output pixel, sampled bilinearly with border padding."""
+    import torch
+    import torch.nn.functional as F
+
+    b, c, h, w = images.shape
+    theta = torch.eye(2, 3, dtype=images.dtype).repeat(b, 1, 1)
+    theta[:, 0, 2] += 1 / w - 1 / 299
+    theta[:, 1, 2] += 1 / h - 1 / 299
+    grid = F.affine_grid(theta, [b, c, 299, 299], align_corners=False)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
 def torch_side(args: dict) -> dict:
     """Runs under ``--torch-python``: pytorch-fid's and the TorchScript's features, pytorch-fid's and
     clean-fid's FID, clean-fid's preprocessing of the awkward files."""
@@ -156,11 +173,23 @@ def torch_side(args: dict) -> dict:
                                                    device=torch.device("cpu"), num_workers=0, batch_size=50,
                                                    verbose=False))
     out["clean_fid_seconds"] = time.time() - start
+    start = time.time()
+
+    def tf_features(images: torch.Tensor) -> torch.Tensor:         # what the NVIDIA file's forward does
+        with torch.no_grad():
+            return script((tf1_resize(images) - 128) / 128)
+
+    out["tf_fid"] = float(clean_fid.compute_fid(args["a"], args["b"], mode="legacy_tensorflow",
+                                                custom_feat_extractor=tf_features, device=torch.device("cpu"),
+                                                num_workers=0, batch_size=50, verbose=False))
+    out["tf_fid_seconds"] = time.time() - start
     resized = {}
-    for mode in ("clean", "legacy_pytorch"):
-        resize = build_resizer(mode)
-        for f in sorted(Path(args["awkward"]).iterdir()):
-            resized[f"{mode}/{f.name}"] = resize(np.array(Image.open(f).convert("RGB")))
+    for f in sorted(Path(args["awkward"]).iterdir()):
+        pixels = np.array(Image.open(f).convert("RGB"))
+        for mode in ("clean", "legacy_pytorch"):
+            resized[f"{mode}/{f.name}"] = build_resizer(mode)(pixels)
+        tensor = torch.from_numpy(pixels.astype(np.float32)).permute(2, 0, 1)[None]
+        resized[f"legacy_tensorflow/{f.name}"] = tf1_resize(tensor)[0].permute(1, 2, 0).numpy()
     np.savez(args["out"] + "_resized.npz", **resized)
     return out
 
@@ -207,7 +236,7 @@ def main() -> None:
         ours = image_sets.folder_features(subset, load_fid_inception(args.weights)).features
         theirs = np.load(request["out"] + "_pytorch_fid.npy")
         scripted = np.load(request["out"] + "_torchscript.npy")
-        figures = {mode: score_folders(a, b, args.weights, mode, tmp) for mode in ("legacy_pytorch", "clean")}
+        figures = {mode: score_folders(a, b, args.weights, mode, tmp) for mode in fid_modes.MODES}
         resized = dict(np.load(request["out"] + "_resized.npz")) if "clean_fid" in torch_result else {}
         ours_resized = {}
         for key in resized:
@@ -222,14 +251,15 @@ def main() -> None:
     print(f"  pytorch-fid - TorchScript {np.abs(theirs - scripted).max():.2e}")
     print(f"FID of {args.images} vs {args.images} photo crops (torch {torch_result['torch']}):")
     rows = [("legacy_pytorch", "fid", "pytorch-fid calculate_fid_given_paths"),
-            ("clean", "clean_fid", "clean-fid compute_fid(mode='clean')")]
+            ("clean", "clean_fid", "clean-fid compute_fid(mode='clean')"),
+            ("legacy_tensorflow", "tf_fid", "clean-fid compute_fid(mode='legacy_tensorflow')")]
     for mode, key, tool in rows:
         if key not in torch_result:
             print(f"  {mode}: no clean-fid beside torch, not compared")
             continue
         ours_fid, seconds = figures[mode]
         theirs_fid = torch_result[key]
-        print(f"  {mode:15s} jaxgan infer.py {ours_fid:.6f} ({seconds:.0f} s, the whole command)  {tool} "
+        print(f"  {mode:17s} jaxgan infer.py {ours_fid:.6f} ({seconds:.0f} s, the whole command)  {tool} "
               f"{theirs_fid:.6f} ({torch_result[key + '_seconds']:.0f} s)  relative difference "
               f"{abs(ours_fid - theirs_fid) / theirs_fid:.1e}")
     if resized:

@@ -9,7 +9,9 @@ clone after ``pip install torch``:
     python benchmarks/torch_reference.py --model all --device cuda --compile
 
 A step is one generator update with every discriminator update that goes with it (WGAN and StarGAN:
-n_critic = 5), on fixed random batches; ``step_s`` is the median of the timed steps. CycleGAN's image
+n_critic = 5), on fixed random batches; ``step_s`` is the median of the timed steps. ``--model inception``
+(not in ``all``) is FID's feature extraction instead: pytorch-fid's network to pool3 (its FID blocks, the
+same modules), one batch of 299x299 images in eval mode without gradients. CycleGAN's image
 pool is left out (it moves no arithmetic). Random weights throughout, SRGAN's VGG19 included: timing only.
 """
 from __future__ import annotations
@@ -435,10 +437,110 @@ def text2img(batch: int, size: int, device: torch.device) -> tuple[Step, list[nn
     return step, [G, D]
 
 
+class FIDConv(nn.Module):
+    """pytorch-fid's (torchvision's) BasicConv2d: convolution without bias, batch norm (eps 1e-3), ReLU."""
+
+    def __init__(self, cin: int, cout: int, kernel: int | tuple[int, int] = 1, stride: int = 1,
+                 padding: int | tuple[int, int] = 0):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, kernel, stride, padding, bias=False)
+        self.bn = nn.BatchNorm2d(cout, eps=0.001)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.bn(self.conv(x)))
+
+
+def _fid_pool(x: torch.Tensor) -> torch.Tensor:
+    return F.avg_pool2d(x, 3, 1, 1, count_include_pad=False)
+
+
+class FIDInceptionA(nn.Module):
+    def __init__(self, cin: int, pool: int):
+        super().__init__()
+        self.b1, self.b5 = FIDConv(cin, 64), nn.Sequential(FIDConv(cin, 48), FIDConv(48, 64, 5, padding=2))
+        self.b3 = nn.Sequential(FIDConv(cin, 64), FIDConv(64, 96, 3, padding=1), FIDConv(96, 96, 3, padding=1))
+        self.pool = FIDConv(cin, pool)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.b1(x), self.b5(x), self.b3(x), self.pool(_fid_pool(x))], 1)
+
+
+class FIDInceptionB(nn.Module):
+    def __init__(self, cin: int):
+        super().__init__()
+        self.b3 = FIDConv(cin, 384, 3, 2)
+        self.d = nn.Sequential(FIDConv(cin, 64), FIDConv(64, 96, 3, padding=1), FIDConv(96, 96, 3, 2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.b3(x), self.d(x), F.max_pool2d(x, 3, 2)], 1)
+
+
+class FIDInceptionC(nn.Module):
+    def __init__(self, c: int):
+        super().__init__()
+        row, column = dict(kernel=(1, 7), padding=(0, 3)), dict(kernel=(7, 1), padding=(3, 0))
+        self.b1 = FIDConv(768, 192)
+        self.b7 = nn.Sequential(FIDConv(768, c), FIDConv(c, c, **row), FIDConv(c, 192, **column))
+        self.d = nn.Sequential(FIDConv(768, c), FIDConv(c, c, **column), FIDConv(c, c, **row), FIDConv(c, c, **column),
+                               FIDConv(c, 192, **row))
+        self.pool = FIDConv(768, 192)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.b1(x), self.b7(x), self.d(x), self.pool(_fid_pool(x))], 1)
+
+
+class FIDInceptionD(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.b3 = nn.Sequential(FIDConv(768, 192), FIDConv(192, 320, 3, 2))
+        self.b7 = nn.Sequential(FIDConv(768, 192), FIDConv(192, 192, (1, 7), padding=(0, 3)),
+                                FIDConv(192, 192, (7, 1), padding=(3, 0)), FIDConv(192, 192, 3, 2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.b3(x), self.b7(x), F.max_pool2d(x, 3, 2)], 1)
+
+
+class FIDInceptionE(nn.Module):
+    def __init__(self, cin: int, max_pool: bool):
+        super().__init__()
+        self.max_pool = max_pool
+        self.b1, self.b3, self.d1 = FIDConv(cin, 320), FIDConv(cin, 384), FIDConv(cin, 448)
+        self.b3a, self.b3b = FIDConv(384, 384, (1, 3), padding=(0, 1)), FIDConv(384, 384, (3, 1), padding=(1, 0))
+        self.d2 = FIDConv(448, 384, 3, padding=1)
+        self.d3a, self.d3b = FIDConv(384, 384, (1, 3), padding=(0, 1)), FIDConv(384, 384, (3, 1), padding=(1, 0))
+        self.pool = FIDConv(cin, 192)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b3, d = self.b3(x), self.d2(self.d1(x))
+        pooled = F.max_pool2d(x, 3, 1, 1) if self.max_pool else _fid_pool(x)
+        return torch.cat([self.b1(x), self.b3a(b3), self.b3b(b3), self.d3a(d), self.d3b(d), self.pool(pooled)], 1)
+
+
+def fid_inception() -> nn.Sequential:
+    """pytorch-fid's ``InceptionV3`` up to pool3 (its FID blocks), on 299x299 inputs in [-1, 1]."""
+    return nn.Sequential(
+        FIDConv(3, 32, 3, 2), FIDConv(32, 32, 3), FIDConv(32, 64, 3, padding=1), nn.MaxPool2d(3, 2),
+        FIDConv(64, 80), FIDConv(80, 192, 3), nn.MaxPool2d(3, 2),
+        FIDInceptionA(192, 32), FIDInceptionA(256, 64), FIDInceptionA(288, 64), FIDInceptionB(288),
+        FIDInceptionC(128), FIDInceptionC(160), FIDInceptionC(160), FIDInceptionC(192), FIDInceptionD(),
+        FIDInceptionE(1280, False), FIDInceptionE(2048, True), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+
+
+def inception(batch: int, size: int, device: torch.device) -> tuple[Step, list[nn.Module]]:
+    """FID feature extraction: pool3 features of a batch, in eval mode without gradients."""
+    model = fid_inception().to(device).eval()
+    x = images(batch, size, device)
+
+    def step() -> None:
+        with torch.no_grad():
+            model(x)
+    return step, []
+
+
 # name -> (builder, the reference size, batch)
 MODELS = {"dcgan": (dcgan, 64, 64), "wgan": (wgan, 64, 64), "pix2pix": (pix2pix, 256, 1),
           "cyclegan": (cyclegan, 256, 1), "stargan": (stargan, 128, 16), "srgan": (srgan, 96, 16),
-          "text2img": (text2img, 64, 64)}
+          "text2img": (text2img, 64, 64), "inception": (inception, 299, 200)}
 
 
 def median_seconds(run: Step, device: torch.device, warmup: int, steps: int) -> tuple[float, float]:
@@ -492,7 +594,7 @@ def main() -> None:
         print(json.dumps({"framework": "torch", "model": "srresnet_x4", "upscale_mp_s":
                           round(16 * args.upscale_tile ** 2 / 1e6 / median, 3)}))
         return
-    for name in MODELS if args.model == "all" else [args.model]:
+    for name in [m for m in MODELS if m != "inception"] if args.model == "all" else [args.model]:
         _, size, batch = MODELS[name]
         print(json.dumps(bench(name, args.size or size, args.batch or batch, device, args.compile,
                                args.warmup, args.steps)), flush=True)

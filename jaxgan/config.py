@@ -52,7 +52,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.eval.features = "inception"    # their feature space: inception (pytorch-fid's weights) | classifier (labelled data)
     c.eval.num_images = 10_000   # generated images per evaluation, against as many real ones (at most the data's)
     c.eval.inception_weights = ""    # FID Inception weights: pytorch-fid's .pth or a TorchScript .pt ('': torch's hub cache)
-    c.eval.fid_mode = "legacy_pytorch"   # how images are prepared: legacy_pytorch (pytorch-fid) | clean (clean-fid)
+    c.eval.fid_mode = "legacy_pytorch"   # image preparation: legacy_pytorch (pytorch-fid) | clean (clean-fid) | legacy_tensorflow
     c.eval.best = ""             # the figure the best checkpoint is kept by ('': the first metric's)
     c.keep_checkpoints = 3
     c.num_samples = 64           # images in each sample grid

@@ -8,11 +8,13 @@ Without the file these tests skip with that reason, except where ``JAXGAN_REQUIR
 How the figures were made (torch 2.13.0 CPU, pytorch-fid 0.3.0, clean-fid 0.1.35, the same file):
 - pool3 features of four 160x120 crops of scikit-image photos (`FIXED`): the TorchScript module run on
   pytorch-fid's preprocessing (``ToTensor``, ``F.interpolate(299, bilinear, align_corners=False)``,
-  ``2x - 1``) and on clean-fid's (``build_resizer("clean")``, then ``(x - 128) / 128``); six entries and
-  the sum of each 2048-vector are recorded;
+  ``2x - 1``), on clean-fid's (``build_resizer("clean")``, then ``(x - 128) / 128``) and on the NVIDIA
+  file's own resize (``check_fid.tf1_resize`` of the 8-bit pixels, then ``(x - 128) / 128``); six entries
+  and the sum of each 2048-vector are recorded;
 - FID of ``benchmarks/check_fid.py``'s two folders of 24 photo crops (``make_folders(root, 24)``):
   pytorch-fid's ``calculate_fid_given_paths`` (the file converted into its key layout, as check_fid.py
-  does) and clean-fid's ``compute_fid(mode="clean")`` fed the TorchScript module.
+  does), clean-fid's ``compute_fid(mode="clean")`` fed the TorchScript module, and clean-fid's
+  ``compute_fid(mode="legacy_tensorflow")`` fed ``tf1_resize`` and the TorchScript module.
 """
 import importlib.util
 import os
@@ -28,15 +30,20 @@ ENTRIES = [0, 1, 2, 100, 1000, 2047]
 #: photo -> mode -> (the ENTRIES of its pool3 features, their sum over all 2048)
 FEATURES = {
     "astronaut": {"legacy_pytorch": ([0.201873, 0.137284, 0.138886, 1.012188, 0.069551, 0.889918], 545.8431),
-                  "clean": ([0.201972, 0.152411, 0.101694, 1.085299, 0.099235, 0.856657], 519.8348)},
+                  "clean": ([0.201972, 0.152411, 0.101694, 1.085299, 0.099235, 0.856657], 519.8348),
+                  "legacy_tensorflow": ([0.168824, 0.126201, 0.140885, 1.05898, 0.042292, 0.801464], 567.3787)},
     "chelsea": {"legacy_pytorch": ([0.229579, 0.639853, 0.488173, 0.593658, 0.17772, 0.136227], 425.7634),
-                "clean": ([0.234395, 0.661179, 0.481566, 0.621389, 0.138442, 0.113887], 428.0277)},
+                "clean": ([0.234395, 0.661179, 0.481566, 0.621389, 0.138442, 0.113887], 428.0277),
+                "legacy_tensorflow": ([0.279379, 0.62294, 0.492078, 0.575348, 0.168981, 0.084448], 422.2042)},
     "coffee": {"legacy_pytorch": ([0.003356, 0.067521, 1.055989, 0.108659, 0.0, 0.294822], 373.5664),
-               "clean": ([0.005822, 0.108966, 1.062706, 0.102583, 0.0, 0.259376], 372.6937)},
+               "clean": ([0.005822, 0.108966, 1.062706, 0.102583, 0.0, 0.259376], 372.6937),
+               "legacy_tensorflow": ([0.001362, 0.076095, 1.049996, 0.125833, 0.0, 0.30294], 366.4987)},
     "rocket": {"legacy_pytorch": ([0.90405, 0.067359, 0.262284, 0.719309, 0.083772, 0.205228], 676.7462),
-               "clean": ([0.92062, 0.094457, 0.252698, 0.7684, 0.112477, 0.158931], 664.9343)},
+               "clean": ([0.92062, 0.094457, 0.252698, 0.7684, 0.112477, 0.158931], 664.9343),
+               "legacy_tensorflow": ([0.847056, 0.079594, 0.264428, 0.665232, 0.086256, 0.170246], 664.8336)},
 }
-FID = {"legacy_pytorch": 412.1245935928517, "clean": 417.4347304726254}      # pytorch-fid's, clean-fid's
+#: pytorch-fid's, clean-fid's (mode clean), clean-fid's (mode legacy_tensorflow)
+FID = {"legacy_pytorch": 412.1245935928517, "clean": 417.4347304726254, "legacy_tensorflow": 410.8294122693102}
 BATCH = 24                                        # one compiled batch shape for every call here
 
 
@@ -54,7 +61,7 @@ def real_weights():
     pytest.skip(reason)
 
 
-@pytest.mark.parametrize("mode", ["legacy_pytorch", "clean"])
+@pytest.mark.parametrize("mode", ["legacy_pytorch", "clean", "legacy_tensorflow"])
 def test_pool3_features_of_real_photos_equal_the_torchscript_s(real_weights, mode, tmp_path):
     import skimage.data
     from PIL import Image
@@ -70,7 +77,7 @@ def test_pool3_features_of_real_photos_equal_the_torchscript_s(real_weights, mod
         assert got.sum() == pytest.approx(total, abs=5e-3), name
 
 
-@pytest.mark.parametrize("mode", ["legacy_pytorch", "clean"])
+@pytest.mark.parametrize("mode", ["legacy_pytorch", "clean", "legacy_tensorflow"])
 def test_fid_of_two_folders_equals_pytorch_fid_s_and_clean_fid_s(real_weights, mode, tmp_path):
     from jaxgan.metrics import image_sets
 

@@ -266,6 +266,25 @@ def test_statistics_from_other_preprocessing_or_without_features_are_refused(tmp
         image_sets.parse_metrics("fid,fdi")
 
 
+@pytest.mark.parametrize("shape", [(3, 5), (160, 120), (299, 299), (900, 1200)])
+def test_legacy_tensorflow_mode_resizes_as_tensorflow_1_s_resize_bilinear(shape):
+    import tensorflow as tf
+
+    from jaxgan.metrics import fid_modes
+
+    image = np.random.default_rng(0).random((*shape, 3), dtype=np.float32)
+    ours = fid_modes.on_host("legacy_tensorflow", image)
+    pixels = np.round(image * 255.0)                                      # quantised to 8 bits first
+    theirs = tf.compat.v1.image.resize_bilinear(pixels[None], (299, 299), align_corners=False,
+                                                half_pixel_centers=False)[0].numpy()
+    assert ours.shape == (299, 299, 3)
+    np.testing.assert_allclose(ours, theirs, atol=1e-3)
+    if shape == (299, 299):
+        np.testing.assert_array_equal(ours, pixels)
+    batch = fid_modes.on_device("legacy_tensorflow", ours[None])
+    assert float(batch.min()) >= -1.0 and float(batch.max()) < 1.0
+
+
 def test_a_run_is_scored_against_its_training_data_whose_statistics_are_cached(weights, trained_workdir, tmp_path,
                                                                                monkeypatch):
     monkeypatch.setenv("JAXGAN_CACHE_DIR", str(tmp_path / "cache"))
@@ -296,6 +315,9 @@ def test_cached_statistics_are_reused_until_the_preprocessing_changes(tmp_path, 
     assert image_sets.cache_path(key) != image_sets.cache_path({**key, "size": 64})
     image_sets.cached({**key, "features": clean}, compute, clean)
     assert len(calls) == 2
+    tensorflow = fid_modes.RECORDS["legacy_tensorflow"]
+    image_sets.cached({**key, "features": tensorflow}, compute, tensorflow)
+    assert len(calls) == 3 and len(set(fid_modes.RECORDS.values())) == len(fid_modes.MODES)
 
 
 # ------------------------------------------------------------------------------ metrics during training
