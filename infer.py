@@ -51,6 +51,9 @@ from pathlib import Path
 
 from absl import flags
 
+from jaxgan.recipes import RECIPES
+from jaxgan.recipes.base import choice_help
+
 _WORKDIR = flags.DEFINE_string("workdir", None, "A training run's workdir, or a generator file from --export.")
 _OUTPUT = flags.DEFINE_string("output", None, "Folder to write images into.")
 _EXPORT = flags.DEFINE_string("export", None, "Write the generator (variables + config) to this file and stop.")
@@ -71,16 +74,8 @@ _STEP = flags.DEFINE_string("step", None, "Checkpoint step, or best (the one a r
 _BATCH = flags.DEFINE_integer("batch", None, "Images (tiled runs: tiles) per generator call (default 64 from noise, "
                               "8 from images, 2 tiles).", lower_bound=1)
 _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace existing output files.")
-# Named choices a recipe's predict takes (its GeneratorSpec lists the values it allows).
-CHOICES = {
-    "direction": flags.DEFINE_string("direction", None, "Translation direction, e.g. AtoB or BtoA (CycleGAN); all: "
-                                     "each, into OUTPUT/<direction>/."),
-    "target": flags.DEFINE_string(
-        "target", None, "Target domain (StarGAN): a domain name, or all (each domain into OUTPUT/<domain>/). Attribute "
-        "models (CelebA): a comma-separated list of attributes to switch on (NAME=0 switches one off; switching a "
-        "hair colour on switches the others off); the other attributes stay as the discriminator's classification "
-        "head estimates them for each photo (a user's photo comes with no labels)."),
-}
+# The named choices of the recipes' predict (their GeneratorSpec lists the values a run allows).
+CHOICES = {name: flags.DEFINE_string(name, None, text) for name, text in choice_help(RECIPES.values()).items()}
 _EVALUATE = flags.DEFINE_string("evaluate", None, "Score --input against --reference: comma-separated metrics among "
                                 "fid, kid, is (Inception Score, --input alone), pr (precision and recall).")
 _REFERENCE = flags.DEFINE_string("reference", None, "--evaluate: a folder of reference images, or statistics from "
@@ -124,14 +119,9 @@ def check_flags(spec) -> None:
 
 def checkpoint_step() -> int | str | None:
     """``--step``: a step number, ``best``, or None (the latest)."""
-    from jaxgan.errors import ConfigError
+    from jaxgan.inference import parse_step
 
-    value = _STEP.value
-    if value is None or value == "best":
-        return value
-    if not value.isdigit():
-        raise ConfigError(f"--step takes a step number or best, not {value!r}")
-    return int(value)
+    return parse_step(_STEP.value)
 
 
 def sample_noise(rng, indices, latent_dim: int):

@@ -64,12 +64,14 @@ MODELS = {
     # the paper's CelebA model: 5 attributes, 6 residual blocks, a 6-layer critic, n_critic = 5
     "stargan": ("stargan", {"image_size": 128, "batch_size": 16, "data.source": "tfds", "data.name": "celeb_a",
                             "data.layout": "attributes", "model.d_layers": 6, **_FULL_WIDTH}),
-    # GAN-CLS + GAN-INT at 64x64 on pre-computed 1024-d sentence embeddings, as the reference (no diversity term)
+    # GAN-CLS + GAN-INT at 64x64 on pre-computed 1024-d sentence embeddings, as the reference (no diversity or
+    # contrastive term)
     "text2img": ("text2img", {"image_size": 64, "batch_size": 64, "model.text_encoder": "fixed", "model.text_dim": 1024,
-                              "gan.diversity_weight": 0.0, **_FULL_WIDTH}),
+                              "gan.diversity_weight": 0.0, "gan.contrastive_weight": 0.0, **_FULL_WIDTH}),
     # the same with our word encoder trained alongside D (a 5,000-word vocabulary, 16-word captions)
     "text2img_words": ("text2img", {"image_size": 64, "batch_size": 64, "gan.diversity_weight": 0.0,
-                                    "data.vocabulary": tuple(f"w{i}" for i in range(5000)), **_FULL_WIDTH}),
+                                    "gan.contrastive_weight": 0.0, "data.vocabulary": tuple(f"w{i}" for i in range(5000)),
+                                    **_FULL_WIDTH}),
 }
 #: the torch reference's model for each row (text2img_words is timed against the reference's fixed embeddings)
 TORCH_MODEL = {"text2img_words": "text2img"}

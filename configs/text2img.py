@@ -31,13 +31,18 @@ def get_config():
     c.model.text_encoder = "words"            # words: our encoder, trained with D | fixed: data.embeddings
     c.model.text_dim = 256                    # the sentence embedding's size (fixed: the file's, e.g. 1024)
     c.model.encoder_width = 128
+    c.model.encoder_window = 3                # words the encoder's convolution sees at once (1: a bag of words)
     c.model.projection = 128                  # the embedding projected to this before G and D read it
     c.model.latent_dim = 100
     c.model.g_features = 32
     c.model.d_features = 32
     c.model.d_norm = "batch"
-    # diversity_weight: MSGAN's mode-seeking term (not in the paper; 0 turns it off): without it G ignores z
-    c.gan = dict(loss="non_saturating", interpolation_weight=1.0, interpolation_beta=0.5, diversity_weight=1.0)
+    c.model.contrastive_dim = 128             # the contrastive codes' size
+    # Not in the paper (0 turns each off): diversity_weight, MSGAN's mode-seeking term (without it G ignores
+    # z); contrastive_weight, an image-sentence contrastive term in D and G, and image_contrastive_weight, G's
+    # fakes matched to their real images in D's contrastive codes (XMC-GAN): what makes prompts draw their digit
+    c.gan = dict(loss="non_saturating", interpolation_weight=1.0, interpolation_beta=0.5, diversity_weight=0.5,
+                 contrastive_weight=2.0, contrastive_temperature=0.1, image_contrastive_weight=1.0)
     c.optim.g = adam(2e-4, 0.5)
     c.optim.d = adam(2e-4, 0.5)
     c.optim.t = adam(2e-4, 0.5)               # the text encoder, updated with D

@@ -131,7 +131,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
               "gan.diversity_weight": (0.0, None), "gan.info_categories": (0, None),
               "model.latent_components": (0, None), "model.latent_component_std": (0.0, 1.0), "gan.info_weight": (0.0, None),
               "gan.interpolation_beta": (0.0, 1.0), "data.max_words": (1, None), "data.max_captions": (1, None),
-              "data.vocabulary_size": (1, None), "model.text_dim": (1, None)}
+              "data.vocabulary_size": (1, None), "model.text_dim": (1, None), "gan.contrastive_weight": (0.0, None),
+              "gan.contrastive_temperature": (1e-3, None), "model.contrastive_dim": (1, None)}
     for net in (config.optim.keys() if "optim" in config else ()):
         ranges[f"optim.{net}.lr"] = (0.0, None)
         ranges[f"optim.{net}.decay_start"] = (0.0, 1.0)

@@ -200,14 +200,9 @@ def _write_workdir(config: ml_collections.ConfigDict, nets: dict[str, tuple[dict
 
 def export(workdir: str, out: str) -> str:
     """Writes the run's generator as the reference code's state dict; returns what was written."""
-    from jaxgan.inference import load_generator
+    from jaxgan.inference import load_generator, parse_step
 
-    step = _STEP.value
-    if step not in (None, "best"):
-        if not step.isdigit():
-            raise ConfigError(f"--step takes a step number or best, not {step!r}")
-        step = int(step)
-    recipe, variables, step = load_generator(workdir, step)
+    recipe, variables, step = load_generator(workdir, parse_step(_STEP.value))
     config = recipe.config
     if (config.recipe == "stargan") != (_TO.value == "stargan") or config.recipe not in ("pix2pix", "cyclegan",
                                                                                         "stargan"):

@@ -76,6 +76,16 @@ def _from_export(path: Path) -> tuple[recipes.Recipe, dict[str, Any], int]:
     return recipe, dict(variables), int(record["step"])
 
 
+def parse_step(text: str | None) -> int | str | None:
+    """A ``--step`` flag's value: a step number, ``best``, or None (the latest); anything else is a
+    `ConfigError`."""
+    if text is None or text == "best":
+        return text
+    if not text.isdigit():
+        raise ConfigError(f"--step takes a step number or best, not {text!r}")
+    return int(text)
+
+
 def load_generator(source: str | Path, step: int | str | None = None
                    ) -> tuple[recipes.Recipe, dict[str, Any], int]:
     """``(recipe, generator variables, step)`` from a workdir's latest (or given, or ``"best"``)

@@ -30,6 +30,7 @@ from jaxgan.errors import CheckpointError, ConfigError, TrainingError, TrainingS
 from jaxgan.metrics import feature_networks, image_sets, run_scores
 from jaxgan.parallel import BATCH, REPLICATED, STEP_BATCHES
 from jaxgan.reporting import Reporter, library_messages_to, summary_line
+from jaxgan.recipes.base import counted
 from jaxgan.state import update_ema
 
 log = logging.getLogger(__name__)
@@ -191,19 +192,28 @@ class Trainer:
         self._pending = None
         return local
 
+    def host_work(self, step: int, stop_step: int | None = None) -> dict[str, bool]:
+        """What the host does once step ``step`` has run: ``log`` (read the metrics back), ``samples``,
+        ``checkpoint``, ``evaluate``, and ``stop`` (the agreed stop step of `hosts.StopRequests`). The one
+        rule of both `dispatch_length` and `fit`."""
+        cfg = self.config
+        last = step == cfg.num_steps
+        stop = stop_step is not None and step >= stop_step
+        return {"log": step % cfg.log_every == 0 or last or step % cfg.checkpoint_every == 0,
+                "samples": step % cfg.sample_every == 0 or last,
+                "checkpoint": step % cfg.checkpoint_every == 0 or last or step in self.recipe.milestones or stop,
+                "evaluate": bool(cfg.evaluate) and (last or (bool(cfg.eval_every) and step % cfg.eval_every == 0
+                                                            and not stop)),
+                "stop": stop}
+
     def dispatch_length(self, stop_step: int | None = None) -> int:
-        """How many steps the next dispatch runs: up to ``steps_per_dispatch``, ending at the next step
-        the host has work at (log, samples, checkpoint, evaluation, milestone, ``stop_step``, the end),
-        all of one update."""
-        cfg, step = self.config, self.step_number
-        every = [cfg.log_every, cfg.sample_every, cfg.checkpoint_every] + ([cfg.eval_every] if cfg.evaluate else [])
-        ends = [step + e - step % e for e in every if e] + [cfg.num_steps]
-        ends += [stop_step] if stop_step is not None and stop_step > step else []
-        ends += [m for m in self.recipe.milestones if m > step]
-        length = max(1, min(int(cfg.steps_per_dispatch), min(ends) - step))
-        first = self.recipe.update(step + 1)
-        while length > 1 and self.recipe.update(step + length) != first:
-            length -= 1
+        """How many steps the next dispatch runs: up to ``steps_per_dispatch``, of one update, ending at the
+        first step the host has work at (`host_work`)."""
+        step, first = self.step_number, self.recipe.update(self.step_number + 1)
+        length = 1
+        while (length < int(self.config.steps_per_dispatch) and not any(self.host_work(step + length, stop_step).values())
+               and self.recipe.update(step + length + 1) == first):
+            length += 1
         return length
 
     def advance(self, steps: int, acc: dict[str, Any] | None) -> dict[str, Any]:
@@ -240,7 +250,7 @@ class Trainer:
         def loop(state: Any, batches: Any, frozen: Any, acc: Any, first: jax.Array) -> tuple[Any, Any]:
             def one(carry: Any, xs: Any) -> tuple[Any, None]:
                 (state, acc), (batch, number) = carry, xs
-                state, metrics = update(state, batch, frozen)
+                state, metrics = counted(update)(state, batch, frozen)
                 if decay:
                     state = update_ema(state, decay=decay)
                 return (state, _accumulate(acc, metrics, number)), None
@@ -296,34 +306,29 @@ class Trainer:
                 acc = self.advance(self.dispatch_length(stop_step), acc)
                 step = self.step_number
                 reporter.advance(step - before)
-                stop_step = stop.stop_step(step)
-                stopping = stop_step is not None and step >= stop_step
-                last = step == cfg.num_steps
-                if step % cfg.log_every == 0 or last or step % cfg.checkpoint_every == 0:
+                work = self.host_work(step, stop.stop_step(step))
+                if work["log"]:
                     values = self._drain(acc, step, last_saved)
                     acc = None
                     values["images_per_second"] = reporter.throughput(step)
                     reporter.scalars(step, values)
                     result["metrics"] = values
-                if step % cfg.sample_every == 0 or last:
+                if work["samples"]:
                     reporter.image_grid(step, "samples", self.sample_grid())
-                scheduled = (step % cfg.checkpoint_every == 0 or last or step in self.recipe.milestones
-                             or stopping)
-                if scheduled:                       # before evaluating: a failing evaluation loses no training
+                if work["checkpoint"]:              # before evaluating: a failing evaluation loses no training
                     self._save(step)
                     last_saved = step
-                due = last or (bool(cfg.eval_every) and step % cfg.eval_every == 0 and not stopping)
-                results = self.evaluate(step, reporter) if cfg.evaluate and due else {}
-                if last:
+                results = self.evaluate(step, reporter) if work["evaluate"] else {}
+                if step == cfg.num_steps:
                     result["eval"] = results
                 best = self._improved_best(results)
                 if best:
-                    if not scheduled:
+                    if not work["checkpoint"]:
                         self._save(step)
                         last_saved = step
                     self.checkpointer.record_best(step, best)
                     reporter.message(f"best checkpoint so far: step {step} ({best['figure']} {best['value']:.6g})")
-                if stopping:
+                if work["stop"]:
                     raise TrainingStopped(f"stopped at step {step} (checkpoint saved); run the same command to "
                                           f"resume")
         except jax.errors.JaxRuntimeError as e:

@@ -2,6 +2,7 @@
 workdirs shared by every test (and pytest-xdist worker) of a session."""
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import shutil
@@ -48,25 +49,36 @@ def load_config(name: str):
     return config
 
 
+#: every tiny config: a few steps, metrics at every step, no samples, checkpoints or evaluation unless asked
+TINY_RUN = {"num_steps": 4, "log_every": 1, "sample_every": 1000, "checkpoint_every": 1000, "eval_every": 0,
+            "evaluate": False}
+_NOISE = {"image_size": 16, "batch_size": 8, "num_samples": 8, "model.latent_dim": 16}
+_DCGAN = {**_NOISE, "model.g_features": 8, "model.d_features": 8}
+_TRANSLATION = {"image_size": 32, "data.load_size": 36, "num_samples": 2, "model.g_features": 8,
+                "model.d_features": 8, "model.n_layers": 2}
+#: each shipped config shrunk to train in seconds (with `TINY_RUN`)
+TINY = {
+    "gan": {**_NOISE, "model.g_hidden": (32, 32), "model.d_hidden": (32,)},
+    "dcgan": _DCGAN, "wgan": _DCGAN, "wgan_gp": _DCGAN,
+    "pix2pix": {**_TRANSLATION, "batch_size": 2, "model.num_downs": 5},
+    "cyclegan": {**_TRANSLATION, "batch_size": 1, "model.num_blocks": 2},
+    # x4, 32x32 HR crops, 2 blocks of 8 features, 2 + 2 steps
+    "srgan": {"image_size": 32, "batch_size": 8, "pretrain_steps": 2, "num_samples": 2, "tile": 40,
+              "model.num_blocks": 2, "model.features": 8, "model.d_features": 8},
+    # 16x16 digit styles, 1 residual block of 8 features, n_critic 2
+    "stargan": {"image_size": 16, "batch_size": 4, "num_samples": 2, "model.num_blocks": 1, "model.g_features": 8,
+                "model.d_features": 8, "model.d_layers": 3, "gan.n_critic": 2},
+    # 16x16 coloured digits, 8-feature nets
+    "text2img": {"image_size": 16, "batch_size": 8, "num_samples": 4, "ema_decay": 0.0, "model.g_features": 8,
+                 "model.d_features": 8, "model.latent_dim": 8, "model.text_dim": 16, "model.encoder_width": 16,
+                 "model.projection": 8},
+}
+
+
 def tiny_config(name: str, **overrides):
-    """A recipe's config shrunk to train in seconds: 16x16, batch 8, narrow nets, no evaluation."""
+    """``configs/<name>.py`` shrunk to train in seconds (`TINY_RUN`, `TINY`), then ``overrides`` (dotted)."""
     c = load_config(name)
-    c.image_size = 16
-    c.batch_size = 8
-    c.num_steps = 4
-    c.log_every = 1
-    c.sample_every = 1000
-    c.checkpoint_every = 1000
-    c.num_samples = 8
-    c.evaluate = False
-    c.model.latent_dim = 16
-    if c.model.arch == "dcgan":
-        c.model.g_features = 8
-        c.model.d_features = 8
-    else:
-        c.model.g_hidden = (32, 32)
-        c.model.d_hidden = (32,)
-    for key, value in overrides.items():
+    for key, value in {**TINY_RUN, **TINY[name], **overrides}.items():
         set_field(c, key, value)
     return c
 
@@ -76,43 +88,14 @@ def tiny():
     return tiny_config
 
 
-def tiny_translation_config(name: str, **overrides):
-    """pix2pix / CycleGAN shrunk: 32x32 (load 36), narrow nets, batch 2 (pix2pix) or 1."""
-    c = load_config(name)
-    c.image_size, c.data.load_size = 32, 36
-    c.num_steps, c.log_every, c.sample_every, c.checkpoint_every = 4, 1, 1000, 1000
-    c.num_samples, c.evaluate = 2, False
-    c.model.g_features = c.model.d_features = 8
-    c.model.n_layers = 2
-    if name == "pix2pix":
-        c.model.num_downs, c.batch_size = 5, 2
-    else:
-        c.model.num_blocks, c.batch_size = 2, 1
-    for key, value in overrides.items():
-        set_field(c, key, value)
-    return c
-
-
 @pytest.fixture
 def tiny_i2i():
-    return tiny_translation_config
-
-
-def tiny_sr_config(**overrides):
-    """SRResNet/SRGAN shrunk: x4, 32x32 HR crops, 2 blocks of 8 features, batch 8, 2 + 2 steps."""
-    c = load_config("srgan")
-    c.image_size, c.batch_size, c.pretrain_steps, c.num_steps = 32, 8, 2, 4
-    c.log_every, c.sample_every, c.checkpoint_every, c.eval_every = 1, 1000, 1000, 0
-    c.num_samples, c.evaluate, c.tile = 2, False, 40
-    c.model.num_blocks, c.model.features, c.model.d_features = 2, 8, 8
-    for key, value in overrides.items():
-        set_field(c, key, value)
-    return c
+    return tiny_config
 
 
 @pytest.fixture
 def tiny_sr():
-    return tiny_sr_config
+    return functools.partial(tiny_config, "srgan")
 
 
 def train_batches(config, start_step=0, **kw):
@@ -134,10 +117,10 @@ def short_classifier_training(monkeypatch):
     """The evaluations' classifiers train at most 150 steps instead of 300 or 1,000: under the tests' -O0 a
     step of the digit classifier takes ~40 ms. At 150 steps the tiny StarGAN's content classifier reads
     71% of held-out digits, text-to-image's 94% (asserted: > 50%, > 80%); every domain and colour 100%."""
-    from jaxgan.metrics import caption_eval, classifier_eval, domain_eval
+    from jaxgan.metrics import caption_eval, classifiers, domain_eval
 
     def capped(*args, steps: int = 300, **kwargs):
-        return classifier_eval.train_classifier(*args, steps=min(steps, 150), **kwargs)
+        return classifiers.train_classifier(*args, steps=min(steps, 150), **kwargs)
 
     for module in (caption_eval, domain_eval):
         monkeypatch.setattr(module, "train_classifier", capped)

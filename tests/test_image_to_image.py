@@ -134,9 +134,12 @@ def test_translation_recipe_trains_and_evaluates(name, tiny_i2i, tmp_path):
     values = result["metrics"]
     assert all(np.isfinite(v) for v in values.values())
     assert result["eval"], "no evaluation figures"
-    keys = {"held_out_l1", "held_out_psnr", "held_out_ssim", "input_psnr", "input_ssim"} if name == "pix2pix" \
-        else {"cycle_l1_A", "cycle_l1_B"}
+    keys = {"held_out_l1", "held_out_psnr", "held_out_ssim", "input_psnr", "input_ssim", "held_out_worst_psnr_gain",
+            "held_out_colourfulness", "target_colourfulness"} if name == "pix2pix" else {"cycle_l1_A", "cycle_l1_B"}
     assert keys <= set(result["eval"])
+    if name == "pix2pix":              # the worst photo gains no more than the average one
+        e = result["eval"]
+        assert e["held_out_worst_psnr_gain"] <= e["held_out_psnr"] - e["input_psnr"] + 1e-9
     assert list((tmp_path / "samples").glob("*.png"))
     lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
     d_losses = [float(l.split('"train/d_loss": ')[1].split(",")[0]) for l in lines if "train/d_loss" in l]

@@ -101,3 +101,22 @@ def test_high_frequency_ratio_is_one_for_the_target_below_for_blur_above_for_a_c
     ratio = {name: image_quality.paired_scores([x], [target])["hf_ratio"]
              for name, x in (("nearly", target + 1e-3), ("blurred", blurred), ("checker", noisy))}
     assert ratio["nearly"] == pytest.approx(1.0, rel=1e-3) and ratio["blurred"] < 0.5 and ratio["checker"] > 1.1
+
+
+def test_colourfulness_is_zero_for_grey_its_closed_form_for_one_colour_and_grows_with_saturation():
+    from jaxgan.metrics import image_quality
+    rng = np.random.default_rng(0)
+    grey = np.repeat(rng.integers(0, 256, (16, 16, 1)), 3, axis=-1)
+    assert image_quality.colourfulness(grey) == pytest.approx(0.0, abs=1e-9)
+    red = np.broadcast_to(np.array([200.0, 50.0, 50.0]), (8, 8, 3))     # rg = 150, yb = 75, no spread
+    assert image_quality.colourfulness(red) == pytest.approx(0.3 * np.hypot(150.0, 75.0))
+    photo = rng.uniform(0, 255, (16, 16, 3))
+    luma = photo.mean(-1, keepdims=True)
+    values = [image_quality.colourfulness(luma + s * (photo - luma)) for s in (0.25, 0.5, 1.0)]
+    assert values == pytest.approx([0.25 * values[2], 0.5 * values[2], values[2]])
+
+
+def test_psnr_of_an_image_is_its_closed_form_on_the_unit_scale():
+    from jaxgan.metrics import image_quality
+    target = np.zeros((4, 4, 3))
+    assert image_quality.psnr(target + 0.2, target) == pytest.approx(10 * np.log10(1 / 0.1 ** 2))

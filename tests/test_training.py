@@ -124,17 +124,18 @@ def test_several_steps_per_dispatch_train_as_one_step_per_dispatch(tiny, tmp_pat
 
 
 def test_dispatches_end_at_a_phase_change_and_recipes_needing_the_host_refuse_them(tiny_sr, tiny_i2i, tmp_path):
-    from types import SimpleNamespace
-
-    from jaxgan import recipes
     from jaxgan.errors import ConfigError
-    config = tiny_sr(pretrain_steps=3, num_steps=10, log_every=100, steps_per_dispatch=4)
-    recipe = recipes.build(config)
-    ends = []
-    for step in (0, 3, 7):
-        ends.append(step + Trainer.dispatch_length(SimpleNamespace(config=config, step_number=step, recipe=recipe)))
-    assert ends == [3, 7, 10]
-    assert recipe.update(3) == recipe.pretrain_step and recipe.update(4) == recipe.gan_step
+    trainer = Trainer(tiny_sr(pretrain_steps=3, num_steps=10, log_every=100, checkpoint_every=100,
+                              steps_per_dispatch=4), tmp_path / "sr", devices=jax.devices()[:1])
+    ends, acc = [], None
+    while trainer.step_number < 10:
+        acc = trainer.advance(trainer.dispatch_length(), acc)
+        ends.append(trainer.step_number)
+    assert ends == [3, 7, 10] and int(trainer.state.step) == 10
+    assert trainer.host_work(3) == {"log": False, "samples": False, "checkpoint": True, "evaluate": False,
+                                    "stop": False}                  # SRGAN's milestone: the end of pre-training
+    assert trainer.host_work(10, stop_step=12)["log"] and trainer.host_work(6, stop_step=6)["stop"]
+    trainer.close()
     with pytest.raises(ConfigError, match="steps_per_dispatch=2: recipe cyclegan needs the host"):
         Trainer(tiny_i2i("cyclegan", batch_size=8, steps_per_dispatch=2), tmp_path / "c")
     assert not (tmp_path / "c").exists()

@@ -3,7 +3,8 @@
 - ``digits``: scikit-learn's 1,797 handwritten 8x8 digits (labels 0-9), upscaled bicubically.
 - ``faces``: the 100 face crops (25x25 grayscale) of scikit-image's LFW subset, upscaled.
 
-- ``grey2photo`` (paired, pix2pix): crops of scikit-image's colour photos, A = grayscale, B = colour.
+- ``grey2photo`` (paired, pix2pix): crops of scikit-image's colour photos, A = grayscale, B = colour; its
+  held-out photos add scikit-learn's two (china, flower), photos from another source than training's.
 - ``photo2sketch`` (unpaired, CycleGAN): A = colour photo crops, B = edge sketches of other images.
 - ``photos`` (super-resolution): the colour photos at their own size (layouts in `data.registry`).
 - ``digit_styles`` (domains, StarGAN): the digits drawn in four visually distinct styles, light strokes
@@ -121,6 +122,8 @@ def load_embedded(name: str, split: str, size: int) -> dict[str, np.ndarray]:
 _PHOTOS = {"train": ("astronaut", "chelsea", "hubble_deep_field", "immunohistochemistry", "rocket", "retina",
                      "motorcycle_left"),
            "test": ("coffee", "motorcycle_right")}
+# grey2photo's held-out whole photos: scikit-image's two and scikit-learn's two (another source than training's)
+_COLOURISATION_TEST = _PHOTOS["test"] + ("china", "flower")
 # Grayscale textures and scenes, the source of the "sketch" domain.
 _SKETCH_SOURCES = {"train": ("camera", "brick", "grass", "gravel", "coins", "moon", "page", "text"),
                    "test": ("clock", "cell")}
@@ -137,6 +140,9 @@ def _photo(name: str) -> np.ndarray:
         from skimage import io
         import os
         return io.imread(os.path.join(os.path.dirname(skimage.data.__file__), "clock_motion.png"))
+    if name in ("china", "flower"):
+        from sklearn.datasets import load_sample_image
+        return load_sample_image(f"{name}.jpg")
     image = getattr(skimage.data, name)()
     return image[..., :3] if image.ndim == 3 else image
 
@@ -171,8 +177,8 @@ def photo_crops(names: tuple[str, ...], size: int, per_photo: int = 24, crop_fra
     return np.stack(out)
 
 
-def _gray(rgb: np.ndarray) -> np.ndarray:
-    """uint8 RGB -> uint8 luminance replicated to 3 channels."""
+def grey(rgb: np.ndarray) -> np.ndarray:
+    """uint8 RGB -> uint8 BT.601 luminance (rounded) replicated to 3 channels: ``grey2photo``'s inputs."""
     y = np.round(rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).astype(np.uint8)
     return np.repeat(y[..., None], 3, axis=-1)
 
@@ -197,10 +203,11 @@ def load_paired(name: str, split: str, size: int) -> dict[str, Any]:
     if name != "grey2photo":
         raise ValueError(f"unknown paired embedded set {name!r}")
     if not size:
-        photos = [rgb_photo(n) for n in _PHOTOS[check_split(split)]]
-        return {"A": [_gray(p) for p in photos], "B": photos}
+        names = _COLOURISATION_TEST if check_split(split) == "test" else _PHOTOS["train"]
+        photos = [rgb_photo(n) for n in names]
+        return {"A": [grey(p) for p in photos], "B": photos}
     photos = photo_crops(_PHOTOS[check_split(split)], size, seed=0 if split == "train" else 1)
-    return {"A": np.stack([_gray(p) for p in photos]), "B": photos}
+    return {"A": np.stack([grey(p) for p in photos]), "B": photos}
 
 
 @_kept

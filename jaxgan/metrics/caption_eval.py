@@ -1,6 +1,6 @@
 """Does the picture show what the caption says? Evaluation of a text-to-image generator on the embedded
 coloured digits, by two classifiers trained on real training images alone (not the discriminator): one
-reads the digit (from `domain_eval.stroke_map`s, whatever the colour), one the colour.
+reads the digit (from `classifiers.stroke_map`s, whatever the colour), one the colour.
 
 Prompts: every digit/colour combination, each in a held-out phrasing (never a training caption) and in a
 training phrasing, ``samples`` images each. Figures (fractions of generated images):
@@ -19,8 +19,7 @@ import numpy as np
 
 from jaxgan.data.embedded import (COLOURS, HELD_OUT_TEMPLATES, TRAIN_TEMPLATES, UNSEEN_COMBINATIONS,
                                   digit_caption)
-from jaxgan.metrics.classifier_eval import train_classifier
-from jaxgan.metrics.domain_eval import stroke_map
+from jaxgan.metrics.classifiers import stroke_map, train_classifier
 
 #: ``(prompts, seed) -> images [len(prompts), H, W, C]`` in [-1, 1]
 Generate = Callable[[list[str], int], np.ndarray]

@@ -17,71 +17,17 @@ moves by a few points between sample draws alone.
 """
 from __future__ import annotations
 
-import hashlib
 from typing import Callable
 
-import jax
 import numpy as np
-import optax
 
+from jaxgan.metrics.feature_networks import ClassifierFeatures
 from jaxgan.metrics.frechet import frechet_distance_from_stats
-from jaxgan.models import DigitClassifier
 
 
-#: classifiers trained in this process, by a digest of their data and settings (each evaluation of a run
-#: asks for the same one again: training is deterministic, so it is trained once)
-_TRAINED: dict[str, Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]] = {}
 #: generated images the class figures and confident fraction are measured on (standard error of a
 #: fraction near 0.8: 0.6 points, against 2.3 with the 297 held-out digits' count)
 GENERATED_SAMPLES = 4096
-
-
-def train_classifier(images: np.ndarray, labels: np.ndarray, num_classes: int, seed: int,
-                     steps: int = 300, batch: int = 64, multi_label: bool = False, input_size: int = 16):
-    """Trains `DigitClassifier` (on images resized to ``input_size``) with Adam on integer ``labels``, or
-    (``multi_label``) on multi-hot float ``labels`` [N, num_classes] with binary cross-entropy; returns a
-    jitted ``images -> (logits, features)``. The same data and settings again return the same classifier
-    without training it anew."""
-    images, labels = np.ascontiguousarray(images), np.ascontiguousarray(labels)
-    digest = hashlib.sha256(images.tobytes() + labels.tobytes() + repr(
-        (images.shape, images.dtype.str, labels.shape, labels.dtype.str, num_classes, seed, steps, batch, multi_label,
-         input_size)).encode()).hexdigest()
-    if digest not in _TRAINED:
-        if len(_TRAINED) >= 8:
-            _TRAINED.pop(next(iter(_TRAINED)))
-        _TRAINED[digest] = _train(images, labels, num_classes, seed, steps, batch, multi_label, input_size)
-    return _TRAINED[digest]
-
-
-def _train(images: np.ndarray, labels: np.ndarray, num_classes: int, seed: int, steps: int, batch: int,
-           multi_label: bool, input_size: int) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    model = DigitClassifier(num_classes, input_size=input_size)
-    params = model.init(jax.random.PRNGKey(seed), images[:1])["params"]
-    opt = optax.adam(2e-3)
-    opt_state = opt.init(params)
-
-    @jax.jit
-    def step(params, opt_state, x, y):
-        def loss_fn(p):
-            logits, _ = model.apply({"params": p}, x)
-            if multi_label:
-                return optax.sigmoid_binary_cross_entropy(logits, y).mean()
-            return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
-        grads = jax.grad(loss_fn)(params)
-        updates, opt_state = opt.update(grads, opt_state)
-        return optax.apply_updates(params, updates), opt_state
-
-    rng = np.random.default_rng(seed)
-    for _ in range(steps):
-        idx = rng.integers(0, len(images), batch)
-        params, opt_state = step(params, opt_state, images[idx], labels[idx])
-    apply = jax.jit(lambda x: model.apply({"params": params}, x))
-
-    def predict(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        outs = [apply(x[i:i + 256]) for i in range(0, len(x), 256)]
-        return np.concatenate([np.asarray(o[0]) for o in outs]), np.concatenate([np.asarray(o[1]) for o in outs])
-
-    return predict
 
 
 def class_spread(logits: np.ndarray, num_classes: int) -> tuple[float, int]:
@@ -103,8 +49,6 @@ def evaluate(sample: Callable[[int], np.ndarray], train: dict[str, np.ndarray], 
              seed: int) -> dict[str, float]:
     """The figures of the module docstring for ``sample(n)`` (``n`` generated images in [-1, 1]) against
     the real ``held_out`` images, in the feature space of a classifier trained on ``train``."""
-    from jaxgan.metrics.feature_networks import ClassifierFeatures
-
     network = ClassifierFeatures(train["image"], train["label"], seed)
     num_classes = network.num_classes
     count = len(held_out["image"])

@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from jaxgan.metrics.classifier_eval import train_classifier
+from jaxgan.metrics.classifiers import stroke_map, train_classifier
 
 #: ``(images, labels [B, D]) -> images``: the generator into the domains ``labels`` name
 Translate = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -33,13 +33,6 @@ def _batched(fn: Callable[..., np.ndarray], *arrays: np.ndarray, batch: int = 64
             chunk = [np.concatenate([c, np.repeat(c[-1:], short, axis=0)]) for c in chunk]
         out.append(np.asarray(fn(*chunk))[:batch - short])
     return np.concatenate(out)
-
-
-def stroke_map(images: np.ndarray) -> np.ndarray:
-    """Each image's distance from its own median colour, scaled to [-1, 1] per image, one channel: strokes
-    stand out the same way whether dark on light or light on dark, in any colour."""
-    distance = np.abs(images - np.median(images, axis=(1, 2), keepdims=True)).mean(-1, keepdims=True)
-    return distance / (distance.max(axis=(1, 2, 3), keepdims=True) + 1e-6) * 2.0 - 1.0
 
 
 def evaluate(translate: Translate, train: dict[str, np.ndarray], held_out: dict[str, np.ndarray],

@@ -16,6 +16,7 @@ import numpy as np
 
 from jaxgan.errors import ConfigError
 from jaxgan.metrics import fid_modes, image_sets
+from jaxgan.metrics.classifiers import train_classifier
 from jaxgan.metrics.frechet import gaussian_stats
 
 FEATURES = ("inception", "classifier")
@@ -49,11 +50,9 @@ class InceptionFeatures(FeatureNetwork):
 
 class ClassifierFeatures(FeatureNetwork):
     """The penultimate layer (features) and class logits of a classifier trained on labelled real images
-    (`classifier_eval.train_classifier`: 300 Adam steps, a few seconds on CPU)."""
+    (`classifiers.train_classifier`: 300 Adam steps, a few seconds on CPU)."""
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, seed: int):
-        from jaxgan.metrics.classifier_eval import train_classifier
-
         labels = np.asarray(labels)
         if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
             raise ConfigError("eval.features=classifier needs integer class labels (a 'label' field)")

@@ -32,6 +32,14 @@ def laplacian_energy(image: np.ndarray) -> float:
     return float(np.mean(lap ** 2))
 
 
+def colourfulness(image: np.ndarray) -> float:
+    """Hasler & Suesstrunk's (2003) colourfulness of an RGB image on [0, 255]: the spread plus 0.3 x the
+    mean of the opponent channels ``rg = R - G`` and ``yb = (R + G) / 2 - B`` (0 for any grey image)."""
+    rgb = np.asarray(image, np.float64).reshape(-1, 3)
+    rg, yb = rgb[:, 0] - rgb[:, 1], 0.5 * (rgb[:, 0] + rgb[:, 1]) - rgb[:, 2]
+    return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
+
+
 def paired_scores(outputs: Sequence[np.ndarray], targets: Sequence[np.ndarray], prefix: str = "",
                   y_channel: bool = False, border: int = 0) -> dict[str, float]:
     """``{prefix}l1``, ``{prefix}psnr`` (dB), ``{prefix}ssim`` and ``{prefix}hf_ratio`` (Laplacian energy
@@ -40,7 +48,7 @@ def paired_scores(outputs: Sequence[np.ndarray], targets: Sequence[np.ndarray], 
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity   # ~2 s to import: when used
 
     l1, psnr, ssim, hf = [], [], [], []
-    for output, target in zip(outputs, targets):
+    for output, target in zip(outputs, targets, strict=True):
         a, b = to_unit(output), to_unit(target)
         if y_channel:
             a, b = luminance(a), luminance(b)
@@ -53,3 +61,8 @@ def paired_scores(outputs: Sequence[np.ndarray], targets: Sequence[np.ndarray], 
         hf.append(laplacian_energy(a) / max(laplacian_energy(b), 1e-12))
     return {f"{prefix}l1": float(np.mean(l1)), f"{prefix}psnr": float(np.mean(psnr)),
             f"{prefix}ssim": float(np.mean(ssim)), f"{prefix}hf_ratio": float(np.mean(hf))}
+
+
+def psnr(output: np.ndarray, target: np.ndarray) -> float:
+    """PSNR (dB) of one image against its target, both in [-1, 1], on [0, 1]."""
+    return float(10.0 * np.log10(1.0 / max(np.mean((to_unit(output) - to_unit(target)) ** 2), 1e-12)))

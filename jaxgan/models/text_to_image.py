@@ -17,21 +17,23 @@ from jaxgan.nn import Conv, make_norm
 
 
 class TextEncoder(nn.Module):
-    """Word ids ``[B, L]`` (0 pads) -> sentence embeddings ``[B, embed_dim]``: word embeddings, a width-3
-    convolution over neighbouring words (so "dark red" differs from "red"), ReLU, then the mean and the
-    maximum over the caption's words, mixed by a dense layer. A caption with no known word embeds as the
-    dense layer's bias."""
+    """Word ids ``[B, L]`` (0 pads) -> sentence embeddings ``[B, embed_dim]``: word embeddings, a
+    convolution over ``window`` neighbouring words (3: "dark red" differs from "red"; 1: each word alone,
+    a bag of words, which no rephrasing of the same words changes), ReLU, then the mean and the maximum
+    over the caption's words, mixed by a dense layer. A caption with no known word embeds as the dense
+    layer's bias."""
 
     vocabulary_size: int
     embed_dim: int = 256
     width: int = 128
+    window: int = 3
 
     @nn.compact
     def __call__(self, ids: jax.Array, train: bool = True) -> jax.Array:
         del train                             # no dropout or norm: the same in both modes
         mask = (ids > 0)[..., None].astype(jnp.float32)
         h = nn.Embed(self.vocabulary_size + 1, self.width)(ids) * mask
-        h = nn.relu(nn.Conv(self.width, (3,), padding="SAME")(h)) * mask
+        h = nn.relu(nn.Conv(self.width, (self.window,), padding="SAME")(h)) * mask
         count = jnp.maximum(mask.sum(1), 1.0)
         pooled = jnp.concatenate([h.sum(1) / count, h.max(1)], axis=-1)
         return nn.Dense(self.embed_dim)(pooled)
@@ -86,19 +88,44 @@ class MatchingAwareDiscriminator(nn.Module):
     mismatched captions of the real batch): the body then runs once and the head once per embedding,
     giving a tuple of logits. That equals separate calls (the body's batch norm sees the same batch), at
     one body pass fewer; only the body's running averages, which D never uses, are updated once instead
-    of once per call."""
+    of once per call.
+
+    ``contrastive_dim`` > 0 (not in the paper): the output is ``(logits, image_codes, text_codes)``,
+    unit vectors of that size from the body's features (mean over the 4x4 cells, a dense layer) and
+    from the (first) embedding (a dense layer), for an image-sentence contrastive loss (`contrastive_loss`)."""
 
     features: int = 64
     projection: int = 128
     norm: str = "batch"
     dtype: Any = jnp.float32
     conv_impl: str = "auto"
+    contrastive_dim: int = 0
 
     @nn.compact
     def __call__(self, x: jax.Array, embedding: jax.Array | tuple[jax.Array, ...], train: bool = True
                  ) -> jax.Array | tuple[jax.Array, ...]:
         h = dcgan_body(x, self.features, self.norm, train, self.dtype, self.conv_impl)
         head = MatchHead(self.projection, self.norm, self.dtype, self.conv_impl)
-        if isinstance(embedding, tuple):
-            return tuple(head(h, e, train) for e in embedding)
-        return head(h, embedding, train)
+        logits = (tuple(head(h, e, train) for e in embedding) if isinstance(embedding, tuple)
+                  else head(h, embedding, train))
+        if not self.contrastive_dim:
+            return logits
+        text = embedding[0] if isinstance(embedding, tuple) else embedding
+        image_code = nn.Dense(self.contrastive_dim, name="image_code")(h.astype(jnp.float32).mean(axis=(1, 2)))
+        text_code = nn.Dense(self.contrastive_dim, name="text_code")(text.astype(jnp.float32))
+        return logits, unit(image_code), unit(text_code)
+
+
+def unit(x: jax.Array) -> jax.Array:
+    return x / jnp.sqrt(jnp.sum(x * x, axis=-1, keepdims=True) + 1e-12)
+
+
+def contrastive_loss(image_codes: jax.Array, text_codes: jax.Array, temperature: float) -> jax.Array:
+    """The symmetric image-sentence InfoNCE loss (XMC-GAN, Zhang et al. 2021): each image's own caption
+    against the batch's other captions, and each caption's own image against the other images, on cosine
+    similarities over ``temperature``. Identical captions in a batch only raise the loss's floor."""
+    logits = image_codes @ text_codes.T / temperature
+    labels = jnp.arange(logits.shape[0])
+    rows = -jnp.take_along_axis(jax.nn.log_softmax(logits, axis=1), labels[:, None], axis=1).mean()
+    columns = -jnp.take_along_axis(jax.nn.log_softmax(logits, axis=0), labels[None, :], axis=0).mean()
+    return 0.5 * (rows + columns)

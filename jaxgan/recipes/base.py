@@ -8,15 +8,20 @@ A recipe is built from the config and provides:
 - ``frozen_networks()``: fixed feature networks (VGG19...) the trainer loads once and passes to every
   update as ``frozen``;
 - ``update(step_number)``: the pure update (every D and G update of one iteration) that step runs, by
-  default `train_step`; a phase is a function of the (1-based) step number (SRGAN). The trainer may run
-  several consecutive steps of one update in one dispatch (``steps_per_dispatch``);
+  default `train_step`; a phase is a function of the (1-based) step number (SRGAN). An update leaves
+  ``state.step`` alone: the trainer counts steps (`counted`). The trainer may run several consecutive
+  steps of one update in one dispatch (``steps_per_dispatch``);
 - ``make_step(mesh, frozen) -> Step``: the per-iteration function the trainer calls with the step
-  number it is running. The default jits each step's `update` through `parallel.jit_sharded`; a recipe
-  whose iteration needs the host (CycleGAN's image pools, with a host-side RNG that is a function of the
-  step number) overrides it and returns None from `update`;
+  number it is running. The default jits each step's `counted` `update` through `parallel.jit_sharded`;
+  a recipe whose iteration needs the host (CycleGAN's image pools, with a host-side RNG that is a
+  function of the step number) overrides it, counts the step with `counted` too, and returns None from
+  `update`;
 - ``generator_spec`` + ``predict(variables, inputs, **choices)``: what the generator consumes and its
-  one inference function (infer.py, evaluation and sample grids all go through it); ``check_choice``
-  vets a choice's value before anything runs;
+  one inference function (infer.py, evaluation and sample grids all go through it); ``choice_help``
+  declares each choice infer.py offers as ``--<name>`` (the recipe class's, known before any run is
+  loaded); ``check_choice`` vets a choice's value before anything runs;
+- where the generator consumes ``text``: ``vocabulary`` (the run's words) and ``encode_prompts(prompts)``
+  (free text -> the word ids `predict` takes);
 - ``sample_inputs`` / ``sample_grid``: the fixed inputs and layout of the sample grids; ``evaluate``: the
   recipe's own quality figures on held-out data; ``scoring_sets``: what FID and the other sample metrics
   compare (generated images against real ones).
@@ -45,7 +50,22 @@ Update = Callable[[TrainState, Batch, dict[str, Any]], tuple[TrainState, Metrics
 #: ``step(step_number, state, batch, host) -> (state, host, metrics)``
 Step = Callable[[int, TrainState, Batch, HostState], tuple[TrainState, HostState, Metrics]]
 __all__ = ["Batch", "FrozenNetwork", "GeneratorSpec", "HostState", "Metrics", "NetState", "Recipe", "Step",
-           "TrainState", "Update", "init_net", "model_options", "new_state"]
+           "TrainState", "Update", "DIRECTION_HELP", "choice_help", "counted", "init_net", "model_options", "new_state"]
+
+
+#: infer.py's help for the ``direction`` choice of the translation recipes
+DIRECTION_HELP = "Translation direction, AtoB or BtoA (a pix2pix run: the one it learnt); all: each, into OUTPUT/<direction>/."
+
+
+def counted(update: Update) -> Update:
+    """``update`` followed by ``state.step + 1``: the one place a step is counted (the default `make_step`,
+    the trainer's several-steps loop and a recipe's own `make_step` all run their updates through it), so
+    ``state.step_rng()`` and the moving average's warm-up see each step once."""
+    def step(state: TrainState, batch: Batch, frozen: dict[str, Any]) -> tuple[TrainState, Metrics]:
+        state, metrics = update(state, batch, frozen)
+        return state.replace(step=state.step + 1), metrics
+
+    return step
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,6 +120,11 @@ class Recipe:
 
     #: whether training and evaluation take images at their own size (``data.resize=none``)
     native_scale: bool = False
+    #: ``{choice: help}``: the named options of `predict` (their values: ``generator_spec.choices``),
+    #: offered by infer.py as ``--<choice>``
+    choice_help: Mapping[str, str] = {}
+    #: the words prompts are made of (recipes whose generator consumes ``text``)
+    vocabulary: tuple[str, ...] = ()
 
     def __init__(self, config: ml_collections.ConfigDict):
         self.config = config
@@ -163,7 +188,7 @@ class Recipe:
                  ) -> tuple[TrainState, HostState, Metrics]:
             update = self.update(step_number)
             if update not in compiled:
-                compiled[update] = parallel.jit_sharded(update, mesh, (REPLICATED, BATCH, REPLICATED),
+                compiled[update] = parallel.jit_sharded(counted(update), mesh, (REPLICATED, BATCH, REPLICATED),
                                                         (REPLICATED, REPLICATED), donate_argnums=0)
             state, metrics = compiled[update](state, batch, frozen)
             return state, host, metrics
@@ -180,6 +205,11 @@ class Recipe:
         live nets; the `auxiliary_names` nets live."""
         live = {name: state.nets[name].variables for name in self.generator_names + self.auxiliary_names}
         return {**live, **state.ema}
+
+    def encode_prompts(self, prompts: list[str]) -> np.ndarray:
+        """Word ids ``[len(prompts), words]`` of free-text prompts, as `predict`'s ``text`` input (recipes
+        whose generator consumes ``text``)."""
+        raise ConfigError(f"recipe {self.config.recipe} does not generate from text")
 
     def check_choice(self, name: str, value: str) -> None:
         """Raises `ConfigError` unless ``value`` is allowed for `predict`'s choice ``name`` (by default:
@@ -211,6 +241,16 @@ class Recipe:
         they should resemble, for sample metrics (FID...); one set per direction or domain where there are
         several (named, e.g. ``AtoB``), else one named ``""``. Empty where nothing can be scored."""
         return {}
+
+
+def choice_help(recipes: Any) -> dict[str, str]:
+    """``{choice: help}`` over the recipe classes ``recipes`` (infer.py's choice flags); a choice two recipes
+    share keeps the first one's help."""
+    out: dict[str, str] = {}
+    for recipe in recipes:
+        for name, text in recipe.choice_help.items():
+            out.setdefault(name, text)
+    return out
 
 
 def model_options(config: ml_collections.ConfigDict) -> dict[str, Any]:

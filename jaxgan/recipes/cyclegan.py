@@ -23,14 +23,15 @@ from jaxgan.errors import ConfigError
 from jaxgan.metrics.run_scores import ScoringSet
 from jaxgan.optim import run_optimizer
 from jaxgan.parallel import BATCH, REPLICATED
-from jaxgan.recipes.base import (Batch, GeneratorSpec, HostState, Metrics, Recipe, Step, TrainState, init_net,
-                                 model_options, new_state)
+from jaxgan.recipes.base import (DIRECTION_HELP, Batch, GeneratorSpec, HostState, Metrics, Recipe, Step, TrainState, counted,
+                                 init_net, model_options, new_state)
 
 GENERATORS = {"AtoB": "G_AB", "BtoA": "G_BA"}
 SIDES = ("A", "B")
 
 
 class CycleGAN(Recipe):
+    choice_help = {"direction": DIRECTION_HELP}
     needs_examples = True
     generator_names = ("G_AB", "G_BA")
 
@@ -117,7 +118,7 @@ class CycleGAN(Recipe):
         metrics["d_loss"] = metrics["d_A_loss"] + metrics["d_B_loss"]
         metrics["d_real"] = 0.5 * (metrics["d_A_real"] + metrics["d_B_real"])
         metrics["d_fake"] = 0.5 * (metrics["d_A_fake"] + metrics["d_B_fake"])
-        return state.replace(step=state.step + 1, nets=nets), metrics
+        return state.replace(nets=nets), metrics
 
     def update(self, step_number: int) -> None:
         """None: an iteration passes G's fakes through this host's image pools (`make_step`)."""
@@ -127,7 +128,7 @@ class CycleGAN(Recipe):
         """Jitted G update -> this host's image pools -> jitted D update."""
         g_step = parallel.jit_sharded(self.generator_step, mesh, (REPLICATED, BATCH, REPLICATED),
                                       (REPLICATED, BATCH, REPLICATED), donate_argnums=0)
-        d_step = parallel.jit_sharded(self.discriminator_step, mesh, (REPLICATED, BATCH, REPLICATED),
+        d_step = parallel.jit_sharded(counted(self.discriminator_step), mesh, (REPLICATED, BATCH, REPLICATED),
                                       (REPLICATED, REPLICATED), donate_argnums=0)
         seed = int(self.config.seed)
 

@@ -154,7 +154,7 @@ class NoiseToImage(Recipe):
         metrics = dict(metrics, **g_metrics)
         if self.loss == "wasserstein":
             metrics["wasserstein_estimate"] = metrics["d_real"] - metrics["d_fake"]
-        return state.replace(step=state.step + 1, nets={"G": g, "D": d}), metrics
+        return state.replace(nets={"G": g, "D": d}), metrics
 
     # ---------------------------------------------------------------------------------- generation
     def predict(self, variables: dict[str, Any], inputs: jax.Array, **choices: str) -> jax.Array:

@@ -25,7 +25,7 @@ from jaxgan.errors import ConfigError
 from jaxgan.metrics import image_quality
 from jaxgan.metrics.run_scores import ScoringSet
 from jaxgan.optim import run_optimizer
-from jaxgan.recipes.base import (Batch, GeneratorSpec, Metrics, Recipe, TrainState, init_net, model_options,
+from jaxgan.recipes.base import (DIRECTION_HELP, Batch, GeneratorSpec, Metrics, Recipe, TrainState, init_net, model_options,
                                  new_state)
 
 DIRECTIONS = ("AtoB", "BtoA")
@@ -37,6 +37,7 @@ def split_direction(batch: dict[str, Any], direction: str) -> tuple[Any, Any]:
 
 
 class Pix2Pix(Recipe):
+    choice_help = {"direction": DIRECTION_HELP}
     needs_examples = True
     native_scale = True
 
@@ -87,7 +88,7 @@ class Pix2Pix(Recipe):
             return adversarial_term + self.lambda_l1 * l1, {"g_adversarial": adversarial_term, "g_l1": l1}
 
         g, g_metrics = adversarial.generator_update(forward, g, self.g_opt, g_loss)
-        return state.replace(step=state.step + 1, nets={"G": g, "D": d}), {**metrics, **g_metrics}
+        return state.replace(nets={"G": g, "D": d}), {**metrics, **g_metrics}
 
     # ---------------------------------------------------------------------------------- generation
     def predict(self, variables: dict[str, Any], inputs: jax.Array, **choices: str) -> jax.Array:
@@ -118,14 +119,20 @@ class Pix2Pix(Recipe):
     def evaluate(self, variables: dict[str, Any], train: dict[str, Any] | None,
                  held_out: dict[str, Any] | None) -> dict[str, float]:
         """L1, PSNR, SSIM and high-frequency ratio of G(input) against the target on the held-out pairs,
-        next to the input's own (the baseline a translation must beat). Whole images (``data.resize=none``)
-        run as infer.py runs them: reflect-padded to the U-Net's multiple, cropped back."""
+        next to the input's own (the baseline a translation must beat); the worst image's PSNR gain over
+        its input (``held_out_worst_psnr_gain``); colourfulness of outputs and targets (desaturating
+        everything lowers the first). Whole images (``data.resize=none``) run as infer.py runs them:
+        reflect-padded to the U-Net's multiple, cropped back."""
         if held_out is None:
             return {}
         source, target = split_direction(held_out, self.direction)
         outputs = self.translate_all(variables, source)
+        gains = [image_quality.psnr(o, t) - image_quality.psnr(s, t) for o, s, t in zip(outputs, source, target)]
+        colour = {f"{name}_colourfulness": float(np.mean([image_quality.colourfulness((x + 1.0) * 127.5) for x in xs]))
+                  for name, xs in (("held_out", outputs), ("target", target))} if outputs[0].shape[-1] == 3 else {}
         return {**image_quality.paired_scores(outputs, target, prefix="held_out_"),
-                **image_quality.paired_scores(source, target, prefix="input_")}
+                **image_quality.paired_scores(source, target, prefix="input_"),
+                "held_out_worst_psnr_gain": float(min(gains)), **colour}
 
     def translate_all(self, variables: dict[str, Any], source: Any) -> Any:
         """G on every image of ``source``: an array, or a list of whole images of their own sizes (run as

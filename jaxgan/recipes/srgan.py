@@ -132,7 +132,7 @@ class SRGAN(Recipe):
         zero = jnp.zeros((), jnp.float32)
         metrics = {"g_loss": loss, "g_content": loss, "g_adversarial": zero, "pixel_mse": loss,
                    "d_loss": zero, "d_real": zero, "d_fake": zero}
-        return state.replace(step=state.step + 1, nets={**state.nets, "G": g}), metrics
+        return state.replace(nets={**state.nets, "G": g}), metrics
 
     def content_loss(self, sr: jax.Array, hr: jax.Array, vgg_variables: Any) -> jax.Array:
         if self.vgg is None:
@@ -155,7 +155,7 @@ class SRGAN(Recipe):
 
         g, g_metrics = adversarial.generator_update(forward, g, self.g_opt, g_loss)
         metrics.update(g_metrics, pixel_mse=_mse(forward.fake, hr))
-        return state.replace(step=state.step + 1, nets={"G": g, "D": d}), metrics
+        return state.replace(nets={"G": g, "D": d}), metrics
 
     def frozen_networks(self) -> dict[str, FrozenNetwork]:
         """VGG19 for a VGG content loss, when the run reaches phase 2; weights from ``config.vgg_weights``."""

@@ -36,6 +36,11 @@ from jaxgan.recipes.base import (Batch, GeneratorSpec, Metrics, NetState, Recipe
 
 
 class StarGAN(Recipe):
+    choice_help = {"target": "Target domain (StarGAN): a domain name, or all (each domain into OUTPUT/<domain>/). "
+                             "Attribute models (CelebA): a comma-separated list of attributes to switch on (NAME=0 "
+                             "switches one off; switching a hair colour on switches the others off); the other "
+                             "attributes stay as the discriminator's classification head estimates them for each "
+                             "photo (a user's photo comes with no labels)."}
     needs_examples = True
     label_fields = ("domain",)
 
@@ -146,7 +151,7 @@ class StarGAN(Recipe):
         metrics = dict(metrics, **g_metrics)
         if self.loss == "wasserstein":
             metrics["wasserstein_estimate"] = metrics["d_real"] - metrics["d_fake"]
-        return state.replace(step=state.step + 1, nets={"G": g, "D": d}), metrics
+        return state.replace(nets={"G": g, "D": d}), metrics
 
     # ---------------------------------------------------------------------------------- generation
     def check_choice(self, name: str, value: str) -> None:

@@ -8,10 +8,20 @@ is trained to make D score (fake, matching text) real and, GAN-INT, also images 
 interpolation ``beta * t1 + (1 - beta) * t2`` of two captions' embeddings (beta = 1/2, weight
 ``gan.interpolation_weight``; 0 gives plain GAN-CLS).
 
-Where we add to the paper: ``gan.diversity_weight`` > 0 adds the mode-seeking term of Mao et al. 2019
-(MSGAN), ``1 / (mean|G(z1, t) - G(z2, t)| / mean|z1 - z2| + 1e-5)``, on a third G pass with the same
-captions and other noise. Without it the generator learns to ignore z (one image per caption: the
-batch is diverse through its captions, so batch norm in D cannot see the collapse); 0 is the paper.
+Where we add to the paper (0 turns each off, giving the paper):
+
+- ``gan.diversity_weight`` > 0 adds the mode-seeking term of Mao et al. 2019 (MSGAN),
+  ``1 / (mean|G(z1, t) - G(z2, t)| / mean|z1 - z2| + 1e-5)``, on a third G pass with the same captions
+  and other noise. Without it the generator learns to ignore z (one image per caption: the batch is
+  diverse through its captions, so batch norm in D cannot see the collapse).
+- ``gan.contrastive_weight`` > 0 adds XMC-GAN's image-sentence contrastive loss (Zhang et al. 2021):
+  D's body also gives each image a unit code and each caption embedding one
+  (`MatchingAwareDiscriminator`'s ``contrastive_dim``), and `contrastive_loss` asks each real image to
+  pick its own caption among the batch's (D and the text encoder learn from it) and each fake to pick
+  the caption it was drawn from (G learns from it). ``gan.image_contrastive_weight`` > 0 also asks each
+  fake's code to pick its real image (the one whose caption it was drawn from) among the batch's, in
+  codes of real images taken without gradient. These are what make a prompt draw its digit: GAN-CLS's
+  one matching logit alone lets G settle for the colour.
 
 Text: ``model.text_encoder=words`` embeds word ids with our `TextEncoder`, trained by the discriminator's
 loss (telling matching from mismatched captions is what teaches it to tell captions apart); G reads its
@@ -33,7 +43,8 @@ from jaxgan.errors import ConfigError
 from jaxgan.metrics import caption_eval
 from jaxgan.metrics.run_scores import ScoringSet
 from jaxgan.models.dcgan import check_image_size
-from jaxgan.models.text_to_image import MatchingAwareDiscriminator, TextEncoder, TextToImageGenerator
+from jaxgan.models.text_to_image import (MatchingAwareDiscriminator, TextEncoder, TextToImageGenerator,
+                                         contrastive_loss)
 from jaxgan.optim import run_optimizer
 from jaxgan.parallel import constrain_batch
 from jaxgan.recipes.base import (Batch, GeneratorSpec, Metrics, NetState, Recipe, TrainState, init_net,
@@ -67,8 +78,14 @@ class TextToImage(Recipe):
         options = model_options(config)
         self.latent_dim = int(m.latent_dim)
         self.G = TextToImageGenerator(config.image_size, config.data.channels, m.g_features, m.projection, **options)
-        self.D = MatchingAwareDiscriminator(m.d_features, m.projection, m.d_norm, **options)
-        self.T = None if self.fixed else TextEncoder(len(self.vocabulary), self.text_dim, m.encoder_width)
+        self.contrastive_weight = float(g.get("contrastive_weight", 0.0))          # runs recorded before it: off
+        self.temperature = float(g.get("contrastive_temperature", 0.1))
+        self.image_contrastive_weight = float(g.get("image_contrastive_weight", 0.0)) if self.contrastive_weight else 0.0
+        self.D = MatchingAwareDiscriminator(m.d_features, m.projection, m.d_norm,
+                                            contrastive_dim=int(m.contrastive_dim) if self.contrastive_weight else 0,
+                                            **options)
+        self.T = None if self.fixed else TextEncoder(len(self.vocabulary), self.text_dim, m.encoder_width,
+                                                     int(m.get("encoder_window", 3)))           # runs before it: 3
         self.loss = g.loss
         self.beta, self.interpolation_weight = float(g.interpolation_beta), float(g.interpolation_weight)
         self.diversity_weight = float(g.diversity_weight)
@@ -116,13 +133,18 @@ class TextToImage(Recipe):
         def loss_fn(params):
             d_params, t_params = params
             embedding = self.embed(t_params, texts)
-            (real, mismatch), stats = adversarial.apply_train(self.D, d, d_params, images, (embedding, embedding[wrong]))
-            faked, stats = adversarial.apply_train(self.D, d, d_params, fake, embedding, batch_stats=stats)
+            out, stats = adversarial.apply_train(self.D, d, d_params, images, (embedding, embedding[wrong]))
+            (real, mismatch), codes = self._logits_and_codes(out)
+            out, stats = adversarial.apply_train(self.D, d, d_params, fake, embedding, batch_stats=stats)
+            faked = self._logits_and_codes(out)[0]
             loss = losses.matching_aware_discriminator_loss(self.loss, real, mismatch, faked)
-            metrics = {"d_loss": loss, "d_real": losses.discriminator_output(self.loss, real),
+            metrics = {"d_real": losses.discriminator_output(self.loss, real),
                        "d_mismatch": losses.discriminator_output(self.loss, mismatch),
                        "d_fake": losses.discriminator_output(self.loss, faked)}
-            return loss, (metrics, stats)
+            if codes is not None:
+                metrics["d_contrastive"] = contrastive_loss(*codes, self.temperature)
+                loss = loss + self.contrastive_weight * metrics["d_contrastive"]
+            return loss, (dict(metrics, d_loss=loss), stats)
 
         params = (d.params, None if t is None else t.params)
         (d_grads, t_grads), (metrics, stats) = jax.grad(loss_fn, has_aux=True)(params)
@@ -132,21 +154,33 @@ class TextToImage(Recipe):
         return d, t, metrics
 
     def _generator_update(self, g: NetState, d: NetState, forward: adversarial.GeneratorPass, embedding: jax.Array,
-                          wrong: jax.Array, z: jax.Array, z_first: jax.Array, z_other: jax.Array
-                          ) -> tuple[NetState, Metrics]:
-        """G's update: the fakes of ``forward`` (noise ``z_first``, matching text); GAN-INT, a second pass on
-        noise ``z`` and interpolated embeddings; the diversity term, a third on ``z_other`` and matching text.
-        The gradient is the direct one plus the one through the saved pass."""
+                          wrong: jax.Array, z: jax.Array, z_first: jax.Array, z_other: jax.Array,
+                          images: jax.Array) -> tuple[NetState, Metrics]:
+        """G's update: the fakes of ``forward`` (noise ``z_first``, matching text), with their contrastive
+        terms (against the captions, and against the codes of the real ``images`` taken without gradient);
+        GAN-INT, a second pass on noise ``z`` and interpolated embeddings; the diversity term, a third on
+        ``z_other`` and matching text. The gradient is the direct one plus the one through the saved pass."""
+        real_codes = None
+        if self.image_contrastive_weight:
+            real_codes = jax.lax.stop_gradient(self._logits_and_codes(
+                adversarial.apply_train(self.D, d, d.params, images, embedding)[0])[1][0])
+
         def loss_fn(params, fake):
-            adversarial_term = losses.generator_loss(self.loss, adversarial.apply_train(self.D, d, d.params, fake,
-                                                                                        embedding)[0])
+            logits, codes = self._logits_and_codes(adversarial.apply_train(self.D, d, d.params, fake, embedding)[0])
+            adversarial_term = losses.generator_loss(self.loss, logits)
             terms, stats = {"g_adversarial": adversarial_term}, forward.batch_stats
             loss = adversarial_term
+            if codes is not None:
+                terms["g_contrastive"] = contrastive_loss(*codes, self.temperature)
+                loss = loss + self.contrastive_weight * terms["g_contrastive"]
+            if real_codes is not None:
+                terms["g_image_contrastive"] = contrastive_loss(codes[0], real_codes, self.temperature)
+                loss = loss + self.image_contrastive_weight * terms["g_image_contrastive"]
             if self.interpolation_weight:
                 mixed = self.beta * embedding + (1.0 - self.beta) * embedding[wrong]
                 between, stats = adversarial.apply_train(self.G, g, params, z, mixed, batch_stats=stats)
-                terms["g_interpolated"] = losses.generator_loss(
-                    self.loss, adversarial.apply_train(self.D, d, d.params, between, mixed)[0])
+                terms["g_interpolated"] = losses.generator_loss(self.loss, self._logits_and_codes(
+                    adversarial.apply_train(self.D, d, d.params, between, mixed)[0])[0])
                 loss = loss + self.interpolation_weight * terms["g_interpolated"]
             if self.diversity_weight:
                 other, stats = adversarial.apply_train(self.G, g, params, z_other, embedding, batch_stats=stats)
@@ -158,6 +192,10 @@ class TextToImage(Recipe):
                                                                                                   forward.fake)
         grads = jax.tree.map(jnp.add, direct, forward.vjp(through_fake)[0])
         return adversarial.apply_grads(g, grads, self.g_opt, stats), metrics
+
+    def _logits_and_codes(self, out: Any) -> tuple[Any, tuple[jax.Array, jax.Array] | None]:
+        """D's logits, and its (image, text) contrastive codes where the contrastive term is on."""
+        return (out[0], out[1:]) if self.contrastive_weight else (out, None)
 
     def train_step(self, state: TrainState, batch: Batch, frozen: dict[str, Any]) -> tuple[TrainState, Metrics]:
         g, d, t = state.nets["G"], state.nets["D"], state.nets.get("T")
@@ -171,9 +209,9 @@ class TextToImage(Recipe):
         forward = adversarial.generator_forward(self.G, g, z, embedding)
         d, t, metrics = self._discriminator_update(d, t, images, texts, wrong, forward.fake)
         g, g_metrics = self._generator_update(g, d, forward, embedding, wrong, self._noise(between_key, n), z,
-                                              self._noise(other_key, n))
+                                              self._noise(other_key, n), images)
         nets = {"G": g, "D": d, **({} if t is None else {"T": t})}
-        return state.replace(step=state.step + 1, nets=nets), dict(metrics, **g_metrics)
+        return state.replace(nets=nets), dict(metrics, **g_metrics)
 
     def _noise(self, rng: jax.Array, n: int) -> jax.Array:
         return constrain_batch(jax.random.normal(rng, (n, self.latent_dim)))
