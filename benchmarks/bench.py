@@ -12,8 +12,8 @@ invocation with the same model, size and batch:
 eager, plus torch.compile where CUDA is available (``--torch-compile on`` anywhere);
 ``ratio`` = our images/s / PyTorch's (> 1: jaxgan is faster). A step is one generator update with all
 its discriminator updates (WGAN: n_critic = 5), on a fixed synthetic batch, as in the reference; it is
-the recipe's `make_step`, exactly what the trainer runs (CycleGAN's host image pool included, and
-its share of the step time reported as ``pool_share``; StarGAN: its n_critic = 5 critic updates each on its
+the recipe's `make_step`, exactly what the trainer runs (CycleGAN's host image pool included; StarGAN:
+its n_critic = 5 critic updates each on its
 own real batch, where the reference reuses one; text2img: GAN-CLS + GAN-INT on 1024-d fixed embeddings as
 the reference, and ``text2img_words`` the same with our word encoder, timed against the same reference). SRGAN's VGG19 gets random weights (timing
 only), and its row adds x4 inference speed in output megapixels/s (``upscale_mp_s``, SRResNet on one
@@ -87,7 +87,7 @@ def load_config(name: str, overrides: dict, batch: int | None, size: int | None)
         set_field(c, key, value)
     c.image_size = size or c.image_size
     c.batch_size = batch or c.batch_size
-    if c.recipe == "pix2pix" and size:          # the U-Net needs sides divisible by 2**num_downs
+    if "num_downs" in c.model and size:         # a U-Net needs sides divisible by 2**num_downs
         c.model.num_downs = min(c.model.num_downs, size.bit_length() - 1)
     return c
 
@@ -170,7 +170,7 @@ def bench_jax(name: str, args) -> dict:
     devices = jax.devices()[:args.num_devices] if args.num_devices else jax.devices()
     if args.num_devices and len(devices) < args.num_devices:
         sys.exit(f"--devices {args.num_devices}: this machine has {len(devices)} {devices[0].platform} device(s)")
-    if config.recipe == "srgan":
+    if "vgg_weights" in config:                # a VGG19 content loss: random weights of the real file's layout
         from jaxgan.models.vgg import write_random_vgg19_h5
 
         config.vgg_weights = str(Path(tempfile.mkdtemp()) / "vgg19_random.h5")
@@ -200,7 +200,6 @@ def bench_jax(name: str, args) -> dict:
         for _ in range(args.warmup - 1):
             state, host, metrics = step(number, state, batch, host)
         jax.block_until_ready(metrics)
-        pool_before = getattr(recipe, "pool_seconds", 0.0)
         times = []
         for _ in range(args.steps):
             t = time.perf_counter()
@@ -216,9 +215,7 @@ def bench_jax(name: str, args) -> dict:
            "step_s": round(med, 5), "images_per_s": float(f"{config.batch_size / med:.3g}"),
            "peak_memory_mb": round(peak_memory_mb(jax), 1), "gflop_per_step": round(device_flops * n / 1e9, 2),
            "tflop_s": round(achieved * n, 3)}
-    if hasattr(recipe, "pool_seconds"):
-        row["pool_share"] = round((recipe.pool_seconds - pool_before) / sum(times), 4)
-    if config.recipe == "srgan":
+    if recipe.generator_spec.consumes == "image" and recipe.generator_spec.scale > 1:
         variables = recipe.generator_variables(state)
         upscale = jax.jit(recipe.predict)
         tile = np.tanh(rng.standard_normal((1, UPSCALE_TILE, UPSCALE_TILE, 3), np.float32))
@@ -291,14 +288,15 @@ def _median_seconds(run, args) -> float:
     return statistics.median(times)
 
 
-def bench_torch(name: str, args, size: int, batch: int, compiled: bool = False) -> dict | None:
-    """The torch reference's step for ``name`` (eager, or wrapped in torch.compile), or None without torch."""
+def bench_torch(name: str, args, size: int, batch: int, compiled: bool = False, upscale: bool = False) -> dict | None:
+    """The torch reference's step for ``name`` (eager, or wrapped in torch.compile), and with ``upscale`` its
+    x4 inference speed (eager), or None without torch."""
     if args.no_torch or importlib.util.find_spec("torch") is None:
         return None
     cmd = [sys.executable, str(args.torch_reference), "--model", TORCH_MODEL.get(name, name), "--size", str(size),
            "--batch", str(batch), "--steps", str(args.steps), "--warmup", str(args.warmup)]
     row = _last_json(cmd + (["--compile"] if compiled else []), deadline=args.deadline)
-    if name == "srgan" and not compiled and args.torch_reference == TORCH_REFERENCE:
+    if upscale and not compiled and args.torch_reference == TORCH_REFERENCE:
         row["upscale_mp_s"] = _last_json(cmd[:2] + ["--upscale-tile", str(UPSCALE_TILE), "--steps", str(args.steps),
                                                     "--warmup", str(args.warmup)], deadline=args.deadline)["upscale_mp_s"]
     return row
@@ -428,7 +426,8 @@ def main() -> None:
         refs = {}
         for mode in ("eager", "compile") if compiled else ("eager",):
             try:
-                refs[mode] = bench_torch(name, args, ours["size"], ours["batch"], compiled=mode == "compile")
+                refs[mode] = bench_torch(name, args, ours["size"], ours["batch"], compiled=mode == "compile",
+                                         upscale="upscale_mp_s" in ours)
             except RowFailed as e:
                 print(f"no torch {mode} figure for {name}: {e}", flush=True)
                 refs[mode] = None

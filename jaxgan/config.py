@@ -98,7 +98,6 @@ def validate(config: ml_collections.ConfigDict) -> None:
     typing cannot express; raises `ConfigError` naming the field."""
     from jaxgan import diff_augment, losses, nn, optim, recipes
     from jaxgan.data import registry
-    from jaxgan.recipes.text_to_image import TEXT_ENCODERS
 
     for field in ("batch_size", "num_steps", "image_size", "log_every", "sample_every", "checkpoint_every",
                   "keep_checkpoints", "num_samples", "steps_per_dispatch"):
@@ -108,8 +107,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
         raise ConfigError(f"config.data.channels must be 1 or 3, got {config.data.channels}")
     names = {"recipe": recipes.RECIPES, "model.conv_impl": nn.CONV_IMPLS, "model.norm": nn.NORMS,
              "model.d_norm": nn.NORMS, "gan.loss": losses.ADVERSARIAL, "data.source": registry.SOURCES,
-             "data.layout": ("",) + registry.LAYOUTS, "data.resize": ("crop", "stretch", "none"),
-             "model.text_encoder": TEXT_ENCODERS}
+             "data.layout": ("",) + registry.LAYOUTS, "data.resize": ("crop", "stretch", "none")}
+    recipe = recipes.RECIPES.get(config.recipe)
+    names.update(recipe.option_names if recipe is not None else {})
     for net in (config.optim.keys() if "optim" in config else ()):
         names[f"optim.{net}.name"] = optim.OPTIMIZERS
         names[f"optim.{net}.schedule"] = optim.SCHEDULES
@@ -123,16 +123,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
             jnp.dtype(config.model.dtype)
     except TypeError:
         raise ConfigError(f"config.model.dtype={config.model.dtype!r} is not a dtype (auto, float32, bfloat16)") from None
-    ranges = {"gan.n_critic": (1, None), "gan.pool_size": (0, None), "model.dropout": (0.0, 0.99),
-              "gan.gp_weight": (0.0, None), "gan.r1_gamma": (0.0, None), "eval_every": (0, None),
-              "data.load_size": (0, None),
-              "gan.lambda_cls": (0.0, None), "gan.lambda_rec": (0.0, None), "model.d_layers": (1, None),
-              "ema_decay": (0.0, 0.99999), "host_timeout_s": (1.0, None), "gan.interpolation_weight": (0.0, None),
-              "gan.diversity_weight": (0.0, None), "gan.info_categories": (0, None),
-              "model.latent_components": (0, None), "model.latent_component_std": (0.0, 1.0), "gan.info_weight": (0.0, None),
-              "gan.interpolation_beta": (0.0, 1.0), "data.max_words": (1, None), "data.max_captions": (1, None),
-              "data.vocabulary_size": (1, None), "model.text_dim": (1, None), "gan.contrastive_weight": (0.0, None),
-              "gan.contrastive_temperature": (1e-3, None), "model.contrastive_dim": (1, None)}
+    ranges = {"eval_every": (0, None), "data.load_size": (0, None), "ema_decay": (0.0, 0.99999),
+              "host_timeout_s": (1.0, None), **(recipe.option_ranges if recipe is not None else {})}
     for net in (config.optim.keys() if "optim" in config else ()):
         ranges[f"optim.{net}.lr"] = (0.0, None)
         ranges[f"optim.{net}.decay_start"] = (0.0, 1.0)

@@ -67,3 +67,25 @@ def test_a_recipe_steps_predicts_exports_and_resumes_as_the_contract_says(name, 
     assert int(resumed.state.step) == 2 and all(np.isfinite(v) for v in step_two.values())
     assert_trees_equal(run.state.nets, resumed.state.nets)
     resumed.close()
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_a_recipe_s_own_names_and_ranges_are_checked_before_anything_runs(name):
+    """`jaxgan.config.validate` checks each recipe's declared fields (config.py names no recipe): every
+    declared field the config has refuses a value out of its set or range in one line naming it."""
+    from jaxgan.config import set_field, validate
+    from jaxgan.errors import ConfigError
+
+    cls = recipes.RECIPES[tiny_config(name).recipe]
+    checked = 0
+    for field, bad in [*((f, "no-such-name") for f in cls.option_names),
+                       *((f, low - 1) for f, (low, _) in cls.option_ranges.items())]:
+        config = tiny_config(name)
+        parent, _, leaf = field.rpartition(".")
+        if leaf not in (config[parent] if parent else config):
+            continue
+        set_field(config, field, type(config[parent][leaf])(bad) if not isinstance(bad, str) else bad)
+        with pytest.raises(ConfigError, match=f"config.{field}"):
+            validate(config)
+        checked += 1
+    assert checked or not (cls.option_names or cls.option_ranges)

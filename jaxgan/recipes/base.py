@@ -125,6 +125,10 @@ class Recipe:
     choice_help: Mapping[str, str] = {}
     #: the words prompts are made of (recipes whose generator consumes ``text``)
     vocabulary: tuple[str, ...] = ()
+    #: ``{dotted config field: allowed values}`` and ``{dotted config field: (low, high or None)}`` of the
+    #: recipe's own fields: `jaxgan.config.validate` checks them before anything runs
+    option_names: Mapping[str, tuple[str, ...]] = {}
+    option_ranges: Mapping[str, tuple[float, float | None]] = {}
 
     def __init__(self, config: ml_collections.ConfigDict):
         self.config = config

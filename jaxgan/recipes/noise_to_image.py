@@ -57,6 +57,9 @@ def build_networks(config: ml_collections.ConfigDict) -> tuple[nn.Module, nn.Mod
 
 class NoiseToImage(Recipe):
     """GAN / DCGAN / WGAN / WGAN-GP."""
+    option_ranges = {"gan.n_critic": (1, None), "gan.gp_weight": (0.0, None), "gan.r1_gamma": (0.0, None),
+                     "gan.info_categories": (0, None), "gan.info_weight": (0.0, None),
+                     "model.latent_components": (0, None), "model.latent_component_std": (0.0, 1.0)}
 
     def __init__(self, config: ml_collections.ConfigDict):
         super().__init__(config)

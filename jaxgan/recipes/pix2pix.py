@@ -37,6 +37,7 @@ def split_direction(batch: dict[str, Any], direction: str) -> tuple[Any, Any]:
 
 
 class Pix2Pix(Recipe):
+    option_ranges = {"model.dropout": (0.0, 0.99)}
     choice_help = {"direction": DIRECTION_HELP}
     needs_examples = True
     native_scale = True

@@ -36,6 +36,8 @@ from jaxgan.recipes.base import (Batch, GeneratorSpec, Metrics, NetState, Recipe
 
 
 class StarGAN(Recipe):
+    option_ranges = {"gan.n_critic": (1, None), "gan.gp_weight": (0.0, None), "gan.lambda_cls": (0.0, None),
+                     "gan.lambda_rec": (0.0, None), "model.d_layers": (1, None)}
     choice_help = {"target": "Target domain (StarGAN): a domain name, or all (each domain into OUTPUT/<domain>/). "
                              "Attribute models (CelebA): a comma-separated list of attributes to switch on (NAME=0 "
                              "switches one off; switching a hair colour on switches the others off); the other "

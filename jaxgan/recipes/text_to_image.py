@@ -61,14 +61,18 @@ def mismatched(rng: jax.Array, n: int) -> jax.Array:
 
 
 class TextToImage(Recipe):
+    option_names = {"model.text_encoder": TEXT_ENCODERS}
+    option_ranges = {"gan.interpolation_weight": (0.0, None), "gan.interpolation_beta": (0.0, 1.0),
+                     "gan.diversity_weight": (0.0, None), "gan.contrastive_weight": (0.0, None),
+                     "gan.contrastive_temperature": (1e-3, None), "gan.image_contrastive_weight": (0.0, None),
+                     "model.contrastive_dim": (1, None), "model.text_dim": (1, None), "model.encoder_window": (1, None),
+                     "data.max_words": (1, None), "data.max_captions": (1, None), "data.vocabulary_size": (1, None)}
     needs_examples = True                     # sample grids show held-out captions
 
     def __init__(self, config: ml_collections.ConfigDict):
         super().__init__(config)
         m, g = config.model, config.gan
         check_image_size(config.image_size)
-        if m.text_encoder not in TEXT_ENCODERS:
-            raise ConfigError(f"unknown model.text_encoder {m.text_encoder!r}; choose one of {', '.join(TEXT_ENCODERS)}")
         self.fixed = m.text_encoder == "fixed"
         self.text_field = "embedding" if self.fixed else "caption"
         self.label_fields = (self.text_field, "caption_count")
