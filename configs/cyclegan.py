@@ -26,6 +26,9 @@ def get_config():
     c.model.d_features = 32
     c.model.n_layers = 3
     c.model.norm = "instance"
+    c.model.dropout = 0.0                    # the reference code's --no_dropout default for CycleGAN
+    c.model.input_skip = False               # arch=unet: G learns a change of its input
+    c.model.keep_luminance = False           # arch=unet: the output keeps the input's luminance
     c.gan = dict(loss="least_squares", lambda_cycle=10.0, lambda_identity=0.5, pool_size=50)
     # Constant learning rate, then linear decay to zero over the second half (the paper: 100 + 100 epochs).
     c.optim.g = adam(2e-4, 0.5)

@@ -201,9 +201,41 @@ def save_json(config: ml_collections.ConfigDict, path: str | Path) -> None:
     Path(path).write_text(config.to_json_best_effort(indent=2, sort_keys=True))
 
 
+def complete(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """``config`` with every field it lacks filled in: the shared ones from `base_config`, the recipe's own
+    from its ``field_defaults`` (what runs recorded before a field existed ran with). ``config`` itself is
+    left as it is."""
+    from jaxgan import recipes
+
+    recipe = recipes.RECIPES.get(config.get("recipe"))
+    wanted = {**_flat(base_config()), **(dict(recipe.field_defaults) if recipe is not None else {})}
+    missing = {field: value for field, value in wanted.items() if not _has(config, field)}
+    if not missing:
+        return config
+    config = ml_collections.ConfigDict(config.to_dict())
+    for field, value in missing.items():
+        *parents, leaf = field.split(".")
+        node = config
+        for part in parents:
+            if part not in node:
+                node[part] = ml_collections.ConfigDict()
+            node = node[part]
+        node[leaf] = tuple(value) if isinstance(value, list) else value
+    return config
+
+
+def _has(config: ml_collections.ConfigDict, dotted: str) -> bool:
+    for part in dotted.split("."):
+        if not isinstance(config, ml_collections.ConfigDict) or part not in config:
+            return False
+        config = config[part]
+    return True
+
+
 def load_json(path: str | Path) -> ml_collections.ConfigDict:
-    """The resolved config a run recorded in its workdir."""
+    """The resolved config a run recorded in its workdir, `complete`d (fields added since it was recorded
+    take the values that run had)."""
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path} not found: is this a jaxgan workdir?")
-    return ml_collections.ConfigDict(json.loads(path.read_text()))
+    return complete(ml_collections.ConfigDict(json.loads(path.read_text())))

@@ -106,7 +106,7 @@ def _layout(config: ml_collections.ConfigDict) -> list[torch_layouts.Layer]:
         return torch_layouts.stargan_layout(m.num_blocks)
     if m.arch == "unet":
         return torch_layouts.unet_layout(m.num_downs)
-    return torch_layouts.resnet_layout(m.num_blocks, bool(m.get("dropout", 0.0)))
+    return torch_layouts.resnet_layout(m.num_blocks, bool(m.dropout))
 
 
 def _generator_inputs(recipe: Any) -> tuple[Any, ...]:

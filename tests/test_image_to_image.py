@@ -64,8 +64,8 @@ def test_a_luminance_keeping_unet_changes_only_the_colour_of_a_grey_input_and_at
 
     from jaxgan.models.image_to_image import image_generator
     with pytest.raises(ConfigError, match="keep_luminance needs model.arch=unet"):
-        image_generator(ConfigDict(dict(num_blocks=2, g_features=8, norm="instance", keep_luminance=True)),
-                               3, "resnet")
+        image_generator(ConfigDict(dict(num_blocks=2, g_features=8, norm="instance", dropout=0.0, input_skip=False,
+                                        keep_luminance=True)), 3, "resnet")
 
 
 @pytest.mark.parametrize("n_layers,expected", [(1, 16), (2, 34), (3, 70)])
@@ -208,5 +208,6 @@ def test_unpaired_folders_and_embedded_sets(tiny_i2i, tmp_path):
     embedded = eval_arrays(tiny_i2i("cyclegan"), "test")
     assert embedded["A"].shape[1:] == embedded["B"].shape[1:] == (32, 32, 3)
     pairs = eval_arrays(tiny_i2i("pix2pix"), "test")                    # whole held-out photos, own sizes
-    assert [a.shape for a in pairs["A"]] == [b.shape for b in pairs["B"]] and len({a.shape for a in pairs["A"]}) == 2
+    assert [a.shape for a in pairs["A"]] == [b.shape for b in pairs["B"]] and len(pairs["A"]) == 4
+    assert len({a.shape for a in pairs["A"]}) == 3        # coffee, the motorcycle; scikit-learn's china and flower
     np.testing.assert_allclose(pairs["A"][0][..., 0], pairs["A"][0][..., 1])   # A is grayscale

@@ -89,3 +89,15 @@ def test_a_recipe_s_own_names_and_ranges_are_checked_before_anything_runs(name):
             validate(config)
         checked += 1
     assert checked or not (cls.option_names or cls.option_ranges)
+
+
+def test_a_run_recorded_before_a_field_existed_loads_with_the_value_it_ran_with(tmp_path):
+    from jaxgan.config import load_json, save_json
+
+    recorded = tiny_config("text2img")
+    del recorded.gan["contrastive_weight"], recorded.model["encoder_window"], recorded["compile_cache"]
+    save_json(recorded, tmp_path / "config.json")
+    loaded = load_json(tmp_path / "config.json")
+    assert loaded.gan.contrastive_weight == 0.0 and loaded.model.encoder_window == 3      # the recipe's record
+    assert loaded.compile_cache == "auto" and loaded.gan.diversity_weight == recorded.gan.diversity_weight
+    assert recipes.build(loaded).D.contrastive_dim == 0                 # the network that run trained

@@ -148,12 +148,10 @@ def image_generator(model: Any, channels: int, arch: str, **options: Any) -> nn.
     ``define_G`` builds it: ``unet`` (``num_downs``) or ``resnet`` (``num_blocks``), ``g_features``,
     ``norm``, ``dropout`` (U-Net: inner up-blocks; ResNet: inside the residual blocks); biases only where
     no batch norm follows, except the ResNet's last convolution."""
-    dropout = float(model.get("dropout", 0.0))
-    keep_luminance = bool(model.get("keep_luminance", False))
+    dropout, keep_luminance = float(model.dropout), bool(model.keep_luminance)
     if arch == "unet":
         return UNetGenerator(channels, model.num_downs, model.g_features, model.norm, dropout,
-                             input_skip=bool(model.get("input_skip", False)), keep_luminance=keep_luminance,
-                             **options)
+                             input_skip=bool(model.input_skip), keep_luminance=keep_luminance, **options)
     if keep_luminance:
         raise ConfigError("config.model.keep_luminance needs model.arch=unet")
     if arch == "resnet":

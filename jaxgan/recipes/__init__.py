@@ -17,7 +17,8 @@ RECIPES: dict[str, type[Recipe]] = {"noise_to_image": NoiseToImage, "pix2pix": P
 
 
 def build(config: ml_collections.ConfigDict) -> Recipe:
-    """The recipe ``config.recipe`` names, constructed from the config."""
+    """The recipe ``config.recipe`` names, constructed from the config (a whole one: a shipped config, or a
+    recorded one as `jaxgan.config.load_json` completes it)."""
     try:
         cls = RECIPES[config.recipe]
     except KeyError:

@@ -129,6 +129,10 @@ class Recipe:
     #: recipe's own fields: `jaxgan.config.validate` checks them before anything runs
     option_names: Mapping[str, tuple[str, ...]] = {}
     option_ranges: Mapping[str, tuple[float, float | None]] = {}
+    #: ``{dotted config field: value}``: the value of each of the recipe's own fields that runs recorded
+    #: before the field existed ran with; `jaxgan.config.load_json` fills them in, so the recipe reads every
+    #: field directly
+    field_defaults: Mapping[str, Any] = {}
 
     def __init__(self, config: ml_collections.ConfigDict):
         self.config = config
@@ -155,7 +159,7 @@ class Recipe:
                                    flip=bool(c.data.random_flip))
         if c.data.get("resize") == "none":          # own scale: random crops for training, whole images for evaluation
             return DataSpec(fields, 0, 0, jitter, augment.crop_window(images, c.image_size))
-        load = max(c.data.get("load_size", 0) or c.image_size, c.image_size)
+        load = max(c.data.load_size or c.image_size, c.image_size)
         return DataSpec(fields, load, c.image_size, jitter)
 
     def init(self, rng: jax.Array, batch: Batch) -> TrainState:
@@ -164,7 +168,7 @@ class Recipe:
     def init_state(self, rng: jax.Array, batch: Batch) -> TrainState:
         """`init`, plus the generators' moving average where ``config.ema_decay`` asks for one."""
         state = self.init(rng, batch)
-        return with_ema(state, self.generator_names) if self.config.get("ema_decay", 0.0) else state
+        return with_ema(state, self.generator_names) if self.config.ema_decay else state
 
     def init_host_state(self, local_batch: dict[str, np.ndarray]) -> HostState:
         """Fixed-shape host-side state (numpy), given this host's share of a batch; none by default."""
@@ -259,7 +263,7 @@ def choice_help(recipes: Any) -> dict[str, str]:
 
 def model_options(config: ml_collections.ConfigDict) -> dict[str, Any]:
     """The fields every model takes from ``config.model``: compute dtype and convolution lowering."""
-    return {"dtype": compute_dtype(config.model.dtype), "conv_impl": config.model.get("conv_impl", "auto")}
+    return {"dtype": compute_dtype(config.model.dtype), "conv_impl": config.model.conv_impl}
 
 
 def compute_dtype(name: str) -> jnp.dtype:

@@ -31,6 +31,8 @@ SIDES = ("A", "B")
 
 class CycleGAN(Recipe):
     option_ranges = {"gan.pool_size": (0, None), "model.dropout": (0.0, 0.99)}
+    field_defaults = {"model.arch": "resnet", "model.dropout": 0.0, "model.input_skip": False,
+                      "model.keep_luminance": False}
     choice_help = {"direction": DIRECTION_HELP}
     needs_examples = True
     generator_names = ("G_AB", "G_BA")
@@ -40,7 +42,7 @@ class CycleGAN(Recipe):
         m, c = config.model, config.data.channels
         if m.norm == "batch":
             raise ConfigError("cyclegan uses instance norm (or instance_affine / layer / none), not batch norm")
-        arch = m.get("arch", "resnet")
+        arch = m.arch
         multiple = models.image_to_image.size_multiple(m, arch)
         if config.image_size % multiple:
             raise ConfigError(f"config.image_size ({config.image_size}) must be a multiple of {multiple} for the "

@@ -35,9 +35,8 @@ def build_networks(config: ml_collections.ConfigDict) -> tuple[nn.Module, nn.Mod
     """The generator and discriminator named by ``config.model.arch``."""
     m, size, channels = config.model, config.image_size, config.data.channels
     options = model_options(config)
-    categories = int(config.gan.get("info_categories", 0))
-    prior = {"latent_components": int(m.get("latent_components", 0)),
-             "latent_component_std": float(m.get("latent_component_std", 0.5))}
+    categories = int(config.gan.info_categories)
+    prior = {"latent_components": int(m.latent_components), "latent_component_std": float(m.latent_component_std)}
     models.latent_prior.check(prior["latent_components"], prior["latent_component_std"])
     if categories and prior["latent_components"]:
         raise ConfigError("gan.info_categories and model.latent_components both give the noise a structure; "
@@ -60,6 +59,8 @@ class NoiseToImage(Recipe):
     option_ranges = {"gan.n_critic": (1, None), "gan.gp_weight": (0.0, None), "gan.r1_gamma": (0.0, None),
                      "gan.info_categories": (0, None), "gan.info_weight": (0.0, None),
                      "model.latent_components": (0, None), "model.latent_component_std": (0.0, 1.0)}
+    field_defaults = {"gan.augment": "", "gan.info_categories": 0, "gan.info_weight": 1.0,
+                      "model.latent_components": 0, "model.latent_component_std": 0.3}
 
     def __init__(self, config: ml_collections.ConfigDict):
         super().__init__(config)
@@ -70,10 +71,10 @@ class NoiseToImage(Recipe):
         self.loss = config.gan.loss
         self.gp_weight = float(config.gan.gp_weight)
         self.r1_gamma = float(config.gan.get("r1_gamma", 0.0))
-        self.augment_policy = diff_augment.parse(config.gan.get("augment", ""))
+        self.augment_policy = diff_augment.parse(config.gan.augment)
         self.latent_dim = int(config.model.latent_dim)
-        self.categories = int(config.gan.get("info_categories", 0))
-        self.info_weight = float(config.gan.get("info_weight", 1.0))
+        self.categories = int(config.gan.info_categories)
+        self.info_weight = float(config.gan.info_weight)
         if self.categories > self.latent_dim:
             raise ConfigError(f"gan.info_categories={self.categories} exceeds model.latent_dim={self.latent_dim}")
         self.examples_per_row = self.n_critic

@@ -38,6 +38,8 @@ def split_direction(batch: dict[str, Any], direction: str) -> tuple[Any, Any]:
 
 class Pix2Pix(Recipe):
     option_ranges = {"model.dropout": (0.0, 0.99)}
+    field_defaults = {"model.arch": "unet", "model.test_batch_stats": True, "model.input_skip": False,
+                      "model.keep_luminance": False}
     choice_help = {"direction": DIRECTION_HELP}
     needs_examples = True
     native_scale = True
@@ -47,7 +49,7 @@ class Pix2Pix(Recipe):
         m, c = config.model, config.data.channels
         if config.direction not in DIRECTIONS:
             raise ConfigError(f"config.direction must be AtoB or BtoA, not {config.direction!r}")
-        arch = m.get("arch", "unet")
+        arch = m.arch
         multiple = models.image_to_image.size_multiple(m, arch)
         if config.image_size % multiple:
             raise ConfigError(f"config.image_size ({config.image_size}) must be a multiple of {multiple} for the "
@@ -59,7 +61,7 @@ class Pix2Pix(Recipe):
         self.d_opt = run_optimizer(config, "d")
         self.loss, self.lambda_l1 = config.gan.loss, float(config.gan.lambda_l1)
         self.direction = config.direction
-        self.test_batch_stats = bool(m.get("test_batch_stats", True))   # runs recorded before it
+        self.test_batch_stats = bool(m.test_batch_stats)
         self.generator_spec = GeneratorSpec("image", c, size_multiple=multiple,
                                             choices={"direction": (self.direction,)})
 

@@ -71,7 +71,7 @@ class SRGAN(Recipe):
                               f"not {config.content_loss!r}")
         options = model_options(config)
         self.G = models.SRResNet(self.scale, m.num_blocks, m.features, 3,
-                                 bicubic_skip=bool(m.get("bicubic_skip", False)), **options)
+                                 bicubic_skip=bool(m.bicubic_skip), **options)
         try:
             self.receptive_radius = self.G.receptive_radius()
         except ValueError as e:

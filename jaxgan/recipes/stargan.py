@@ -38,6 +38,7 @@ from jaxgan.recipes.base import (Batch, GeneratorSpec, Metrics, NetState, Recipe
 class StarGAN(Recipe):
     option_ranges = {"gan.n_critic": (1, None), "gan.gp_weight": (0.0, None), "gan.lambda_cls": (0.0, None),
                      "gan.lambda_rec": (0.0, None), "model.d_layers": (1, None)}
+    field_defaults = {"data.exclusive": ()}
     choice_help = {"target": "Target domain (StarGAN): a domain name, or all (each domain into OUTPUT/<domain>/). "
                              "Attribute models (CelebA): a comma-separated list of attributes to switch on (NAME=0 "
                              "switches one off; switching a hair colour on switches the others off); the other "
@@ -51,7 +52,7 @@ class StarGAN(Recipe):
         m, size = config.model, config.image_size
         self.names = domain_names(config)
         self.multi_label = layout_of(config.data) == "attributes"
-        self.groups = exclusive_groups(self.names, config.data.get("exclusive", ()) if self.multi_label else ())
+        self.groups = exclusive_groups(self.names, config.data.exclusive if self.multi_label else ())
         if size % 4:
             raise ConfigError(f"config.image_size ({size}) must be a multiple of 4 (two stride-2 downsamplings)")
         if size % 2 ** m.d_layers:

@@ -67,6 +67,8 @@ class TextToImage(Recipe):
                      "gan.contrastive_temperature": (1e-3, None), "gan.image_contrastive_weight": (0.0, None),
                      "model.contrastive_dim": (1, None), "model.text_dim": (1, None), "model.encoder_window": (1, None),
                      "data.max_words": (1, None), "data.max_captions": (1, None), "data.vocabulary_size": (1, None)}
+    field_defaults = {"gan.contrastive_weight": 0.0, "gan.contrastive_temperature": 0.1,
+                      "gan.image_contrastive_weight": 0.0, "model.encoder_window": 3}
     needs_examples = True                     # sample grids show held-out captions
 
     def __init__(self, config: ml_collections.ConfigDict):
@@ -82,14 +84,13 @@ class TextToImage(Recipe):
         options = model_options(config)
         self.latent_dim = int(m.latent_dim)
         self.G = TextToImageGenerator(config.image_size, config.data.channels, m.g_features, m.projection, **options)
-        self.contrastive_weight = float(g.get("contrastive_weight", 0.0))          # runs recorded before it: off
-        self.temperature = float(g.get("contrastive_temperature", 0.1))
-        self.image_contrastive_weight = float(g.get("image_contrastive_weight", 0.0)) if self.contrastive_weight else 0.0
+        self.contrastive_weight, self.temperature = float(g.contrastive_weight), float(g.contrastive_temperature)
+        self.image_contrastive_weight = float(g.image_contrastive_weight) if self.contrastive_weight else 0.0
         self.D = MatchingAwareDiscriminator(m.d_features, m.projection, m.d_norm,
                                             contrastive_dim=int(m.contrastive_dim) if self.contrastive_weight else 0,
                                             **options)
         self.T = None if self.fixed else TextEncoder(len(self.vocabulary), self.text_dim, m.encoder_width,
-                                                     int(m.get("encoder_window", 3)))           # runs before it: 3
+                                                     int(m.encoder_window))
         self.loss = g.loss
         self.beta, self.interpolation_weight = float(g.interpolation_beta), float(g.interpolation_weight)
         self.diversity_weight = float(g.diversity_weight)
