@@ -1,4 +1,4 @@
-"""Text-to-image GAN-CLS + GAN-INT (Reed et al. 2016) on the embedded coloured digits, 32x32, about 12
+"""Text-to-image GAN-CLS + GAN-INT (Reed et al. 2016) on the embedded coloured digits, 32x32, about 11
 minutes on 2 CPU cores: captions such as "a red seven" in, images out. Evaluation asks for every
 digit/colour combination (ten never seen in training) in phrasings never seen in training, and reports
 how often independent classifiers agree with the caption.
@@ -31,7 +31,8 @@ def get_config():
     c.model.text_encoder = "words"            # words: our encoder, trained with D | fixed: data.embeddings
     c.model.text_dim = 256                    # the sentence embedding's size (fixed: the file's, e.g. 1024)
     c.model.encoder_width = 128
-    c.model.encoder_window = 3                # words the encoder's convolution sees at once (1: a bag of words)
+    c.model.encoder_window = 1                # words the encoder reads at once: 1, a bag of words (rephrasings read
+                                              # alike: what new phrasings need); 3, also word pairs and triples
     c.model.projection = 128                  # the embedding projected to this before G and D read it
     c.model.latent_dim = 100
     c.model.g_features = 32

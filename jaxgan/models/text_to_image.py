@@ -18,10 +18,10 @@ from jaxgan.nn import Conv, make_norm
 
 class TextEncoder(nn.Module):
     """Word ids ``[B, L]`` (0 pads) -> sentence embeddings ``[B, embed_dim]``: word embeddings, a
-    convolution over ``window`` neighbouring words (3: "dark red" differs from "red"; 1: each word alone,
-    a bag of words, which no rephrasing of the same words changes), ReLU, then the mean and the maximum
-    over the caption's words, mixed by a dense layer. A caption with no known word embeds as the dense
-    layer's bias."""
+    convolution over ``window`` neighbouring words (1: each word alone, a bag of words, which no
+    rephrasing of the same words changes; 3: "dark red" also differs from "red"), ReLU, then the mean and
+    the maximum over the caption's words, mixed by a dense layer. A caption with no known word embeds as
+    the dense layer's bias."""
 
     vocabulary_size: int
     embed_dim: int = 256
