@@ -46,44 +46,32 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from jaxgan.config import set_field  # noqa: E402
+from jaxgan.config import set_field, shipped_config  # noqa: E402
 TORCH_REFERENCE = ROOT / "benchmarks" / "torch_reference.py"
 
-# name -> (config file, overrides matching torch_reference.py's model at its reference size)
-_FULL_WIDTH = {"data.channels": 3, "model.g_features": 64, "model.d_features": 64}
+# row -> (config file, its variant, overrides): each recipe's paper setting, as torch_reference.py builds it
 MODELS = {
-    "dcgan": ("dcgan", dict(image_size=64, batch_size=64, **_FULL_WIDTH)),
-    "wgan": ("wgan", dict(image_size=64, batch_size=64, **_FULL_WIDTH)),
-    # the paper's U-Net (unet_256), without the default's colourisation departures
-    "pix2pix": ("pix2pix", {"image_size": 256, "batch_size": 1, "model.num_downs": 8, "model.input_skip": False,
-                            "model.keep_luminance": False, **_FULL_WIDTH}),
-    "cyclegan": ("cyclegan", {"image_size": 256, "batch_size": 1, "model.num_blocks": 9, **_FULL_WIDTH}),
-    # the SRGAN phase (D update + G update with the VGG54 content loss), the paper's SRResNet
-    "srgan": ("srgan", {"image_size": 96, "batch_size": 16, "pretrain_steps": 0, "content_loss": "vgg54",
-                        "model.num_blocks": 16, "model.features": 64, "model.d_features": 64}),
-    # the paper's CelebA model: 5 attributes, 6 residual blocks, a 6-layer critic, n_critic = 5
-    "stargan": ("stargan", {"image_size": 128, "batch_size": 16, "data.source": "tfds", "data.name": "celeb_a",
-                            "data.layout": "attributes", "model.d_layers": 6, **_FULL_WIDTH}),
-    # GAN-CLS + GAN-INT at 64x64 on pre-computed 1024-d sentence embeddings, as the reference (no diversity or
-    # contrastive term)
-    "text2img": ("text2img", {"image_size": 64, "batch_size": 64, "model.text_encoder": "fixed", "model.text_dim": 1024,
-                              "gan.diversity_weight": 0.0, "gan.contrastive_weight": 0.0, **_FULL_WIDTH}),
+    "dcgan": ("dcgan", "paper", {}),
+    "wgan": ("wgan", "paper", {}),
+    "pix2pix": ("pix2pix", "paper", {}),
+    "cyclegan": ("cyclegan", "paper", {}),
+    "srgan": ("srgan", "paper", {"pretrain_steps": 0}),        # the SRGAN phase (D + G with the VGG54 loss)
+    "stargan": ("stargan", "paper", {}),
+    "text2img": ("text2img", "paper", {}),
     # the same with our word encoder trained alongside D (a 5,000-word vocabulary, 16-word captions)
-    "text2img_words": ("text2img", {"image_size": 64, "batch_size": 64, "gan.diversity_weight": 0.0,
-                                    "gan.contrastive_weight": 0.0, "data.vocabulary": tuple(f"w{i}" for i in range(5000)),
-                                    **_FULL_WIDTH}),
+    "text2img_words": ("text2img", "paper", {"model.text_encoder": "words", "model.text_dim": 256,
+                                             "data.vocabulary": tuple(f"w{i}" for i in range(5000))}),
 }
 #: the torch reference's model for each row (text2img_words is timed against the reference's fixed embeddings)
 TORCH_MODEL = {"text2img_words": "text2img"}
 UPSCALE_TILE = 128              # x4 inference: LR tiles of 128 x 128 -> 512 x 512 outputs
 
 
-def load_config(name: str, overrides: dict, batch: int | None, size: int | None):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "configs" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    c = module.get_config()
-    for key, value in overrides.items():
+def load_config(name: str, variant: str = "", overrides: dict | None = None, batch: int | None = None,
+                size: int | None = None):
+    """``configs/<name>.py:<variant>`` with ``overrides`` (dotted), and ``batch`` / ``size`` where given."""
+    c = shipped_config(name, variant)
+    for key, value in (overrides or {}).items():
         set_field(c, key, value)
     c.image_size = size or c.image_size
     c.batch_size = batch or c.batch_size
@@ -163,8 +151,7 @@ def bench_jax(name: str, args) -> dict:
     from jaxgan import parallel, recipes
     from jaxgan.recipes.base import model_options
 
-    config_name, overrides = MODELS[name]
-    config = load_config(config_name, overrides, args.batch, args.size)
+    config = load_config(*MODELS[name], args.batch, args.size)
     config.model.conv_impl = args.conv_impl
     config.model.dtype = args.dtype
     devices = jax.devices()[:args.num_devices] if args.num_devices else jax.devices()
@@ -455,7 +442,7 @@ def print_scaling(rows: list[dict]) -> None:
 
 
 def print_table(rows: list[tuple[dict, dict]], compiled: bool) -> None:
-    """The markdown table of the README; MFU is against `_peak` in the step's dtype."""
+    """The markdown table of benchmarks/RESULTS.md; MFU is against `_peak` in the step's dtype."""
     compile_head = " torch.compile img/s | ratio (jax/compile) |" if compiled else ""
     print(f"\n| model | size | batch | dtype | jax img/s | torch eager img/s | ratio (jax/eager) |{compile_head} "
           f"GFLOP/step | TFLOP/s | MFU | jax compile s | jax peak MB |")

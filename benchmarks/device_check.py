@@ -8,7 +8,7 @@ In order, each part within what is left of ``--budget`` seconds (default 470: th
 minutes; a part that does not fit is one line saying so):
 
 1. the packages `benchmarks/bench.py` imports: a missing one is one line naming the wheel to carry
-   (ml_collections is the one that machine lacks: see the README's "Speed on an accelerator");
+   (ml_collections is the one that machine lacks: see benchmarks/RESULTS.md, "Speed on an accelerator");
 2. the `bench.py` table in the accelerator's default dtype (bfloat16), beside PyTorch eager and
    torch.compile, with MFU;
 3. the same models in float32, jaxgan only;

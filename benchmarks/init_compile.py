@@ -9,7 +9,6 @@ Each measurement runs in a process of its own with the compilation cache off. Ru
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import subprocess
 import sys
@@ -26,15 +25,13 @@ def measure(model: str, keys: str) -> tuple[float, float]:
     import jax
 
     from jaxgan import data, parallel, recipes
+    from jaxgan.config import shipped_config
     from jaxgan.nn import init_keys
     from jaxgan.parallel import BATCH, REPLICATED
 
     if keys == "threefry":
         init_keys.init_key = lambda rng: rng           # init_net then passes the raw threefry key to Flax
-    spec = importlib.util.spec_from_file_location("config", ROOT / "configs" / f"{model}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    config = data.resolve(module.get_config(), None)         # e.g. text2img's vocabulary, from its data
+    config = data.resolve(shipped_config(model), None)         # e.g. text2img's vocabulary, from its data
     recipe = recipes.build(config)
     mesh = parallel.make_mesh(jax.devices()[:1])
     init = parallel.jit_sharded(recipe.init_state, mesh, (REPLICATED, BATCH), REPLICATED)

@@ -48,7 +48,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-RECIPES = ["gan", "dcgan", "wgan", "wgan_gp", "pix2pix", "cyclegan", "srgan", "stargan", "text2img"]
+RECIPES = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "configs").glob("*.py"))
 ROOT = Path(__file__).resolve().parents[1]
 H200_TFLOPS, MFU, HOST_CORES = 790.0, 0.35, 16
 
@@ -69,7 +69,7 @@ def measure(recipe: str, steps: int, warmup: int, batch: int | None, size: int |
     from bench import load_config                    # (bench also puts the repository on sys.path)
     from jaxgan.train import Trainer
 
-    config = load_config(recipe, {"evaluate": False, "ema_decay": 0.0}, batch, size)
+    config = load_config(recipe, "", {"evaluate": False, "ema_decay": 0.0}, batch, size)
     config.num_steps = config.log_every = config.sample_every = config.checkpoint_every = 10 ** 9
     config.steps_per_dispatch = per_dispatch
     with tempfile.TemporaryDirectory() as workdir:
@@ -165,7 +165,7 @@ def _dataset_tasks(name: str, root: Path, celeba_files: int) -> list[tuple]:
 
 #: data set -> (bench.py model whose sizes and batch it trains, data config overrides)
 DATASETS = {
-    "div2k": ("srgan", {"data.source": "folder", "data.layout": "hr"}),
+    "div2k": ("srgan", {"data.source": "folder", "data.layout": "hr", "data.eval_split": "test"}),
     "celeba": ("dcgan", {"data.source": "folder", "data.layout": "single", "data.random_flip": True}),
     "horse2zebra": ("cyclegan", {"data.source": "folder", "data.layout": "unpaired", "data.load_size": 286,
                                  "data.random_flip": True}),
@@ -197,8 +197,8 @@ def _config(name: str, data_path: str, source: str):
     from bench import MODELS, load_config
 
     model, data = DATASETS[name]
-    config_name, overrides = MODELS[model]
-    config = load_config(config_name, {**overrides, **data}, None, None)
+    config_name, variant, overrides = MODELS[model]
+    config = load_config(config_name, variant, {**overrides, **data})
     config.data.path = data_path
     config.data.source = source
     config.evaluate = False
@@ -276,9 +276,9 @@ def _prepared(name: str, folder: Path, data_dir: Path) -> tuple[Path, float | No
     if (out / "manifest.json").exists():
         return out, None
     model, data = DATASETS[name]
-    config_name, overrides = MODELS[model]
+    config_name, variant, overrides = MODELS[model]
     flags = [f"--config.{k}={v}" for k, v in {**overrides, **data}.items() if not isinstance(v, (tuple, list))]
-    cmd = [sys.executable, "-m", "jaxgan.prepare", "--config", f"configs/{config_name}.py", *flags,
+    cmd = [sys.executable, "-m", "jaxgan.prepare", "--config", f"configs/{config_name}.py:{variant}", *flags,
            f"--config.data.path={folder}", "--overwrite", str(out)]
     start = time.perf_counter()
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
@@ -295,7 +295,7 @@ def real_table(args) -> None:
     for name in args.datasets:
         folder = build_dataset(name, args.data_dir, args.celeba_files)
         model = DATASETS[name][0]
-        batch = load_config(*MODELS[model], None, None).batch_size
+        batch = load_config(*MODELS[model]).batch_size
         files = sum(1 for _ in folder.rglob("*.*") if _.suffix in (".png", ".jpg"))
         demand = MFU * H200_TFLOPS * 1e12 * batch / (step_gflop(model, args.data_dir) * 1e9)
         for mode in args.data:

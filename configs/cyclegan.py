@@ -1,15 +1,16 @@
 """CycleGAN (Zhu et al. 2017) on the embedded photo <-> sketch domains, 64x64 (minutes on 2 CPU cores).
 
-Paper setting: --config.image_size=256 --config.data.load_size=286 --config.model.num_blocks=9
---config.model.g_features=64 --config.model.d_features=64, with your data:
+The paper's setting (256 from 286, 9 residual blocks, 64 features; `benchmarks/bench.py`'s row):
+--config configs/cyclegan.py:paper, with your data:
 --config.data.source=folder --config.data.layout=unpaired --config.data.path=/data/horse2zebra
 (trainA/ trainB/ testA/ testB/), or --config.data.source=tfds --config.data.name=cycle_gan/horse2zebra
 --config.data.layout=unpaired.
 """
-from jaxgan.config import adam, base_config
+from jaxgan.config import adam, base_config, check_variant
 
 
-def get_config():
+def get_config(variant: str = ""):
+    paper = check_variant(variant, __file__, "paper") == "paper"
     c = base_config()
     c.recipe = "cyclegan"
     c.image_size = 64
@@ -39,4 +40,9 @@ def get_config():
     c.checkpoint_every = 200
     c.eval_every = 200                       # held-out figures during training, too
     c.num_samples = 4
+    c.eval.figures = "cycle"                 # cycle-reconstruction L1 on the held-out images
+    if paper:
+        c.image_size, c.data.load_size = 256, 286
+        c.model.num_blocks = 9
+        c.model.g_features = c.model.d_features = 64
     return c

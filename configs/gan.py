@@ -1,9 +1,12 @@
-"""GAN (Goodfellow et al. 2014): MLP generator and discriminator on the embedded digits, 16x16."""
-from jaxgan.config import adam, base_config
+"""GAN (Goodfellow et al. 2014): MLP generator and discriminator on the embedded digits, 16x16; the base
+of the DCGAN, WGAN and WGAN-GP configs."""
+from jaxgan.config import adam, base_config, check_variant
 
 
-def get_config():
+def get_config(variant: str = ""):
+    check_variant(variant, __file__)
     c = base_config()
+    c.recipe = "noise_to_image"
     c.image_size = 16
     c.num_steps = 3000
     c.model.arch = "mlp"
@@ -16,4 +19,5 @@ def get_config():
                  info_categories=0, info_weight=1.0)   # loss: minimax | non_saturating
     c.optim.g = adam(2e-4, 0.5)
     c.optim.d = adam(2e-4, 0.5)
+    c.eval.figures = "classifier"  # the digits' labels: metrics.classifier_eval ('' for unlabelled data)
     return c

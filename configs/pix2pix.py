@@ -7,16 +7,15 @@ of its input (``model.input_skip``: colourisation keeps the input's structure), 
 input's luminance plus G's colour at 1/4 resolution (``model.keep_luminance``); the paper's U-Net:
 --config.model.input_skip=False --config.model.keep_luminance=False.
 
-Paper setting: --config.image_size=256 --config.data.resize=crop --config.data.load_size=286
---config.model.input_skip=False --config.model.keep_luminance=False --config.model.num_downs=8
---config.model.g_features=64 --config.model.d_features=64 --config.batch_size=1, with a pix2pix data set:
---config.data.source=folder --config.data.layout=side_by_side --config.data.path=/data/facades
+The paper's setting (256 from 286, unet_256 with 64 features, batch 1; `benchmarks/bench.py`'s row):
+--config configs/pix2pix.py:paper, with a pix2pix data set: --config.data.source=folder --config.data.layout=side_by_side --config.data.path=/data/facades
 (or layout=two_folders with path/A/train, path/B/train).
 """
-from jaxgan.config import adam, base_config
+from jaxgan.config import adam, base_config, check_variant
 
 
-def get_config():
+def get_config(variant: str = ""):
+    paper = check_variant(variant, __file__, "paper") == "paper"
     c = base_config()
     c.recipe = "pix2pix"
     c.image_size = 64
@@ -47,4 +46,11 @@ def get_config():
     c.checkpoint_every = 200
     c.eval_every = 200                       # held-out figures during training, too
     c.num_samples = 8
+    c.eval.figures = "paired"                # PSNR, SSIM, sharpness and colour against the held-out targets
+    if paper:
+        c.image_size, c.batch_size = 256, 1
+        c.data.resize, c.data.load_size = "crop", 286
+        c.model.num_downs = 8
+        c.model.g_features = c.model.d_features = 64
+        c.model.input_skip = c.model.keep_luminance = False
     return c

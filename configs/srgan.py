@@ -7,18 +7,18 @@ bicubic upscaling (``model.bicubic_skip``), and samples, evaluation and infer.py
 G's weights (``ema_decay``), which keeps the adversarial phase's sharpening without its noise. The
 paper's network and raw weights: --config.model.bicubic_skip=False --config.ema_decay=0.
 
-Paper setting (on a GPU), with DIV2K prepared by `tfds build div2k/bicubic_x4`:
---config.data.source=tfds --config.data.name=div2k/bicubic_x4 --config.data.eval_split=validation
---config.image_size=96 --config.pretrain_steps=1000000 --config.num_steps=1100000
---config.optim.pretrain.lr=1e-4 --config.optim.pretrain.schedule=constant
---config.content_loss=vgg54 --config.vgg_weights=/path/to/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5
+The paper's setting (on a GPU; 96x96 crops, 10^6 SRResNet steps then SRGAN with the VGG54 loss, the
+paper's network and raw weights; `benchmarks/bench.py`'s row), with DIV2K prepared by
+`tfds build div2k/bicubic_x4`: --config configs/srgan.py:paper
+--config.vgg_weights=/path/to/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5
 Your own HR images: --config.data.source=folder --config.data.path=/data/hr (train/ and test/ sub-folders
 for a held-out split); given LR/HR pairs: --config.data.layout=lr_hr with HR/ and LR/ sub-folders.
 """
-from jaxgan.config import adam, base_config
+from jaxgan.config import adam, base_config, check_variant
 
 
-def get_config():
+def get_config(variant: str = ""):
+    paper = check_variant(variant, __file__, "paper") == "paper"
     c = base_config()
     c.recipe = "srgan"
     c.scale = 4                              # 2 or 4
@@ -47,4 +47,12 @@ def get_config():
     c.checkpoint_every = 200
     c.eval_every = 200
     c.num_samples = 3
+    c.eval.figures = "restoration"           # PSNR / SSIM (Y channel) against bicubic on the held-out images
+    if paper:
+        c.data.update(source="tfds", name="div2k/bicubic_x4", eval_split="validation")
+        c.image_size, c.pretrain_steps, c.num_steps = 96, 1_000_000, 1_100_000
+        c.optim.pretrain.update(lr=1e-4, schedule="constant")
+        c.content_loss = "vgg54"
+        c.model.bicubic_skip = False
+        c.ema_decay = 0.0
     return c

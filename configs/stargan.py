@@ -1,18 +1,17 @@
 """StarGAN (Choi et al. 2018) on the embedded digit styles (chalk, neon, gold, blueprint), 32x32, about 15
 minutes on 2 CPU cores: one generator translates a digit into any style, keeping the digit.
 
-The paper's CelebA setting (prepare it once with `tfds build celeb_a`):
---config.data.source=tfds --config.data.name=celeb_a --config.data.layout=attributes
---config.image_size=128 --config.data.random_flip=True --config.model.g_features=64
---config.model.d_features=64 --config.model.d_layers=6 --config.num_steps=200000
-(attributes: --config.data.attributes; images are centre-cropped to a square, i.e. 178x178, then resized).
+The paper's CelebA setting (prepare it once with `tfds build celeb_a`; `benchmarks/bench.py`'s row):
+--config configs/stargan.py:paper (128x128, 64 features, a 6-layer critic, 200,000 steps; attributes:
+--config.data.attributes; images are centre-cropped to a square, i.e. 178x178, then resized).
 Your own domains: --config.data.source=folder --config.data.layout=domains --config.data.path=DIR with one
 sub-folder per domain (DIR/<domain>/*.png, or DIR/train/<domain>/ and DIR/test/<domain>/).
 """
-from jaxgan.config import adam, base_config
+from jaxgan.config import adam, base_config, check_variant
 
 
-def get_config():
+def get_config(variant: str = ""):
+    paper = check_variant(variant, __file__, "paper") == "paper"
     c = base_config()
     c.recipe = "stargan"
     c.image_size = 32
@@ -38,4 +37,11 @@ def get_config():
     c.checkpoint_every = 250
     c.eval_every = 500
     c.num_samples = 8
+    c.eval.figures = "domains,content"       # domain accuracy; content: digits kept (data with a content label)
+    if paper:
+        c.data.update(source="tfds", name="celeb_a", layout="attributes", random_flip=True)
+        c.image_size, c.num_steps = 128, 200_000
+        c.model.g_features = c.model.d_features = 64
+        c.model.d_layers = 6
+        c.eval.figures = "domains"
     return c

@@ -8,12 +8,15 @@ Your own captioned images (image.png + image.txt beside it, one caption per line
 --config.data.source=folder --config.data.layout=captions --config.data.path=DIR
 COCO (prepare it once with `tfds build coco_captions`): --config.data.source=tfds
 --config.data.name=coco_captions --config.data.layout=captions --config.data.eval_split=val
-At 64x64 as in the paper: --config.image_size=64 --config.model.g_features=64 --config.model.d_features=64
+The paper's setting (64x64, 64 features, pre-computed 1024-d sentence embeddings, GAN-CLS + GAN-INT
+alone; `benchmarks/bench.py`'s row): --config configs/text2img.py:paper --config.data.embeddings=FILE,
+with your captioned images.
 """
-from jaxgan.config import adam, base_config
+from jaxgan.config import adam, base_config, check_variant
 
 
-def get_config():
+def get_config(variant: str = ""):
+    paper = check_variant(variant, __file__, "paper") == "paper"
     c = base_config()
     c.recipe = "text_to_image"
     c.image_size = 32
@@ -51,4 +54,10 @@ def get_config():
     c.sample_every = 500
     c.checkpoint_every = 500
     c.num_samples = 64                        # an 8 x 8 grid: 7 captions x 8 samples, and an interpolation
+    c.eval.figures = "captions"              # caption agreement (the embedded coloured digits only; '' for other data)
+    if paper:
+        c.image_size = 64
+        c.model.update(text_encoder="fixed", text_dim=1024, g_features=64, d_features=64)
+        c.gan.update(diversity_weight=0.0, contrastive_weight=0.0, image_contrastive_weight=0.0)
+        c.eval.figures = ""
     return c

@@ -14,7 +14,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 from PIL import Image
@@ -82,11 +82,33 @@ def _restore(output: np.ndarray, height: int, width: int, resized: bool) -> np.n
     return out[..., 0] if out.shape[-1] == 1 else out
 
 
+def translated(translate: Callable[[np.ndarray], Any], images: Iterable[tuple[Any, np.ndarray]], multiple: int,
+               batch: int, size: int | None = None, scale: int = 1) -> Iterator[tuple[Any, np.ndarray]]:
+    """``(key, output)`` for each ``(key, image)`` of ``images`` (uint8 ``[H, W]`` or ``[H, W, C]`` with the
+    model's channels): uint8 outputs ``scale`` times the input's size, run in batches of up to ``batch``
+    images of one padded shape (an output comes once its batch is full, the rest at the end).
+    ``translate`` maps a float batch in [-1, 1] to outputs ``scale`` times larger or of the same size."""
+    groups: dict[tuple[int, ...], list[tuple[Any, tuple[int, int], np.ndarray]]] = defaultdict(list)
+
+    def flush(shape: tuple[int, ...]) -> Iterator[tuple[Any, np.ndarray]]:
+        group = groups.pop(shape)
+        outputs = np.asarray(translate(np.stack([x for _, _, x in group])))
+        for (key, (h, w), _), out in zip(group, outputs):
+            yield key, _restore(out, scale * h, scale * w, bool(size))
+
+    for key, image in images:
+        x = _prepare(image, multiple, size)
+        groups[x.shape].append((key, image.shape[:2], x))
+        if len(groups[x.shape]) == batch:
+            yield from flush(x.shape)
+    for shape in list(groups):
+        yield from flush(shape)
+
+
 def translate_files(translate: Callable[[np.ndarray], Any], items: list[tuple[Path, Path]], output: Path,
                     channels: int, multiple: int, batch: int, size: int | None = None,
                     overwrite: bool = False, scale: int = 1) -> TranslationReport:
-    """Translates ``items`` into ``output``; ``translate`` maps a float batch [-1, 1] to outputs
-    ``scale`` times larger (super-resolution) or of the same size."""
+    """Translates ``items`` into ``output`` (`translated`), reading each file as its turn comes."""
     report = TranslationReport()
     todo = []
     for path, rel in items:
@@ -96,31 +118,22 @@ def translate_files(translate: Callable[[np.ndarray], Any], items: list[tuple[Pa
         else:
             todo.append((path, target))
     start = time.perf_counter()
-    groups: dict[tuple[int, ...], list[tuple[Path, tuple[int, int], np.ndarray]]] = defaultdict(list)
     with tqdm(total=len(todo), unit="img", desc="translating", file=sys.stderr) as bar:
-        def flush(shape: tuple[int, ...]) -> None:
-            group = groups.pop(shape)
-            inputs = np.stack([x for _, _, x in group])
-            outputs = np.asarray(translate(inputs))
-            for (target, (h, w), _), out in zip(group, outputs):
-                _save(_restore(out, scale * h, scale * w, bool(size)), target)
-                report.translated += 1
-                report.output_pixels += scale * scale * h * w
-            bar.update(len(group))
-            bar.set_postfix(img_s=f"{report.translated / max(time.perf_counter() - start, 1e-9):.2f}")
+        def readable() -> Iterator[tuple[Path, np.ndarray]]:
+            for path, target in todo:
+                image = _read(path, channels)
+                if image is None:
+                    report.unreadable.append(str(path))
+                    bar.update(1)
+                else:
+                    yield target, image
 
-        for path, target in todo:
-            image = _read(path, channels)
-            if image is None:
-                report.unreadable.append(str(path))
-                bar.update(1)
-                continue
-            x = _prepare(image, multiple, size)
-            groups[x.shape].append((target, image.shape[:2], x))
-            if len(groups[x.shape]) == batch:
-                flush(x.shape)
-        for shape in list(groups):
-            flush(shape)
+        for target, out in translated(translate, readable(), multiple, batch, size, scale):
+            _save(out, target)
+            report.translated += 1
+            report.output_pixels += out.shape[0] * out.shape[1]
+            bar.update(1)
+            bar.set_postfix(img_s=f"{report.translated / max(time.perf_counter() - start, 1e-9):.2f}")
     report.seconds = time.perf_counter() - start
     return report
 

@@ -11,20 +11,54 @@ import ml_collections
 from jaxgan.errors import ConfigError
 
 
+def configs_dir() -> Path:
+    """The shipped recipe configs: ``configs/`` beside the package in a checkout, ``jaxgan/configs`` in
+    an installed one."""
+    package = Path(__file__).resolve().parent
+    installed = package / "configs"
+    return installed if installed.is_dir() else package.parent / "configs"
+
+
+def shipped_config(name: str, variant: str = "") -> ml_collections.ConfigDict:
+    """``get_config(variant)`` of the shipped config ``name`` (``dcgan``, ``srgan``...)."""
+    return config_beside(str(configs_dir() / "_"), name, variant)
+
+
+def config_beside(path: str, name: str, variant: str = "") -> ml_collections.ConfigDict:
+    """``get_config(variant)`` of the config file ``name``.py in the folder of ``path`` (a config's
+    ``__file__``): configs that build on one another, wherever the folder is."""
+    import importlib.util
+
+    file = Path(path).with_name(f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"jaxgan_config_{name}", file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_config(variant)
+
+
+def check_variant(requested: str, path: str, *known: str) -> str:
+    """``requested`` (``--config FILE:VARIANT``; '' the default) if the config ``path`` offers it, else a
+    `ConfigError` listing what it offers."""
+    if requested and requested not in known:
+        offered = ", ".join(f"{Path(path).name}:{k}" for k in known) or "no variants"
+        raise ConfigError(f"{Path(path).name} has no variant {requested!r} ({offered})")
+    return requested
+
+
 def base_config() -> ml_collections.ConfigDict:
     """Fields every recipe has; `configs/<recipe>.py` starts from this and changes what it needs."""
     c = ml_collections.ConfigDict()
-    c.recipe = "noise_to_image"
-    c.seed = 0
+    c.recipe = ""                # the registered recipe (jaxgan/recipes/__init__.py): each config names its own
+    c.seed = 0                   # parameters, noise, data order and augmentation
     c.batch_size = 64            # global, over every device and host
     c.num_steps = 1000           # training steps; a step is every D and G update of one iteration
-    c.image_size = 32
+    c.image_size = 32            # training images are image_size x image_size (SR: the HR crop)
 
     c.data = ml_collections.ConfigDict()
     c.data.source = "digits"     # a registered source (jaxgan/data/registry.py): digits | faces | folder | prepared | tfds ...
     c.data.name = ""             # TFDS name, e.g. mnist, cifar10, celeb_a
-    c.data.split = "train"
-    c.data.eval_split = "test"
+    c.data.split = "train"       # the training split
+    c.data.eval_split = "test"   # the held-out split evaluation reads
     c.data.data_dir = ""         # TFDS data_dir ('' = TFDS default)
     c.data.download = False      # let TFDS download and prepare a missing data set
     c.data.path = ""             # image folder for source=folder, prepared set for source=prepared
@@ -32,8 +66,8 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.resize = "crop"       # crop (shorter side + centre crop) | stretch | none (own size: crops of it)
     c.data.layout = ""           # "": the source's default; single | side_by_side | two_folders | unpaired | hr | lr_hr
     c.data.load_size = 0         # > image_size: load at this size, then random-crop (pix2pix jitter)
-    c.data.random_flip = False
-    c.data.shuffle_buffer = 10_000
+    c.data.random_flip = False   # random horizontal flips (SR: the 8 flips and rotations)
+    c.data.shuffle_buffer = 10_000   # TFDS streams: examples shuffled in memory
     c.data.index_cache = "auto"  # folder header index: auto (~/.cache/jaxgan/folders) | '' (off) | a folder
     c.data.service = ""          # a tf.data service dispatcher HOST:PORT: input made by its workers
 
@@ -42,19 +76,20 @@ def base_config() -> ml_collections.ConfigDict:
     c.model.conv_impl = "auto"   # convolution lowering: auto | xla | matmul | space_to_depth (jaxgan/nn/conv.py)
 
     c.optim = ml_collections.ConfigDict()
-    c.log_every = 50
-    c.sample_every = 500
-    c.checkpoint_every = 500
+    c.log_every = 50             # steps between logged metrics (TensorBoard, metrics.jsonl)
+    c.sample_every = 500         # steps between sample grids
+    c.checkpoint_every = 500     # steps between checkpoints
     c.evaluate = True            # run the recipe's evaluation at the end of training
     c.eval_every = 0             # also every this many steps (0: only at the end)
     c.eval = ml_collections.ConfigDict()
+    c.eval.figures = ""          # the recipe's quality figures, comma-separated evaluator names (each config names its own)
     c.eval.metrics = ""          # sample metrics at each evaluation, comma-separated: fid, kid, is, pr ('': none)
     c.eval.features = "inception"    # their feature space: inception (pytorch-fid's weights) | classifier (labelled data)
     c.eval.num_images = 10_000   # generated images per evaluation, against as many real ones (at most the data's)
-    c.eval.inception_weights = ""    # FID Inception weights: pytorch-fid's .pth or a TorchScript .pt ('': torch's hub cache)
+    c.eval.inception_weights = ""    # FID Inception weights: pytorch-fid's .pth or a TorchScript .pt ('': found)
     c.eval.fid_mode = "legacy_pytorch"   # image preparation: legacy_pytorch (pytorch-fid) | clean (clean-fid) | legacy_tensorflow
     c.eval.best = ""             # the figure the best checkpoint is kept by ('': the first metric's)
-    c.keep_checkpoints = 3
+    c.keep_checkpoints = 3       # the newest checkpoints kept (plus milestones and the best)
     c.num_samples = 64           # images in each sample grid
     c.ema_decay = 0.0            # > 0: samples, evaluation and infer.py use this moving average of G's weights
     c.steps_per_dispatch = 1     # > 1: up to this many steps in one device loop (short steps, e.g. MLPs on a GPU)
@@ -133,6 +168,12 @@ def validate(config: ml_collections.ConfigDict) -> None:
         if value is not None and (value < low or (high is not None and value > high)):
             bound = f">= {low}" if high is None else f"in [{low}, {high}]"
             raise ConfigError(f"config.{field} must be {bound}, got {value}")
+    if recipe is not None:
+        from jaxgan.recipes.base import figure_names
+        for name in figure_names(config):
+            if name not in recipe.evaluators:
+                known = ", ".join(recipe.evaluators) or "none"
+                raise ConfigError(f"config.eval.figures: {config.recipe} has no evaluator {name!r} (it has: {known})")
     _validate_eval(config)
 
 

@@ -18,7 +18,6 @@ Widths, channels and the residual blocks' dropout are read from the file; a file
 """
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,13 +27,13 @@ import numpy as np
 from absl import flags
 
 from jaxgan import torch_file, torch_layouts
+from jaxgan.config import shipped_config
 from jaxgan.errors import CheckpointError, ConfigError, UserError
 
 FORMATS = ("pytorch-cyclegan-pix2pix", "stargan")
 #: the reference code's ``--netG`` names
 ARCHS = {"resnet_9blocks": ("resnet", 9), "resnet_6blocks": ("resnet", 6), "unet_256": ("unet", 8),
          "unet_128": ("unet", 7)}
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 IMPORTED_STEP = 1        # an imported workdir's one checkpoint (train.py on it then says it cannot resume)
 
 _FROM = flags.DEFINE_enum("from", None, FORMATS, "Import: the code that wrote the file(s) given as arguments.")
@@ -52,13 +51,6 @@ _DOMAINS = flags.DEFINE_bool("domains", False, "stargan: the names are exclusive
                              "not attributes.")
 _IMAGE_SIZE = flags.DEFINE_integer("image-size", 128, "stargan: the training image size (the discriminator's).")
 _STEP = flags.DEFINE_string("step", None, "Export: checkpoint step, or best (default: the latest).")
-
-
-def _recipe_config(name: str) -> ml_collections.ConfigDict:
-    spec = importlib.util.spec_from_file_location(f"configs_{name}", CONFIGS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config()
 
 
 def _read(path: str) -> dict[str, np.ndarray]:
@@ -85,7 +77,7 @@ def cyclegan_pix2pix_config(state: dict[str, np.ndarray], path: str, arch_name: 
     first = _first(state, "model.1.weight" if arch == "resnet" else "model.model.0.weight", path)
     ngf, channels = int(first.shape[0]), int(first.shape[1])
     dropout = arch == "resnet" and any(".conv_block.6." in k for k in state)
-    c = _recipe_config("cyclegan" if pair else "pix2pix")
+    c = shipped_config("cyclegan" if pair else "pix2pix")
     c.model.arch, c.model.norm, c.model.g_features = arch, norm, ngf
     c.model.num_blocks, c.model.num_downs = (depth, 8) if arch == "resnet" else (9, depth)
     if pair:
@@ -138,7 +130,7 @@ def stargan_config(state: dict[str, np.ndarray], path: str, names: list[str], do
     if inputs != 3 + len(names):
         raise ConfigError(f"{path} takes {inputs - 3} labels; --attributes names {len(names)}")
     blocks = len({k.split(".")[1] for k in state if k.startswith("main.") and ".main." in k})
-    c = _recipe_config("stargan")
+    c = shipped_config("stargan")
     c.image_size, c.data.channels, c.model.g_features, c.model.num_blocks = image_size, 3, ngf, blocks
     c.model.d_features, c.model.d_layers = ngf, 6                      # the reference's defaults at 128 px
     c.data.source, c.data.layout, c.data.domains = "folder", "domains", tuple(names)
@@ -244,7 +236,12 @@ def main(argv: list[str]) -> None:
         sys.exit(f"error: {e}")
 
 
-if __name__ == "__main__":
+def entry() -> None:
+    """The console command (``jaxgan-convert``; ``python -m jaxgan.convert`` runs it too)."""
     from jaxgan.cli import run_absl_app
 
     run_absl_app(main)
+
+
+if __name__ == "__main__":
+    entry()

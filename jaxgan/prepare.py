@@ -22,7 +22,8 @@ from pathlib import Path
 from absl import flags
 from ml_collections import config_flags
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Recipe config file, e.g. configs/dcgan.py.",
+_CONFIG = config_flags.DEFINE_config_file("config", None, "A shipped config by name (dcgan, cyclegan:paper, ...) or a "
+                                          "config file (configs/dcgan.py).",
                                           lock_config=True)
 _ENCODING = flags.DEFINE_enum("encoding", "raw", ["raw", "png"], "How images are stored: raw pixels (fastest to "
                               "read) or PNG (smaller on disk, decoded when read).")
@@ -108,8 +109,13 @@ def _prepare(config, out: Path) -> None:
           f"--config.data.source=prepared --config.data.path={out}")
 
 
-if __name__ == "__main__":
+def entry() -> None:
+    """The console command (``jaxgan-prepare``; ``python -m jaxgan.prepare`` runs it too)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from jaxgan.cli import run_absl_app
 
     run_absl_app(main)
+
+
+if __name__ == "__main__":
+    entry()

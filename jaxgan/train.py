@@ -72,6 +72,10 @@ class Trainer:
         if self.config.steps_per_dispatch > 1 and self.recipe.update(1) is None:
             raise ConfigError(f"config.steps_per_dispatch={self.config.steps_per_dispatch}: recipe {self.config.recipe} "
                               f"needs the host between the updates of each step (one step per dispatch); set it to 1")
+        if self.config.evaluate:                        # an evaluator without its data field: now, not at the end
+            fields = data.eval_fields(self.config, self.recipe.data_spec)
+            if fields is not None:
+                self.recipe.check_evaluation_fields(fields)
         frozen = {name: net.load() for name, net in self.recipe.frozen_networks().items()}
         self.scorer = self._make_scorer(self.config)
         created = not self.workdir.exists()
@@ -433,3 +437,25 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any
                  "--config.num_steps to train longer", workdir, done, config.num_steps)
         return {"start_step": done}
     return Trainer(config, workdir).fit()
+
+
+def train(config: ml_collections.ConfigDict | str, workdir: str | Path, **overrides: Any) -> dict[str, Any]:
+    """Trains (or resumes) a run from Python, as ``jaxgan-train`` does: ``config`` is a config or a
+    shipped config's name (``"dcgan"``, ``"cyclegan:paper"``), ``overrides`` set its fields (``num_steps=200``;
+    dotted ones as ``**{"data.path": "/data/faces"}``). Returns the run's summary: ``start_step``, the
+    last logged ``metrics`` and the final evaluation's figures, ``eval``."""
+    from jaxgan.cli import use_compile_cache
+
+    if isinstance(config, str):
+        name, _, variant = config.partition(":")
+        config = config_lib.shipped_config(name, variant)
+    else:
+        config = ml_collections.ConfigDict(config.to_dict())
+    config.lock()                                       # an unknown field is an error, not a new field
+    for field, value in overrides.items():
+        try:
+            config_lib.set_field(config, field, value)
+        except (AttributeError, KeyError, TypeError) as e:
+            raise ConfigError(f"config field {field}={value!r}: {e}") from None
+    use_compile_cache(config.get("compile_cache", "auto"))
+    return run(config, workdir)

@@ -4,7 +4,7 @@ XLA's own CPU convolutions are slow (Eigen), and its code for the data movement 
 few GB/s, so `jaxgan.nn.conv` used to lower every convolution to matrix multiplies. JAX's CPU backend can
 instead hand stride-1 convolutions, their gradients and matrix multiplies to the YNNPACK library
 (``--xla_cpu_experimental_ynn_fusion_type=dot``), which measured 1.4-1.5x faster on whole CycleGAN and
-SRGAN training steps and halved their compile time and peak memory (README, Speed). The flag is
+SRGAN training steps and halved their compile time and peak memory (benchmarks/RESULTS.md, Speed). The flag is
 experimental, so it is added only for the jaxlib versions it was measured on, only before JAX has
 created its backends (XLA reads ``XLA_FLAGS`` once), and never over a value the user set: to turn it
 off, run with ``XLA_FLAGS=--xla_cpu_experimental_ynn_fusion_type=``.

@@ -3,7 +3,6 @@ workdirs shared by every test (and pytest-xdist worker) of a session."""
 from __future__ import annotations
 
 import functools
-import importlib.util
 import os
 import shutil
 import sys
@@ -25,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from jaxgan.config import set_field  # noqa: E402
+from jaxgan.config import set_field, shipped_config  # noqa: E402
 import pytest  # noqa: E402
 
 jax.config.update("jax_num_cpu_devices", int(os.environ["JAX_NUM_CPU_DEVICES"]))
@@ -41,10 +40,7 @@ CONV_FLAG = f"--config.model.conv_impl={CONV_IMPL}"          # the same, for tra
 
 def load_config(name: str):
     """``configs/<name>.py``'s config, with the tests' `CONV_IMPL`."""
-    spec = importlib.util.spec_from_file_location(f"configs_{name}", ROOT / "configs" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    config = module.get_config()
+    config = shipped_config(name)
     config.model.conv_impl = CONV_IMPL
     return config
 

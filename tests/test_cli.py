@@ -111,6 +111,11 @@ def test_infer_translates_a_folder_of_mixed_images(cyclegan_workdir, tmp_path):
     assert "corrupt.png" in result.stderr and "translated 3 image(s)" in result.stdout
     sizes = {p.relative_to(out).as_posix(): Image.open(p).size for p in out.rglob("*.*")}
     assert sizes == {"wide.jpg": (70, 50), "sub/gray.png": (21, 33), "sub/alpha.png": (40, 40)}
+    import jaxgan                                                  # the Python API gives infer.py's images
+    inputs = [Image.open(src / "sub" / "gray.png"), np.asarray(Image.open(src / "sub" / "alpha.png"))]
+    outputs = jaxgan.load(cyclegan_workdir).translate(inputs, direction="BtoA")
+    for name, output in zip(("gray.png", "alpha.png"), outputs):
+        np.testing.assert_array_equal(output, np.asarray(Image.open(out / "sub" / name)))
     # Fixed --size works too; existing outputs are kept, and translating nothing is a failure.
     again = run("infer.py", "--workdir", cyclegan_workdir, "--input", src, "--output", out)
     assert again.returncode != 0 and "kept 3 existing" in again.stderr
@@ -178,5 +183,8 @@ def test_infer_upscales_a_folder_x4_and_tiles_seamlessly(srgan_workdir, tmp_path
     assert tiled.returncode == 0, tiled.stderr[-3000:]
     a, b = (np.asarray(Image.open(tmp_path / d / "photo.png"), np.int16) for d in ("whole", "tiled"))
     assert np.abs(a - b).max() <= 1 and a.std() > 0
+    import jaxgan                                                  # the Python API gives infer.py's images
+    upscaled, = jaxgan.load(srgan_workdir).upscale([Image.open(src / "photo.png")], tile=24)
+    np.testing.assert_array_equal(upscaled, b)
     small = run("infer.py", "--workdir", srgan_workdir, "--input", src, "--output", tmp_path / "x", "--tile", 8)
     assert small.returncode != 0 and "receptive radius" in small.stderr and "Traceback" not in small.stderr

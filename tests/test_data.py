@@ -125,7 +125,7 @@ def test_the_embedded_digits_are_scikit_learns_read_without_importing_it():
 
     from jaxgan.data import embedded
 
-    images, labels = embedded._sklearn_digits()
+    images, labels = embedded.sklearn_digits()
     reference = load_digits()
     np.testing.assert_array_equal(images, reference.images / 16.0)
     np.testing.assert_array_equal(labels, reference.target)

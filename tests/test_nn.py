@@ -83,9 +83,9 @@ def test_auto_lowering_picks_space_to_depth_where_ynnpack_runs_it(monkeypatch):
     from jaxgan.nn import conv
     for ynnpack, want in ((True, "space_to_depth"), (False, "matmul")):
         monkeypatch.setattr(xla_cpu, "ynnpack_convolutions", lambda ynnpack=ynnpack: ynnpack)
-        assert conv._resolved_impl("auto") == want
+        assert conv.resolved_impl("auto") == want
     monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
-    assert conv._resolved_impl("auto") == "xla"
+    assert conv.resolved_impl("auto") == "xla"
 
 
 def test_auto_lowering_runs_small_layers_as_one_matmul_where_ynnpack_runs_the_rest(monkeypatch):

@@ -6,12 +6,15 @@ import shutil
 from pathlib import Path
 
 import jax
+import ml_collections
 import numpy as np
 import pytest
 
 from conftest import TINY, assert_trees_equal, run_steps, tiny_config
 from jaxgan import recipes
 from jaxgan.data import resolve
+from jaxgan.recipes.base import figure_names
+from jaxgan.errors import ConfigError
 from jaxgan.inference import Predictor, export_generator, load_generator
 from jaxgan.train import Trainer
 
@@ -42,6 +45,10 @@ def test_a_recipe_steps_predicts_exports_and_resumes_as_the_contract_says(name, 
     recipe = recipes.build(config)
     abstract = jax.eval_shape(recipe.init_state, jax.random.PRNGKey(0), recipe.example_batch())
     assert abstract.step.shape == () and set(recipe.generator_names) <= set(abstract.nets)
+    named = figure_names(config)
+    assert named and set(named) <= set(recipe.evaluators), "each shipped config names its recipe's figures"
+    recorded = ml_collections.ConfigDict({"eval": {"figures": recipe.field_defaults["eval.figures"]}})
+    assert set(figure_names(recorded)) <= set(recipe.evaluators)      # what older runs are filled in with
 
     devices = jax.devices()[:1]
     run = Trainer(config, tmp_path, devices=devices)
@@ -101,3 +108,19 @@ def test_a_run_recorded_before_a_field_existed_loads_with_the_value_it_ran_with(
     assert loaded.gan.contrastive_weight == 0.0 and loaded.model.encoder_window == 3      # the recipe's record
     assert loaded.compile_cache == "auto" and loaded.gan.diversity_weight == recorded.gan.diversity_weight
     assert recipes.build(loaded).D.contrastive_dim == 0                 # the network that run trained
+
+
+def test_the_config_names_the_evaluators_and_one_without_its_data_field_stops_the_run_before_it_starts(tmp_path):
+    """The embedded faces have a held-out split and no labels: the digit classifier's figures cannot be
+    measured on them, which the run says before creating anything, and runs once they are not named."""
+    devices = jax.devices()[:1]
+    with pytest.raises(ConfigError, match="noise_to_image has no evaluator 'fid' \\(it has: classifier\\)"):
+        Trainer(tiny_config("dcgan", **{"eval.figures": "classifier,fid"}), tmp_path / "unknown", devices=devices)
+    faces = {"evaluate": True, "data.source": "faces"}
+    with pytest.raises(ConfigError, match="eval.figures=classifier needs the evaluation data's label field "
+                                          "\\(this data has image\\)"):
+        Trainer(tiny_config("dcgan", **faces), tmp_path / "faces", devices=devices)
+    assert not (tmp_path / "faces").exists()
+    run = Trainer(tiny_config("dcgan", num_steps=1, **faces, **{"eval.figures": ""}), tmp_path / "faces", devices=devices)
+    assert run.fit()["eval"] == {} and int(run.state.step) == 1
+    run.close()

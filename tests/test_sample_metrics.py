@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from PIL import Image
 
 from jaxgan import torch_file
 from jaxgan.errors import CheckpointError, DataError
@@ -242,6 +243,13 @@ def test_infer_scores_two_folders_and_saved_statistics_offline(weights, tmp_path
     assert other.returncode == 0, other.stderr[-2000:]
     scores = dict(line.split() for line in other.stdout.splitlines())
     assert float(scores["fid"]) > 0.1 and 0 <= float(scores["recall"]) <= 1
+    import jaxgan                                                  # the Python API gives infer.py's figures
+    arrays = np.stack([np.asarray(Image.open(b / f"{i}.png").convert("RGB").resize((25, 25))) for i in range(5)])
+    assert jaxgan.metrics.fid(b, tmp_path / "a.npz", weights=weights, batch=4) == pytest.approx(float(scores["fid"]),
+                                                                                             rel=1e-5)
+    assert jaxgan.metrics.precision_recall(b, a, weights=weights, batch=4)[1] == pytest.approx(float(scores["recall"]))
+    assert jaxgan.metrics.save_statistics(arrays, tmp_path / "arrays.npz", weights=weights, batch=4) == 5
+    assert jaxgan.metrics.fid(arrays, tmp_path / "arrays.npz", weights=weights) == pytest.approx(0.0, abs=1e-3)
 
 
 def test_statistics_from_other_preprocessing_or_without_features_are_refused(tmp_path):

@@ -216,7 +216,7 @@ def test_stargan_trains_across_the_critic_loop_and_evaluates(tmp_path, short_cla
     straight = Trainer(tiny_stargan(), tmp_path / "straight", devices=devices)
     metrics = run_steps(straight, 4)
     assert all(np.isfinite(list(m.values())).all() for m in metrics)
-    assert metrics[0]["g_loss"] != metrics[-1]["g_loss"] and metrics[-1]["gradient_penalty"] >= 0
+    assert metrics[0]["g_loss"] != metrics[-1]["g_loss"] and metrics[-1]["gradient_penalty"] > 1e-6
     assert {"d_classification", "g_classification", "reconstruction", "wasserstein_estimate"} <= set(metrics[0])
     results = straight.recipe.evaluate(straight.recipe.generator_variables(straight.state),
                                        eval_arrays(straight.config, "train"), eval_arrays(straight.config, "test"))

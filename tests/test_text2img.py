@@ -16,7 +16,7 @@ from conftest import (CONV_FLAG, eval_arrays, run_script,
 from jaxgan import losses, recipes, text
 from jaxgan.config import set_field
 from jaxgan.data import resolve
-from jaxgan.errors import DataError
+from jaxgan.errors import ConfigError, DataError
 from jaxgan.recipes.text_to_image import mismatched
 from jaxgan.train import Trainer
 
@@ -106,7 +106,7 @@ def test_the_discriminator_learns_to_reject_real_images_with_mismatched_captions
     captions = recipe.draw_captions(jax.random.PRNGKey(1), batch["caption"], batch["caption_count"])
     wrong = mismatched(jax.random.PRNGKey(2), 16)
     fake = jnp.zeros_like(batch["image"])
-    update = jax.jit(lambda d, t: recipe._discriminator_update(d, t, batch["image"], captions, wrong, fake))
+    update = jax.jit(lambda d, t: recipe.discriminator_update(d, t, batch["image"], captions, wrong, fake))
     for _ in range(100):
         d, t, metrics = update(d, t)
     assert metrics["d_real"] > 0.8 and metrics["d_mismatch"] < 0.2 and metrics["d_fake"] < 0.2, metrics
@@ -139,7 +139,7 @@ def test_the_contrastive_discriminator_learns_to_find_each_real_image_s_own_capt
     d, t = state.nets["D"], state.nets["T"]
     captions = batch["caption"][:, 0]
     wrong = mismatched(jax.random.PRNGKey(2), 16)
-    update = jax.jit(lambda d, t: recipe._discriminator_update(d, t, batch["image"], captions, wrong,
+    update = jax.jit(lambda d, t: recipe.discriminator_update(d, t, batch["image"], captions, wrong,
                                                                 jnp.zeros_like(batch["image"])))
     codes = jax.jit(lambda d, t: recipe.D.apply({"params": d.params, "batch_stats": d.batch_stats}, batch["image"],
                                                 recipe.embed(t.params, captions), mutable=["batch_stats"])[0][1:])
@@ -240,6 +240,9 @@ def test_fixed_sentence_embeddings_train_in_place_of_the_encoder(tmp_path):
     config = tiny_text2img(batch_size=4, **{"data.source": "folder", "data.layout": "captions",
                                             "data.path": str(tmp_path / "imgs"), "model.text_encoder": "fixed",
                                             "model.text_dim": 32, "data.embeddings": str(tmp_path / "emb.npz")})
+    with pytest.raises(ConfigError, match="eval.figures=captions prompts the generator in words"):
+        Trainer(config, tmp_path / "run", devices=jax.devices()[:1])
+    set_field(config, "eval.figures", "")
     trainer = Trainer(config, tmp_path / "run", devices=jax.devices()[:1])
     assert set(trainer.state.nets) == {"G", "D"}
     metrics = run_steps(trainer, 2)
@@ -301,9 +304,17 @@ def test_infer_writes_num_images_per_prompt_and_names_unknown_words_once(text2im
     again = run_script("infer.py", "--workdir", text2img_workdir, "--prompt", "a red seven", "--num", 5, "--output",
                 tmp_path / "again", "--seed", 3, "--batch", 2)
     assert again.returncode == 0
+    import jaxgan
+
+    generator = jaxgan.load(text2img_workdir)
+    from_python, = generator.from_prompts(["a red seven"], num=5, seed=3)           # the Python API: the same images
     for i in range(5):                                                   # --seed reproduces, whatever --batch
         np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "one" / f"sample_{i:05d}.png")),
                                       np.asarray(Image.open(tmp_path / "again" / f"sample_{i:05d}.png")))
+        np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "one" / f"sample_{i:05d}.png")), from_python[i])
+    assert generator.unknown_words(["The number 3, in crimson ink!"]) == ["crimson"]
+    with pytest.raises(ConfigError, match="generate does not apply: this run's generator consumes text"):
+        generator.generate(2)
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("a red seven\n\nThe number 3, in crimson ink!\nzzz qqq\n")
     result = run_script("infer.py", "--workdir", text2img_workdir, "--prompts", prompts, "--num", 3, "--output",

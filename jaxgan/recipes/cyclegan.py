@@ -19,10 +19,11 @@ from jax.experimental import multihost_utils
 
 from jaxgan import adversarial, image_pool, losses, models, parallel
 from jaxgan.errors import ConfigError
+from jaxgan.metrics.batching import in_batches
 from jaxgan.metrics.run_scores import ScoringSet
 from jaxgan.optim import run_optimizer
 from jaxgan.parallel import BATCH, REPLICATED
-from jaxgan.recipes.base import (DIRECTION_HELP, Batch, GeneratorSpec, HostState, Metrics, Recipe, Step, TrainState, counted,
+from jaxgan.recipes.base import (DIRECTION_HELP, Batch, Evaluator, GeneratorSpec, HostState, Metrics, Recipe, Step, TrainState, counted,
                                  init_net, model_options, new_state)
 
 GENERATORS = {"AtoB": "G_AB", "BtoA": "G_BA"}
@@ -32,7 +33,8 @@ SIDES = ("A", "B")
 class CycleGAN(Recipe):
     option_ranges = {"gan.pool_size": (0, None), "model.dropout": (0.0, 0.99)}
     field_defaults = {"model.arch": "resnet", "model.dropout": 0.0, "model.input_skip": False,
-                      "model.keep_luminance": False}
+                      "model.keep_luminance": False, "eval.figures": "cycle"}
+    evaluators = {"cycle": Evaluator("cycle_figures", needs=("A", "B"))}
     choice_help = {"direction": DIRECTION_HELP}
     needs_examples = True
     generator_names = ("G_AB", "G_BA")
@@ -164,20 +166,14 @@ class CycleGAN(Recipe):
             rows.append(jnp.concatenate([inputs[src], out, self.predict(variables, out, back)], axis=2))
         return jnp.concatenate(rows, axis=0)
 
-    def evaluate(self, variables: dict[str, Any], train: dict[str, Any] | None,
-                 held_out: dict[str, Any] | None) -> dict[str, float]:
+    def cycle_figures(self, variables: dict[str, Any], train: dict[str, Any],
+                      held_out: dict[str, Any]) -> dict[str, float]:
         """Cycle-reconstruction L1 both ways on held-out images (A->B->A and B->A->B)."""
-        if held_out is None:
-            return {}
         predict = jax.jit(self.predict, static_argnums=2)
         results = {}
         for src, there, back in (("A", "AtoB", "BtoA"), ("B", "BtoA", "AtoB")):
-            errors = []
-            for i in range(0, len(held_out[src]), 16):
-                x = held_out[src][i:i + 16]
-                rec = predict(variables, predict(variables, x, there), back)
-                errors.append(np.abs(np.asarray(rec) - x).mean(axis=(1, 2, 3)))
-            results[f"cycle_l1_{src}"] = float(np.concatenate(errors).mean())
+            rec = in_batches(lambda x: predict(variables, predict(variables, x, there), back), held_out[src], batch=16)
+            results[f"cycle_l1_{src}"] = float(np.abs(rec - held_out[src]).mean())
         return results
 
     def scoring_sets(self, variables: dict[str, Any], train: dict[str, Any] | None, held_out: dict[str, Any] | None,
@@ -188,8 +184,7 @@ class CycleGAN(Recipe):
         predict = jax.jit(self.predict, static_argnums=2)
 
         def translated(images: np.ndarray, direction: str) -> Any:
-            return lambda: np.concatenate([np.asarray(predict(variables, images[i:i + 16], direction))
-                                           for i in range(0, len(images), 16)])
+            return lambda: in_batches(lambda x: predict(variables, x, direction), images, batch=16)
 
         return {"AtoB": ScoringSet(train["B"][:num], translated(held_out["A"][:num], "AtoB")),
                 "BtoA": ScoringSet(train["A"][:num], translated(held_out["B"][:num], "BtoA"))}

@@ -25,7 +25,7 @@ from jaxgan.metrics import classifier_eval
 from jaxgan.metrics.run_scores import ScoringSet
 from jaxgan.optim import run_optimizer
 from jaxgan.parallel import constrain_batch
-from jaxgan.recipes.base import (Batch, GeneratorSpec, Metrics, NetState, Recipe, TrainState, init_net,
+from jaxgan.recipes.base import (Batch, Evaluator, GeneratorSpec, Metrics, NetState, Recipe, TrainState, init_net,
                                  model_options, new_state)
 
 ARCHS = ("mlp", "dcgan")
@@ -60,7 +60,8 @@ class NoiseToImage(Recipe):
                      "gan.info_categories": (0, None), "gan.info_weight": (0.0, None),
                      "model.latent_components": (0, None), "model.latent_component_std": (0.0, 1.0)}
     field_defaults = {"gan.augment": "", "gan.info_categories": 0, "gan.info_weight": 1.0,
-                      "model.latent_components": 0, "model.latent_component_std": 0.3}
+                      "model.latent_components": 0, "model.latent_component_std": 0.3, "eval.figures": "classifier"}
+    evaluators = {"classifier": Evaluator("classifier_figures", needs=("label",))}
 
     def __init__(self, config: ml_collections.ConfigDict):
         super().__init__(config)
@@ -174,11 +175,10 @@ class NoiseToImage(Recipe):
                for i in range(0, num, batch)]
         return np.concatenate(out)[:num]
 
-    def evaluate(self, variables: dict[str, Any], train: dict[str, Any] | None,
-                 held_out: dict[str, Any] | None) -> dict[str, float]:
-        """Frechet distance in a classifier's feature space and the spread of its predicted classes."""
-        if train is None or held_out is None or "label" not in train:
-            return {}
+    def classifier_figures(self, variables: dict[str, Any], train: dict[str, Any],
+                           held_out: dict[str, Any]) -> dict[str, float]:
+        """Frechet distance in a classifier's feature space and the spread of its predicted classes
+        (`metrics.classifier_eval`)."""
         seed = int(self.config.seed)
         return classifier_eval.evaluate(lambda n: self.sample(variables, n, seed + 2), train, held_out, seed)
 

@@ -23,9 +23,10 @@ from jaxgan.batch_translate import pad_to_multiple
 from jaxgan.data.images import centre_crop
 from jaxgan.errors import ConfigError
 from jaxgan.metrics import image_quality
+from jaxgan.metrics.batching import in_batches
 from jaxgan.metrics.run_scores import ScoringSet
 from jaxgan.optim import run_optimizer
-from jaxgan.recipes.base import (DIRECTION_HELP, Batch, GeneratorSpec, Metrics, Recipe, TrainState, init_net, model_options,
+from jaxgan.recipes.base import (DIRECTION_HELP, Batch, Evaluator, GeneratorSpec, Metrics, Recipe, TrainState, init_net, model_options,
                                  new_state)
 
 DIRECTIONS = ("AtoB", "BtoA")
@@ -39,7 +40,8 @@ def split_direction(batch: dict[str, Any], direction: str) -> tuple[Any, Any]:
 class Pix2Pix(Recipe):
     option_ranges = {"model.dropout": (0.0, 0.99)}
     field_defaults = {"model.arch": "unet", "model.test_batch_stats": True, "model.input_skip": False,
-                      "model.keep_luminance": False}
+                      "model.keep_luminance": False, "eval.figures": "paired"}
+    evaluators = {"paired": Evaluator("paired_figures", needs=("A", "B"))}
     choice_help = {"direction": DIRECTION_HELP}
     needs_examples = True
     native_scale = True
@@ -119,15 +121,13 @@ class Pix2Pix(Recipe):
         out = self.predict(variables, inputs["source"])
         return jnp.concatenate([inputs["source"], out, inputs["target"]], axis=2)
 
-    def evaluate(self, variables: dict[str, Any], train: dict[str, Any] | None,
-                 held_out: dict[str, Any] | None) -> dict[str, float]:
+    def paired_figures(self, variables: dict[str, Any], train: dict[str, Any],
+                       held_out: dict[str, Any]) -> dict[str, float]:
         """L1, PSNR, SSIM and high-frequency ratio of G(input) against the target on the held-out pairs,
         next to the input's own (the baseline a translation must beat); the worst image's PSNR gain over
         its input (``held_out_worst_psnr_gain``); colourfulness of outputs and targets (desaturating
         everything lowers the first). Whole images (``data.resize=none``) run as infer.py runs them:
         reflect-padded to the U-Net's multiple, cropped back."""
-        if held_out is None:
-            return {}
         source, target = split_direction(held_out, self.direction)
         outputs = self.translate_all(variables, source)
         gains = [image_quality.psnr(o, t) - image_quality.psnr(s, t) for o, s, t in zip(outputs, source, target)]
@@ -145,7 +145,7 @@ class Pix2Pix(Recipe):
             multiple = self.generator_spec.size_multiple
             return [np.asarray(predict(variables, pad_to_multiple(x, multiple)[None]))[0, :x.shape[0], :x.shape[1]]
                     for x in source]
-        return np.concatenate([np.asarray(predict(variables, source[i:i + 16])) for i in range(0, len(source), 16)])
+        return in_batches(functools.partial(predict, variables), source, batch=16)
 
     def scoring_sets(self, variables: dict[str, Any], train: dict[str, Any] | None, held_out: dict[str, Any] | None,
                      num: int, seed: int) -> dict[str, ScoringSet]:

@@ -32,7 +32,7 @@ from jaxgan.metrics import image_quality
 from jaxgan.metrics.run_scores import ScoringSet
 from jaxgan.models import vgg
 from jaxgan.optim import extensions_of, learning_rate, make_optimizer, run_optimizer
-from jaxgan.recipes.base import (Batch, FrozenNetwork, GeneratorSpec, Metrics, Recipe, TrainState, Update, init_net,
+from jaxgan.recipes.base import (Batch, Evaluator, FrozenNetwork, GeneratorSpec, Metrics, Recipe, TrainState, Update, init_net,
                                  model_options, new_state)
 
 CONTENT_LOSSES = ("mse", "vgg22", "vgg54")
@@ -58,6 +58,8 @@ def _mse(a: jax.Array, b: jax.Array) -> jax.Array:
 
 class SRGAN(Recipe):
     needs_examples = True
+    field_defaults = {"eval.figures": "restoration"}
+    evaluators = {"restoration": Evaluator("restoration_figures", needs=("hr",))}
 
     def __init__(self, config: ml_collections.ConfigDict):
         super().__init__(config)
@@ -197,12 +199,10 @@ class SRGAN(Recipe):
         return jnp.concatenate([bicubic_upscale(lr, self.scale), self.predict(variables, lr), inputs["hr"]],
                                axis=2)
 
-    def evaluate(self, variables: dict[str, Any], train: dict[str, Any] | None,
-                 held_out: dict[str, Any] | None) -> dict[str, float]:
+    def restoration_figures(self, variables: dict[str, Any], train: dict[str, Any],
+                            held_out: dict[str, Any]) -> dict[str, float]:
         """PSNR / SSIM on the Y channel with ``scale`` border pixels cropped, for G and for bicubic,
         on the whole held-out images (cut to a multiple of ``scale``), and G's PSNR gain over bicubic."""
-        if held_out is None:
-            return {}
         s = self.scale
         targets, inputs = self.held_out_pairs(held_out)
         outputs = [self.upscale(variables, lr) for lr in inputs]

@@ -16,6 +16,7 @@ uses, as it never switches to eval mode); D's convolutions start with zero biase
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -28,17 +29,20 @@ from jaxgan.data import domain_names
 from jaxgan.data.registry import layout_of
 from jaxgan.errors import ConfigError
 from jaxgan.metrics import domain_eval
+from jaxgan.metrics.batching import in_batches
 from jaxgan.metrics.run_scores import ScoringSet
 from jaxgan.nn import Conv
 from jaxgan.optim import run_optimizer
-from jaxgan.recipes.base import (Batch, GeneratorSpec, Metrics, NetState, Recipe, TrainState, init_net,
-                                 model_options, new_state)
+from jaxgan.recipes.base import (Batch, Evaluator, GeneratorSpec, Metrics, NetState, Recipe, TrainState,
+                                 figure_names, init_net, model_options, new_state)
 
 
 class StarGAN(Recipe):
     option_ranges = {"gan.n_critic": (1, None), "gan.gp_weight": (0.0, None), "gan.lambda_cls": (0.0, None),
                      "gan.lambda_rec": (0.0, None), "model.d_layers": (1, None)}
-    field_defaults = {"data.exclusive": ()}
+    field_defaults = {"data.exclusive": (), "eval.figures": "domains"}
+    evaluators = {"domains": Evaluator("domain_figures", needs=("domain",)),
+                  "content": Evaluator("content_figures", needs=("content",))}
     choice_help = {"target": "Target domain (StarGAN): a domain name, or all (each domain into OUTPUT/<domain>/). "
                              "Attribute models (CelebA): a comma-separated list of attributes to switch on (NAME=0 "
                              "switches one off; switching a hair colour on switches the others off); the other "
@@ -212,17 +216,24 @@ class StarGAN(Recipe):
                                        for t in test_targets(inputs["domain"], self.names, self.groups, self.multi_label)]
         return jnp.concatenate(columns, axis=2)
 
-    def evaluate(self, variables: dict[str, Any], train: dict[str, Any] | None,
-                 held_out: dict[str, Any] | None) -> dict[str, float]:
+    def domain_figures(self, variables: dict[str, Any], train: dict[str, Any],
+                       held_out: dict[str, Any]) -> dict[str, float]:
         """Domain accuracy of translations by an independently trained classifier (with its accuracy on
-        real images and on untranslated inputs), reconstruction L1, and, where the data has a ``content``
-        label (the embedded digits), the fraction of translations that keep it."""
-        if train is None or held_out is None:
-            return {}
+        real images and on untranslated inputs) and reconstruction L1; with the ``content`` evaluator also
+        named, the fraction of translations that keep the data's ``content`` label (the embedded digits)."""
         translate = jax.jit(self.translate)
         return domain_eval.evaluate(lambda x, labels: np.asarray(translate(variables, x, labels)), train, held_out,
                                     lambda own: test_targets(own, self.names, self.groups, self.multi_label),
-                                    self.multi_label, int(self.config.seed))
+                                    self.multi_label, int(self.config.seed),
+                                    content="content" in figure_names(self.config))
+
+    def content_figures(self, variables: dict[str, Any], train: dict[str, Any],
+                        held_out: dict[str, Any]) -> dict[str, float]:
+        """Measured with `domain_figures` (the same translations), which must be named with it."""
+        if "domains" not in figure_names(self.config):
+            raise ConfigError("config.eval.figures=content is measured on the domain figures' translations; "
+                              "name both: --config.eval.figures=domains,content")
+        return {}
 
     def scoring_sets(self, variables: dict[str, Any], train: dict[str, Any] | None, held_out: dict[str, Any] | None,
                      num: int, seed: int) -> dict[str, ScoringSet]:
@@ -236,8 +247,8 @@ class StarGAN(Recipe):
 
         def translated(rows: np.ndarray, targets: list[jax.Array]) -> Any:
             def run() -> np.ndarray:
-                out = [np.asarray(translate(variables, held_out["image"][rows][i:i + 16], t[rows][i:i + 16]))
-                       for t in targets for i in range(0, int(rows.sum()), 16)]
+                out = [in_batches(functools.partial(translate, variables), held_out["image"][rows], np.asarray(t)[rows],
+                                  batch=16) for t in targets]
                 return np.concatenate(out)[:num]
             return run
 

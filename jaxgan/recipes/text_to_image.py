@@ -41,14 +41,15 @@ from jaxgan import adversarial, losses, text
 from jaxgan.data.registry import vocabulary
 from jaxgan.errors import ConfigError
 from jaxgan.metrics import caption_eval
+from jaxgan.metrics.batching import in_batches
 from jaxgan.metrics.run_scores import ScoringSet
 from jaxgan.models.dcgan import check_image_size
 from jaxgan.models.text_to_image import (MatchingAwareDiscriminator, TextEncoder, TextToImageGenerator,
                                          contrastive_loss)
 from jaxgan.optim import run_optimizer
 from jaxgan.parallel import constrain_batch
-from jaxgan.recipes.base import (Batch, GeneratorSpec, Metrics, NetState, Recipe, TrainState, init_net,
-                                 model_options, new_state)
+from jaxgan.recipes.base import (Batch, Evaluator, GeneratorSpec, Metrics, NetState, Recipe, TrainState,
+                                 figure_names, init_net, model_options, new_state)
 
 TEXT_ENCODERS = ("words", "fixed")
 
@@ -68,7 +69,8 @@ class TextToImage(Recipe):
                      "model.contrastive_dim": (1, None), "model.text_dim": (1, None), "model.encoder_window": (1, None),
                      "data.max_words": (1, None), "data.max_captions": (1, None), "data.vocabulary_size": (1, None)}
     field_defaults = {"gan.contrastive_weight": 0.0, "gan.contrastive_temperature": 0.1,
-                      "gan.image_contrastive_weight": 0.0, "model.encoder_window": 3}
+                      "gan.image_contrastive_weight": 0.0, "model.encoder_window": 3, "eval.figures": "captions"}
+    evaluators = {"captions": Evaluator("caption_figures", needs=("digit", "colour"))}
     needs_examples = True                     # sample grids show held-out captions
 
     def __init__(self, config: ml_collections.ConfigDict):
@@ -76,6 +78,9 @@ class TextToImage(Recipe):
         m, g = config.model, config.gan
         check_image_size(config.image_size)
         self.fixed = m.text_encoder == "fixed"
+        if self.fixed and "captions" in figure_names(config):
+            raise ConfigError("config.eval.figures=captions prompts the generator in words, and "
+                              "model.text_encoder=fixed has none: set --config.eval.figures=''")
         self.text_field = "embedding" if self.fixed else "caption"
         self.label_fields = (self.text_field, "caption_count")
         self.vocabulary = () if self.fixed else vocabulary(config)
@@ -129,7 +134,7 @@ class TextToImage(Recipe):
         index = jnp.floor(jax.random.uniform(rng, count.shape) * jnp.maximum(count, 1)).astype(jnp.int32)
         return jnp.take_along_axis(texts, index.reshape((-1, 1) + (1,) * (texts.ndim - 2)), axis=1)[:, 0]
 
-    def _discriminator_update(self, d: NetState, t: NetState | None, images: jax.Array, texts: jax.Array,
+    def discriminator_update(self, d: NetState, t: NetState | None, images: jax.Array, texts: jax.Array,
                               wrong: jax.Array, fake: jax.Array) -> tuple[NetState, NetState | None, Metrics]:
         """D (and the text encoder) on the three GAN-CLS pairs, batch statistics threaded through them
         (PyTorch's three forward calls); the two real pairs share one pass of D's body."""
@@ -212,7 +217,7 @@ class TextToImage(Recipe):
         embedding = jax.lax.stop_gradient(self.embed(None if t is None else t.params, texts))
         z = self._noise(z_key, n)
         forward = adversarial.generator_forward(self.G, g, z, embedding)
-        d, t, metrics = self._discriminator_update(d, t, images, texts, wrong, forward.fake)
+        d, t, metrics = self.discriminator_update(d, t, images, texts, wrong, forward.fake)
         g, g_metrics = self._generator_update(g, d, forward, embedding, wrong, self._noise(between_key, n), z,
                                               self._noise(other_key, n), images)
         nets = {"G": g, "D": d, **({} if t is None else {"T": t})}
@@ -256,11 +261,10 @@ class TextToImage(Recipe):
         between = self.G.apply(variables["G"], inputs["walk_noise"], walk, train=False)
         return jnp.concatenate([images, between])
 
-    def evaluate(self, variables: dict[str, Any], train: dict[str, Any] | None,
-                 held_out: dict[str, Any] | None) -> dict[str, float]:
-        """Caption agreement on the embedded coloured digits (see `metrics.caption_eval`); other data: none."""
-        if self.fixed or train is None or held_out is None or "colour" not in train:
-            return {}
+    def caption_figures(self, variables: dict[str, Any], train: dict[str, Any],
+                        held_out: dict[str, Any]) -> dict[str, float]:
+        """Caption agreement on the embedded coloured digits (`metrics.caption_eval`): prompts in
+        phrasings of its own, read by the run's word encoder."""
         generate = jax.jit(self.predict)
 
         def images_for(prompts: list[str], seed: int) -> np.ndarray:
@@ -278,13 +282,9 @@ class TextToImage(Recipe):
         real, texts = train["image"][:num], np.asarray(train[self.text_field][:num, 0])
         generate = jax.jit(self.predict)
 
+        noise = np.asarray(jax.random.normal(jax.random.PRNGKey(seed), (len(real), self.latent_dim)))
+
         def samples() -> np.ndarray:
-            out = []
-            for start in range(0, len(real), 64):
-                rows = np.resize(np.arange(start, min(start + 64, len(real))), 64)    # one compiled batch shape
-                noise = jax.random.normal(jax.random.PRNGKey(seed + start), (64, self.latent_dim))
-                images = generate(variables, {"noise": noise, "text": texts[rows]})
-                out.append(np.asarray(images)[:min(64, len(real) - start)])
-            return np.concatenate(out)
+            return in_batches(lambda z, t: generate(variables, {"noise": z, "text": t}), noise, texts)
 
         return {"": ScoringSet(real, samples)}
