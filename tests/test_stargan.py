@@ -13,6 +13,7 @@ from PIL import Image
 from conftest import (CONV_FLAG, eval_arrays, load_config, run_script,
                       run_steps, shared_workdir, tiny_config, traced, train_batches)
 from jaxgan import adversarial, losses, models, recipes
+from jaxgan.data import resolve
 from jaxgan.errors import DataError
 from jaxgan.state import NetState
 from jaxgan.train import Trainer
@@ -310,3 +311,10 @@ def test_attribute_models_switch_named_attributes_from_the_estimated_own_ones(tm
     assert bad.returncode != 0 and "this run knows Black_Hair, Blond_Hair, Brown_Hair, Male, Young" in bad.stderr
 
 
+
+
+def test_the_content_figures_alone_are_refused_when_the_run_is_built():
+    from jaxgan.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="name both: --config.eval.figures=domains,content"):
+        recipes.build(resolve(tiny_stargan(**{"eval.figures": "content"})))

@@ -37,9 +37,9 @@ class Scorer:
         if isinstance(images, np.ndarray):
             if images.ndim != 4 or images.dtype != np.uint8 or images.shape[-1] not in (1, 3):
                 raise DataError(f"image arrays are uint8 [N, H, W, 1|3]; got {images.dtype} {images.shape}")
-            unit = (np.repeat(x, 3, axis=-1) if x.shape[-1] == 1 else x for x in images)
-            return image_sets.extract((x.astype(np.float32) / 255.0 for x in unit), self.variables, self.batch,
-                                      total=len(images), mode=self.mode)
+            signed = (x.astype(np.float32) / 127.5 - 1.0 for x in images)
+            return image_sets.extract(image_sets.unit_rgb(signed), self.variables, self.batch, total=len(images),
+                                      mode=self.mode)
         path = Path(images)
         if path.is_file():
             return image_sets.load_stats(path, self.record)

@@ -53,6 +53,9 @@ class StarGAN(Recipe):
 
     def __init__(self, config: ml_collections.ConfigDict):
         super().__init__(config)
+        if "content" in figure_names(config) and "domains" not in figure_names(config):
+            raise ConfigError("config.eval.figures=content is measured on the domain figures' translations; "
+                              "name both: --config.eval.figures=domains,content")
         m, size = config.model, config.image_size
         self.names = domain_names(config)
         self.multi_label = layout_of(config.data) == "attributes"
@@ -229,10 +232,8 @@ class StarGAN(Recipe):
 
     def content_figures(self, variables: dict[str, Any], train: dict[str, Any],
                         held_out: dict[str, Any]) -> dict[str, float]:
-        """Measured with `domain_figures` (the same translations), which must be named with it."""
-        if "domains" not in figure_names(self.config):
-            raise ConfigError("config.eval.figures=content is measured on the domain figures' translations; "
-                              "name both: --config.eval.figures=domains,content")
+        """None of its own: `domain_figures` measures ``content_*`` on its translations when this evaluator
+        is named beside it (the constructor refuses it alone)."""
         return {}
 
     def scoring_sets(self, variables: dict[str, Any], train: dict[str, Any] | None, held_out: dict[str, Any] | None,
