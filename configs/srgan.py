@@ -24,20 +24,29 @@ def get_config(variant: str = ""):
     c.scale = 4                              # 2 or 4
     c.image_size = 64                        # HR crop side (LR crops are image_size / scale); paper: 96
     c.batch_size = 16
-    c.pretrain_steps = 900                   # phase 1: SRResNet on the pixel MSE
+    c.pretrain_steps = 900                   # phase 1: SRResNet on the pixel loss
+    c.pretrain_loss = "mse"                  # mse | l1
     c.num_steps = 1000                       # then phase 2 (SRGAN) to here
-    c.content_loss = "mse"                   # mse | vgg22 | vgg54 (VGG needs vgg_weights)
+    c.content_loss = "mse"                   # mse | l1 | vgg22 | vgg54 | vgg54_pre (VGG needs vgg_weights)
+    c.content_weight = 1.0
     c.vgg_weights = ""                       # Keras vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5
+    c.pixel_weight = 0.0                     # phase 2: + this x L1 of pixels
+    c.adversarial_loss = "non_saturating"    # non_saturating | relativistic_average
     c.adversarial_weight = 1e-3
     c.tile = 256                             # LR tile side for evaluation and infer.py (bounded memory)
     c.data.source = "photos"                 # photos (embedded) | folder | tfds
     c.data.layout = "hr"                     # hr (LR made by bicubic downsampling) | lr_hr (given pairs)
     c.data.channels = 3
     c.data.random_flip = True                # flips and 90-degree rotations
+    c.model.arch = "srresnet"                # srresnet | rrdb (ESRGAN) | msrresnet (BasicSR's, no batch norm)
     c.model.num_blocks = 16
     c.model.features = 64
+    c.model.growth = 32                      # arch=rrdb: the dense blocks' growth channels
+    c.model.bicubic_skip = True              # G adds bicubic upscaling to its output (not in the papers)
+    c.model.d_arch = "srgan"                 # srgan | vgg (BasicSR's VGG-style discriminator)
+    c.model.d_norm = "batch"                 # d_arch=vgg: batch | spectral | none
     c.model.d_features = 64
-    c.model.bicubic_skip = True              # G adds bicubic upscaling to its output (not in the paper)
+    c.model.tile_margin = 0                  # tiles' overlap in LR pixels (0: G's whole receptive radius, exact)
     c.optim.pretrain = dict(lr=1e-3, schedule="linear_decay", decay_start=0.5)    # phase 1 (G's Adam)
     c.ema_decay = 0.999                      # samples / evaluation / infer.py use G's moving average
     c.optim.g = adam(1e-4, 0.9)              # phase 2 (the paper: 1e-4, then 1e-5 for as long again)

@@ -98,9 +98,12 @@ def discriminator_update(D: nn.Module, d: NetState, optimizer: optax.GradientTra
     return apply_grads(d, grads, optimizer, stats), metrics
 
 
-def adversarial_loss(D: nn.Module, d: NetState, fake: jax.Array, loss: str) -> jax.Array:
-    """G's adversarial loss on D's (training-mode) output for ``fake``; D's statistics are not updated."""
-    return losses.generator_loss(loss, apply_train(D, d, d.params, fake)[0])
+def adversarial_loss(D: nn.Module, d: NetState, fake: jax.Array, loss: str, real: jax.Array | None = None
+                     ) -> jax.Array:
+    """G's adversarial loss on D's (training-mode) output for ``fake`` (and, for a relativistic loss, for
+    ``real``, as a constant); D's statistics are not updated."""
+    real_out = None if real is None else jax.lax.stop_gradient(apply_train(D, d, d.params, real)[0])
+    return losses.generator_loss(loss, apply_train(D, d, d.params, fake)[0], real_out)
 
 
 def generator_update(forward: GeneratorPass, g: NetState, optimizer: optax.GradientTransformation,

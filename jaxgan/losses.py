@@ -14,10 +14,12 @@ from jax.nn import softplus
 from jaxgan.errors import ConfigError
 
 ADVERSARIAL = ("minimax", "non_saturating", "least_squares", "wasserstein", "hinge")
+#: a loss whose generator term needs D's outputs on real images too (`generator_loss`'s ``real``)
+RELATIVISTIC = "relativistic_average"
 
 
 def _check(kind: str) -> None:
-    if kind not in ADVERSARIAL:
+    if kind not in ADVERSARIAL + (RELATIVISTIC,):
         raise ConfigError(f"unknown adversarial loss {kind!r}; choose one of {', '.join(ADVERSARIAL)}")
 
 
@@ -26,9 +28,14 @@ def discriminator_loss(kind: str, real: jax.Array, fake: jax.Array) -> jax.Array
 
     minimax / non_saturating: binary cross-entropy (Goodfellow et al. 2014); least_squares: LSGAN, real
     -> 1, fake -> 0 (Mao et al. 2017); wasserstein: E[D(fake)] - E[D(real)] (Arjovsky et al. 2017);
-    hinge: E[relu(1 - D(real))] + E[relu(1 + D(fake))] (Lim & Ye 2017).
+    hinge: E[relu(1 - D(real))] + E[relu(1 + D(fake))] (Lim & Ye 2017); relativistic_average: RaGAN
+    (Jolicoeur-Martineau 2019) as ESRGAN and BasicSR use it, the mean of the cross-entropies of
+    D(real) - E[D(fake)] as real and D(fake) - E[D(real)] as fake.
     """
     _check(kind)
+    if kind == RELATIVISTIC:                     # each term's mean is a constant, as in BasicSR's two passes
+        fake_mean, real_mean = jax.lax.stop_gradient(jnp.mean(fake)), jax.lax.stop_gradient(jnp.mean(real))
+        return 0.5 * (jnp.mean(softplus(fake_mean - real)) + jnp.mean(softplus(fake - real_mean)))
     if kind in ("minimax", "non_saturating"):
         return jnp.mean(softplus(-real)) + jnp.mean(softplus(fake))
     if kind == "least_squares":
@@ -38,14 +45,19 @@ def discriminator_loss(kind: str, real: jax.Array, fake: jax.Array) -> jax.Array
     return jnp.mean(jax.nn.relu(1.0 - real)) + jnp.mean(jax.nn.relu(1.0 + fake))
 
 
-def generator_loss(kind: str, fake: jax.Array) -> jax.Array:
+def generator_loss(kind: str, fake: jax.Array, real: jax.Array | None = None) -> jax.Array:
     """The generator's loss on the discriminator's outputs for its fakes.
 
     minimax: minimise log(1 - D(G(z))) (the original game; saturates early in training);
     non_saturating: minimise -log D(G(z)); least_squares: (D(G(z)) - 1)^2; wasserstein / hinge:
-    -E[D(G(z))].
+    -E[D(G(z))]; relativistic_average: D's loss with the roles swapped, on D's outputs for ``real`` too
+    (constants; the gradient reaches G through both terms, as in BasicSR).
     """
     _check(kind)
+    if kind == RELATIVISTIC:
+        if real is None:
+            raise ConfigError("the relativistic_average loss needs D's outputs on real images")
+        return 0.5 * (jnp.mean(softplus(real - jnp.mean(fake))) + jnp.mean(softplus(jnp.mean(real) - fake)))
     if kind == "minimax":
         return -jnp.mean(softplus(fake))
     if kind == "non_saturating":
@@ -65,7 +77,7 @@ def matching_aware_discriminator_loss(kind: str, real_match: jax.Array, real_mis
 def discriminator_output(kind: str, logits: jax.Array) -> jax.Array:
     """What to report as D(x): a probability for the cross-entropy losses, the raw output otherwise."""
     _check(kind)
-    return jnp.mean(jax.nn.sigmoid(logits) if kind in ("minimax", "non_saturating") else logits)
+    return jnp.mean(jax.nn.sigmoid(logits) if kind in ("minimax", "non_saturating", RELATIVISTIC) else logits)
 
 
 def _squared_input_gradient_norms(critic: Callable[[jax.Array], jax.Array], x: jax.Array) -> jax.Array:

@@ -245,16 +245,24 @@ class _Pickler(pickle._Pickler):
 
 
 def save(path: str | Path, state: dict[str, Any], legacy: bool = False) -> None:
-    """Writes ``state`` ({name: numpy array or `Tensor`}) as ``torch.save`` does: its zip layout (torch >=
-    1.6), or the legacy stream; ``torch.load`` reads either."""
-    tensors = collections.OrderedDict()
-    for i, (name, value) in enumerate(state.items()):
-        if not isinstance(value, Tensor):
-            storage = Storage(value, str(i))
-            value = np.ascontiguousarray(value) if value.ndim else value        # (it makes 0-d arrays 1-d)
-            strides = tuple(int(s) // value.itemsize for s in value.strides)
-            value = Tensor(storage, 0, value.shape, strides)
-        tensors[name] = value
+    """Writes ``state`` ({name: numpy array, `Tensor` or such a dict}: BasicSR's ``{"params": ...}``) as
+    ``torch.save`` does: its zip layout (torch >= 1.6), or the legacy stream; ``torch.load`` reads either."""
+    count = iter(range(1 << 62))
+
+    def tensors_of(values: dict[str, Any]) -> collections.OrderedDict:
+        out = collections.OrderedDict()
+        for name, value in values.items():
+            if isinstance(value, dict):
+                value = tensors_of(value)
+            elif not isinstance(value, Tensor):
+                storage = Storage(value, str(next(count)))
+                value = np.ascontiguousarray(value) if value.ndim else value        # (it makes 0-d arrays 1-d)
+                strides = tuple(int(s) // value.itemsize for s in value.strides)
+                value = Tensor(storage, 0, value.shape, strides)
+            out[name] = value
+        return out
+
+    tensors = tensors_of(state)
     body = io.BytesIO()
     pickler = _Pickler(body, legacy)
     pickler.dump(tensors)

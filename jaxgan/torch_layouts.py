@@ -6,7 +6,8 @@ same order (recorded by intercepting its calls), so the two lists are zipped; ea
 tensors (``Conv2d`` weight ``[out, in, kh, kw]`` -> kernel ``[kh, kw, in, out]``, ``ConvTranspose2d``
 weight ``[in, out, kh, kw]`` -> ``[kh, kw, in, out]``, batch norm's weight / bias / running statistics,
 instance norm's affine weight and bias if any). Layouts of the pytorch-CycleGAN-and-pix2pix code's
-``define_G`` networks (``resnet_*blocks``, ``unet_*``) and StarGAN's ``Generator``.
+``define_G`` networks (``resnet_*blocks``, ``unet_*``), StarGAN's ``Generator`` and ``Discriminator``, and
+BasicSR's ``RRDBNet`` (also under the ESRGAN repository's key names) and ``MSRResNet``.
 
 ``conv_t_skip``: a U-Net up-convolution whose input concatenates the skip connection *first*
 (``torch.cat([x, up])``), where jaxgan's U-Net puts it second: its input channels' halves are swapped.
@@ -80,6 +81,28 @@ def stargan_discriminator_layout(num_layers: int) -> list[Layer]:
     """StarGAN's ``Discriminator``: ``main.<2i>`` convolutions (LeakyReLUs between), then ``conv1`` (the
     real/fake patches) and ``conv2`` (the domain logits)."""
     return [(f"main.{2 * i}", "conv") for i in range(num_layers)] + [("conv1", "conv"), ("conv2", "conv")]
+
+
+#: RRDBNet's key names: BasicSR's (and Real-ESRGAN's), and the ESRGAN repository's (RRDB_ESRGAN_x4.pth)
+RRDB_NAMES = {"basicsr": ("conv_first", "body", "rdb", "conv_body", "conv_up1", "conv_up2", "conv_hr", "conv_last"),
+              "esrgan": ("conv_first", "RRDB_trunk", "RDB", "trunk_conv", "upconv1", "upconv2", "HRconv", "conv_last")}
+
+
+def rrdbnet_layout(num_blocks: int) -> list[Layer]:
+    """BasicSR's ``RRDBNet``: the head conv, ``num_blocks`` RRDBs of three dense blocks of five convs, the
+    body conv, two upsampling convs, ``conv_hr``, ``conv_last``."""
+    first, trunk, rdb, body, up1, up2, hr, last = RRDB_NAMES["basicsr"]
+    dense = [(f"{trunk}.{i}.{rdb}{j}.conv{k}", "conv") for i in range(num_blocks) for j in (1, 2, 3)
+             for k in range(1, 6)]
+    return [(first, "conv"), *dense, *[(name, "conv") for name in (body, up1, up2, hr, last)]]
+
+
+def msrresnet_layout(num_blocks: int, stages: int) -> list[Layer]:
+    """BasicSR's ``MSRResNet``: the head conv, ``num_blocks`` residual blocks of two convs, ``stages``
+    sub-pixel convs (``upconv1``, ``upconv2``), ``conv_hr``, ``conv_last``."""
+    body = [(f"body.{i}.conv{k}", "conv") for i in range(num_blocks) for k in (1, 2)]
+    ups = [(f"upconv{i}", "conv") for i in range(1, stages + 1)]
+    return [("conv_first", "conv"), *body, *ups, ("conv_hr", "conv"), ("conv_last", "conv")]
 
 
 def call_order(module: nn.Module, *args: Any, **kwargs: Any) -> tuple[list[tuple[tuple[str, ...], nn.Module]], Any]:

@@ -67,3 +67,25 @@ def test_make_optimizer_adds_clipping_from_config():
     params = {"w": jnp.zeros(3)}
     updates, _ = opt.update({"w": jnp.array([-5.0, 5.0, 0.0])}, opt.init(params), params)
     assert jnp.max(jnp.abs(optax.apply_updates(params, updates)["w"])) <= jnp.float32(0.01)
+
+
+def test_the_relativistic_average_losses_are_esrgans_with_basicsrs_gradients():
+    import jax
+    import jax.numpy as jnp
+
+    from jaxgan import losses
+
+    real, fake = jnp.array([1.5, -0.5, 2.0]), jnp.array([-1.0, 0.5, 0.0])
+    bce = lambda x, target: np.mean(np.log1p(np.exp(-x)) if target else np.log1p(np.exp(x)))   # noqa: E731
+    r, f = np.asarray(real), np.asarray(fake)
+    d = 0.5 * (bce(r - f.mean(), 1) + bce(f - r.mean(), 0))
+    g = 0.5 * (bce(r - f.mean(), 0) + bce(f - r.mean(), 1))
+    np.testing.assert_allclose(losses.discriminator_loss("relativistic_average", real, fake), d, rtol=1e-6)
+    np.testing.assert_allclose(losses.generator_loss("relativistic_average", fake, real), g, rtol=1e-6)
+    # D: each term's mean of the other batch is a constant (BasicSR's detached passes)
+    grad_real = jax.grad(lambda x: losses.discriminator_loss("relativistic_average", x, fake))(real)
+    np.testing.assert_allclose(grad_real, -0.5 / 3 / (1 + np.exp(r - f.mean())), rtol=1e-5)
+    # G: the gradient reaches the fakes through both terms
+    grad_fake = jax.grad(lambda x: losses.generator_loss("relativistic_average", x, real))(fake)
+    expected = -0.5 * (np.mean(1 / (1 + np.exp(-(r - f.mean())))) / 3 + 1 / 3 / (1 + np.exp(f - r.mean())))
+    np.testing.assert_allclose(grad_fake, expected, rtol=1e-5)

@@ -22,7 +22,7 @@ CONFIGS = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "configs
 
 
 def test_every_shipped_config_is_covered():
-    assert CONFIGS == sorted(TINY) and len(CONFIGS) == 9
+    assert CONFIGS == sorted(TINY) and len(CONFIGS) == 10
 
 
 def generator_inputs(recipe: recipes.Recipe, rows: int = 2):
@@ -89,9 +89,10 @@ def test_a_recipe_s_own_names_and_ranges_are_checked_before_anything_runs(name):
                        *((f, low - 1) for f, (low, _) in cls.option_ranges.items())]:
         config = tiny_config(name)
         parent, _, leaf = field.rpartition(".")
-        if leaf not in (config[parent] if parent else config):
+        holder = config[parent] if parent else config
+        if leaf not in holder:
             continue
-        set_field(config, field, type(config[parent][leaf])(bad) if not isinstance(bad, str) else bad)
+        set_field(config, field, type(holder[leaf])(bad) if not isinstance(bad, str) else bad)
         with pytest.raises(ConfigError, match=f"config.{field}"):
             validate(config)
         checked += 1

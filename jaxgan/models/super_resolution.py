@@ -1,6 +1,11 @@
-"""SRResNet generator and SRGAN discriminator (Ledig et al. 2017)."""
+"""Super-resolution networks: SRResNet and SRGAN's discriminator (Ledig et al. 2017); ESRGAN's RRDBNet,
+BasicSR's MSRResNet and VGG-style discriminator (Wang et al. 2018).
+
+The BasicSR networks follow its module order and key names (`jaxgan.torch_layouts`), so its checkpoints
+import unchanged."""
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -9,7 +14,31 @@ import jax
 import jax.numpy as jnp
 
 from jaxgan.errors import ConfigError
-from jaxgan.nn import Conv, ResidualBlock, SubPixelConv, activation, make_norm
+from jaxgan.nn import Conv, ResidualBlock, SubPixelConv, activation, make_norm, pixel_shuffle, pixel_unshuffle
+
+G_ARCHS = ("srresnet", "rrdb", "msrresnet")
+D_ARCHS = ("srgan", "vgg")
+D_NORMS = ("batch", "spectral", "none")
+
+
+def sr_generator(m: Any, scale: int, dtype: Any = None, conv_impl: str = "auto") -> nn.Module:
+    """The generator ``m.arch`` names (``config.model``), on jaxgan's [-1, 1] images: `SRResNet`, or
+    `RRDBNet` / `MSRResNet` run through `UnitRange` (they work on [0, 1]); ``m.bicubic_skip`` for each."""
+    options = {"dtype": dtype, "conv_impl": conv_impl}
+    if m.arch == "srresnet":
+        return SRResNet(scale, m.num_blocks, m.features, 3, bicubic_skip=bool(m.bicubic_skip), **options)
+    if m.arch == "rrdb":
+        return UnitRange(RRDBNet(scale, m.num_blocks, m.features, m.growth, 3, **options), bool(m.bicubic_skip), scale)
+    if m.arch == "msrresnet":
+        return UnitRange(MSRResNet(scale, m.num_blocks, m.features, 3, **options), bool(m.bicubic_skip), scale)
+    raise ConfigError(f"config.model.arch must be one of {', '.join(G_ARCHS)}, not {m.arch!r}")
+
+
+def sr_discriminator(m: Any, dtype: Any = None, conv_impl: str = "auto") -> nn.Module:
+    """The discriminator ``m.d_arch`` names: SRGAN's, or the VGG-style one with ``m.d_norm``."""
+    if m.d_arch == "srgan":
+        return SRGANDiscriminator(m.d_features, dtype=dtype, conv_impl=conv_impl)
+    return VGGStyleDiscriminator(m.d_features, m.d_norm, dtype=dtype, conv_impl=conv_impl)
 
 
 class SRResNet(nn.Module):
@@ -34,6 +63,9 @@ class SRResNet(nn.Module):
         for _ in range(self._stages()):
             radius = math.ceil(radius / 2) + 1       # pixel shuffle halves it; the stage's 3x3 conv adds 1
         return radius + 1 + 2 * self.num_blocks + 4  # body's last conv, two 3x3 per block, 9x9 head
+
+    def size_multiple(self) -> int:
+        return 1
 
     def _stages(self) -> int:
         stages = int(math.log2(self.scale))
@@ -79,3 +111,193 @@ class SRGANDiscriminator(nn.Module):
             h = nn.leaky_relu(make_norm("batch", train)(h), 0.2)
         h = nn.leaky_relu(nn.Dense(16 * f, dtype=self.dtype)(h.reshape(h.shape[0], -1)), 0.2)
         return nn.Dense(1, dtype=self.dtype)(h)[:, 0].astype(jnp.float32)
+
+
+# ------------------------------------------------------------------------------------------ ESRGAN
+def _basicsr_conv(features: int, dtype: Any, impl: str, scale: float = 1.0, kernel: int = 3,
+                  stride: int = 1, use_bias: bool = True) -> Conv:
+    """A 'same' convolution initialised as BasicSR's ``default_init_weights``: Kaiming normal x ``scale``."""
+    init = nn.initializers.variance_scaling(2.0 * scale * scale, "fan_in", "normal")
+    return Conv(features, kernel, stride, kernel // 2 if stride == 1 else 1, use_bias=use_bias, dtype=dtype,
+                impl=impl, kernel_init=init)
+
+
+class ResidualDenseBlock(nn.Module):
+    """Five 3x3 convs, each seeing the input and every earlier output (``growth`` channels each, LeakyReLU
+    0.2 but the last), the last back to ``features``; output = input + 0.2 x that (ESRGAN's RDB)."""
+
+    features: int = 64
+    growth: int = 32
+    dtype: Any = None
+    conv_impl: str = "auto"
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        seen = [x]
+        for _ in range(4):
+            h = _basicsr_conv(self.growth, self.dtype, self.conv_impl, 0.1)(jnp.concatenate(seen, -1))
+            seen.append(nn.leaky_relu(h, 0.2))
+        return x + 0.2 * _basicsr_conv(self.features, self.dtype, self.conv_impl, 0.1)(jnp.concatenate(seen, -1))
+
+
+class RRDB(nn.Module):
+    """Residual-in-residual dense block: three `ResidualDenseBlock`s, output = input + 0.2 x theirs."""
+
+    features: int = 64
+    growth: int = 32
+    dtype: Any = None
+    conv_impl: str = "auto"
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        h = x
+        for _ in range(3):
+            h = ResidualDenseBlock(self.features, self.growth, self.dtype, self.conv_impl)(h)
+        return x + 0.2 * h
+
+
+def _nearest_up2(x: jax.Array) -> jax.Array:
+    return jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)
+
+
+class RRDBNet(nn.Module):
+    """ESRGAN's generator (Wang et al. 2018; BasicSR's ``RRDBNet``): conv, ``num_blocks`` `RRDB`s, conv,
+    long skip, two (nearest x2 upsampling, conv, LeakyReLU) stages, conv, LeakyReLU, conv. No batch norm.
+    ``scale`` 4, or 2 / 1 with the input pixel-unshuffled by 2 / 4 first (as BasicSR, for Real-ESRGAN's
+    x2 model). Works on images in [0, 1], as the reference models were trained; output linear."""
+
+    scale: int = 4
+    num_blocks: int = 23
+    features: int = 64
+    growth: int = 32
+    channels: int = 3
+    dtype: Any = None
+    conv_impl: str = "auto"
+
+    def unshuffle(self) -> int:
+        """The input's pixel-unshuffle factor (1: none)."""
+        if self.scale not in (1, 2, 4):
+            raise ConfigError(f"scale must be 1, 2 or 4 for RRDBNet, got {self.scale}")
+        return 4 // self.scale
+
+    def receptive_radius(self) -> int:
+        """Input pixels on each side that can reach an output pixel (a multiple of the unshuffle factor)."""
+        grid = 1 + 15 * self.num_blocks + 1 + 2       # in unshuffled pixels: head, 5 convs per RDB, body conv,
+        u = self.unshuffle()                          # and the 4 convs after the upsampling (2 pixels)
+        return grid if u == 1 else u * (grid + 1)
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
+        conv = functools.partial(_basicsr_conv, dtype=self.dtype, impl=self.conv_impl)
+        u = self.unshuffle()
+        if u > 1:
+            x = pixel_unshuffle(x, u)
+        feat = conv(self.features)(x)
+        body = feat
+        for _ in range(self.num_blocks):
+            body = RRDB(self.features, self.growth, self.dtype, self.conv_impl)(body)
+        feat = feat + conv(self.features)(body)
+        for _ in range(2):
+            feat = nn.leaky_relu(conv(self.features)(_nearest_up2(feat)), 0.2)
+        feat = nn.leaky_relu(conv(self.features)(feat), 0.2)
+        return conv(self.channels)(feat).astype(jnp.float32)
+
+
+class MSRResNet(nn.Module):
+    """BasicSR's ``MSRResNet`` (SRResNet without batch norm): conv + LeakyReLU 0.1, ``num_blocks``
+    residual blocks (conv, ReLU, conv, no norm), sub-pixel x2 stages (x3 in one), conv + LeakyReLU 0.1,
+    conv, plus the bilinear upscaling of the input. Works on images in [0, 1]; output linear."""
+
+    scale: int = 4
+    num_blocks: int = 16
+    features: int = 64
+    channels: int = 3
+    dtype: Any = None
+    conv_impl: str = "auto"
+
+    def stages(self) -> tuple[int, ...]:
+        """The pixel-shuffle factors, in order."""
+        if self.scale not in (2, 3, 4):
+            raise ConfigError(f"scale must be 2, 3 or 4 for MSRResNet, got {self.scale}")
+        return (2, 2) if self.scale == 4 else (self.scale,)
+
+    def receptive_radius(self) -> int:
+        """Input pixels on each side that can reach an output pixel."""
+        return 1 + 2 * self.num_blocks + len(self.stages()) + 1
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
+        conv = functools.partial(_basicsr_conv, dtype=self.dtype, impl=self.conv_impl, scale=0.1)
+        feat = nn.leaky_relu(conv(self.features)(x), 0.1)
+        h = feat
+        for _ in range(self.num_blocks):
+            h = h + conv(self.features)(nn.relu(conv(self.features)(h)))
+        for factor in self.stages():
+            h = nn.leaky_relu(pixel_shuffle(conv(factor * factor * self.features)(h), factor), 0.1)
+        out = conv(self.channels)(nn.leaky_relu(conv(self.features)(h), 0.1)).astype(jnp.float32)
+        n, height, width, c = x.shape
+        return out + jax.image.resize(x.astype(jnp.float32), (n, self.scale * height, self.scale * width, c),
+                                      "bilinear")
+
+
+class UnitRange(nn.Module):
+    """A network trained on images in [0, 1] (``net``) run on jaxgan's [-1, 1] images; ``bicubic_skip``
+    (not in the BasicSR networks) adds the bicubic upscaling by ``scale`` of the input to the output."""
+
+    net: nn.Module
+    bicubic_skip: bool = False
+    scale: int = 4
+
+    def receptive_radius(self) -> int:
+        return self.net.receptive_radius()
+
+    def size_multiple(self) -> int:
+        """Input sides must be multiples of this (RRDBNet's pixel unshuffle)."""
+        return self.net.unshuffle() if isinstance(self.net, RRDBNet) else 1
+
+    def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
+        out = self.net((x + 1.0) * 0.5, train) * 2.0
+        if self.bicubic_skip:
+            n, height, width, c = x.shape
+            return out + jax.image.resize(x.astype(jnp.float32), (n, self.scale * height, self.scale * width, c),
+                                          "bicubic")
+        return out - 1.0
+
+
+class VGGStyleDiscriminator(nn.Module):
+    """BasicSR's ``VGGStyleDiscriminator`` (ESRGAN's D): pairs of (3x3 stride-1, 4x4 stride-2) convs from
+    ``features`` to 8x ``features`` until the image is 4x4 (five pairs for 128 crops), LeakyReLU 0.2,
+    dense 100, dense 1 -> one logit per image. ``norm``: ``batch`` (the reference: after every conv but
+    the first), ``spectral`` (spectral normalisation of every layer, Miyato et al. 2018), or ``none``."""
+
+    features: int = 64
+    norm: str = "batch"
+    dtype: Any = None
+    conv_impl: str = "auto"
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
+        if self.norm not in D_NORMS:
+            raise ConfigError(f"model.d_norm must be one of {', '.join(D_NORMS)}, not {self.norm!r}")
+        side = x.shape[1]
+        pairs = int(math.log2(side // 4)) if side >= 8 else 0
+        if side != 4 * 2 ** pairs or x.shape[2] != side:
+            raise ConfigError(f"the VGG-style discriminator takes square crops of 4 x a power of two, not "
+                              f"{x.shape[1]}x{x.shape[2]}")
+
+        def layer(module: nn.Module, h: jax.Array, normalise: bool = True) -> jax.Array:
+            if self.norm == "spectral":
+                return nn.SpectralNorm(module)(h, update_stats=train)
+            h = module(h)
+            return make_norm("batch", train)(h) if self.norm == "batch" and normalise else h
+
+        f, h = self.features, x
+        widths = [f, 2 * f, 4 * f, 8 * f] + [8 * f] * max(0, pairs - 4)
+        for i, width in enumerate(widths[:pairs]):
+            for kernel, stride, normalised in ((3, 1, i > 0), (4, 2, True)):
+                conv = Conv(width, kernel, stride, 1, use_bias=not (normalised and self.norm == "batch"),
+                            dtype=self.dtype, impl=self.conv_impl)
+                h = nn.leaky_relu(layer(conv, h, normalised), 0.2)
+        h = h.reshape(h.shape[0], -1)
+        h = nn.leaky_relu(layer(nn.Dense(100, dtype=self.dtype), h, False), 0.2)
+        return layer(nn.Dense(1, dtype=self.dtype), h, False)[:, 0].astype(jnp.float32)

@@ -20,8 +20,9 @@ from jaxgan.nn import Conv
 # (block, convs) of VGG19; features are taken after a conv's ReLU, before the block's pooling.
 VGG19_BLOCKS = ((1, 2, 64), (2, 2, 128), (3, 4, 256), (4, 4, 512), (5, 4, 512))
 BGR_MEAN = np.array([103.939, 116.779, 123.68], np.float32)
-# The paper's names: VGG{i}{j} = features of the j-th conv (after ReLU) before the i-th max-pooling.
-LAYERS = {"vgg22": "block2_conv2", "vgg54": "block5_conv4"}
+# SRGAN's names: VGG{i}{j} = features of the j-th conv (after ReLU) before the i-th max-pooling; ESRGAN
+# takes them before the ReLU (``_pre``). Name -> (layer, before its ReLU).
+LAYERS = {"vgg22": ("block2_conv2", False), "vgg54": ("block5_conv4", False), "vgg54_pre": ("block5_conv4", True)}
 
 
 def layer_names() -> list[str]:
@@ -29,9 +30,11 @@ def layer_names() -> list[str]:
 
 
 class VGG19Features(nn.Module):
-    """``images in [-1, 1] (RGB) -> features of ``layer`` (e.g. block5_conv4), after its ReLU."""
+    """``images in [-1, 1] (RGB) -> features of ``layer`` (e.g. block5_conv4), after its ReLU (or before
+    it, ``before_activation``)."""
 
     layer: str = "block5_conv4"
+    before_activation: bool = False
     conv_impl: str = "auto"
 
     @nn.compact
@@ -45,7 +48,10 @@ class VGG19Features(nn.Module):
                 h = nn.max_pool(h, (2, 2), (2, 2))
             for c in range(1, convs + 1):
                 name = f"block{block}_conv{c}"
-                h = nn.relu(Conv(width, 3, 1, 1, name=name, impl=self.conv_impl)(h))
+                h = Conv(width, 3, 1, 1, name=name, impl=self.conv_impl)(h)
+                if name == self.layer and self.before_activation:
+                    return h
+                h = nn.relu(h)
                 if name == self.layer:
                     return h
         raise AssertionError("unreachable")

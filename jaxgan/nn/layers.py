@@ -23,6 +23,17 @@ def pixel_shuffle(x: jax.Array, factor: int) -> jax.Array:
     return x.reshape(n, h * factor, w * factor, c_out)
 
 
+def pixel_unshuffle(x: jax.Array, factor: int) -> jax.Array:
+    """``[N, f*H, f*W, C] -> [N, H, W, C*f*f]``, the inverse of `pixel_shuffle` (BasicSR's
+    ``pixel_unshuffle`` order: output channel ``c*f*f + a*f + b`` is input channel ``c`` at offset ``(a, b)``)."""
+    n, h, w, c = x.shape
+    if h % factor or w % factor:
+        raise ValueError(f"pixel_unshuffle: {h}x{w} is not divisible by {factor}")
+    x = x.reshape(n, h // factor, factor, w // factor, factor, c)
+    x = jnp.transpose(x, (0, 1, 3, 5, 2, 4))
+    return x.reshape(n, h // factor, w // factor, c * factor * factor)
+
+
 def icnr(factor: int, base: Any = Conv.kernel_init) -> Any:
     """A kernel initialiser for a convolution followed by ``pixel_shuffle(., factor)`` (ICNR, Aitken et
     al. 2017): each output channel's ``factor**2`` sub-pixel kernels start equal, so the layer starts as

@@ -1,13 +1,19 @@
-"""SRResNet and SRGAN (Ledig et al. 2017): single-image super-resolution by ``config.scale`` (2 or 4).
+"""Single-image super-resolution by ``config.scale``: SRResNet / SRGAN (Ledig et al. 2017) and ESRGAN
+(Wang et al. 2018), by the networks ``model.arch`` (``srresnet``, ``rrdb``, ``msrresnet``) and
+``model.d_arch`` (``srgan``, ``vgg``) name and the losses below.
 
 One run has two phases, both resumable at any step (the phase is a function of the step):
 
-1. steps 1..``pretrain_steps``: SRResNet alone, on the pixel MSE, at ``optim.pretrain``'s learning rate
-   schedule (G's Adam moments then carry over into phase 2, at ``optim.g``'s schedule);
-2. the remaining steps: SRGAN, one D update (real HR vs G(LR)) then one G update on the content loss +
-   ``adversarial_weight`` x the non-saturating adversarial loss. ``content_loss``: ``mse``, or ``vgg22`` /
-   ``vgg54``, the MSE of VGG19 features rescaled by 1/12.75 as in the paper, with weights read from
-   ``config.vgg_weights`` (a Keras ``.h5`` file; nothing is downloaded).
+1. steps 1..``pretrain_steps``: G alone on the pixel loss ``pretrain_loss`` (``mse``; ESRGAN's PSNR-oriented
+   ``l1``), at ``optim.pretrain``'s learning rate schedule (G's Adam moments then carry over into phase 2,
+   at ``optim.g``'s schedule);
+2. the remaining steps: one D update (real HR vs G(LR)) then one G update on ``content_weight`` x the
+   content loss + ``pixel_weight`` x L1 + ``adversarial_weight`` x the adversarial loss
+   (``adversarial_loss``: ``non_saturating``, or ESRGAN's ``relativistic_average``). ``content_loss``:
+   ``mse`` or ``l1`` of pixels; ``vgg22`` / ``vgg54``, the MSE of VGG19 features after the ReLU; or
+   ``vgg54_pre``, ESRGAN's L1 of features before it. VGG features are rescaled by 1/12.75 as in SRGAN,
+   with weights read from ``config.vgg_weights`` (a Keras ``.h5`` file, trained on 0-255 BGR inputs where
+   BasicSR's torchvision VGG sees normalised [0, 1] ones: the losses' scales differ; nothing is downloaded).
 
 Inputs are HR crops (``hr``) and, for given pairs, LR crops (``lr``); otherwise the step makes the LR
 input by antialiased bicubic downsampling, quantised to 8 bits like a saved LR image.
@@ -23,7 +29,7 @@ import ml_collections
 import numpy as np
 import optax
 
-from jaxgan import adversarial, models, tiling
+from jaxgan import adversarial, losses, models, tiling
 from jaxgan.data import augment
 from jaxgan.data.images import centre_crop
 from jaxgan.data.pipeline import DataSpec
@@ -35,7 +41,9 @@ from jaxgan.optim import extensions_of, learning_rate, make_optimizer, run_optim
 from jaxgan.recipes.base import (Batch, Evaluator, FrozenNetwork, GeneratorSpec, Metrics, Recipe, TrainState, Update, init_net,
                                  model_options, new_state)
 
-CONTENT_LOSSES = ("mse", "vgg22", "vgg54")
+CONTENT_LOSSES = ("mse", "l1", "vgg22", "vgg54", "vgg54_pre")
+PIXEL_LOSSES = ("mse", "l1")
+ADVERSARIAL_LOSSES = ("non_saturating", losses.RELATIVISTIC)
 VGG_RESCALE = 1.0 / 12.75
 
 
@@ -56,9 +64,20 @@ def _mse(a: jax.Array, b: jax.Array) -> jax.Array:
     return jnp.mean(jnp.square(a.astype(jnp.float32) - b.astype(jnp.float32)))
 
 
+def pixel_loss(kind: str, a: jax.Array, b: jax.Array) -> jax.Array:
+    """``mse`` or ``l1`` (mean absolute difference) of two image batches, in float32."""
+    return _mse(a, b) if kind == "mse" else losses.l1(a.astype(jnp.float32), b.astype(jnp.float32))
+
+
 class SRGAN(Recipe):
     needs_examples = True
-    field_defaults = {"eval.figures": "restoration"}
+    option_names = {"model.arch": models.super_resolution.G_ARCHS, "model.d_arch": models.super_resolution.D_ARCHS,
+                    "model.d_norm": models.super_resolution.D_NORMS, "content_loss": CONTENT_LOSSES,
+                    "pretrain_loss": PIXEL_LOSSES, "adversarial_loss": ADVERSARIAL_LOSSES}
+    option_ranges = {"pixel_weight": (0.0, None), "content_weight": (0.0, None), "model.tile_margin": (0, None)}
+    field_defaults = {"eval.figures": "restoration", "model.arch": "srresnet", "model.d_arch": "srgan",
+                      "model.d_norm": "batch", "model.growth": 32, "model.tile_margin": 0, "pretrain_loss": "mse",
+                      "adversarial_loss": "non_saturating", "pixel_weight": 0.0, "content_weight": 1.0}
     evaluators = {"restoration": Evaluator("restoration_figures", needs=("hr",))}
 
     def __init__(self, config: ml_collections.ConfigDict):
@@ -68,17 +87,15 @@ class SRGAN(Recipe):
         if config.image_size % self.scale:
             raise ConfigError(f"config.image_size ({config.image_size}) must be a multiple of config.scale "
                               f"({self.scale})")
-        if config.content_loss not in CONTENT_LOSSES:
-            raise ConfigError(f"config.content_loss must be one of {', '.join(CONTENT_LOSSES)}, "
-                              f"not {config.content_loss!r}")
         options = model_options(config)
-        self.G = models.SRResNet(self.scale, m.num_blocks, m.features, 3,
-                                 bicubic_skip=bool(m.bicubic_skip), **options)
+        self.G = models.super_resolution.sr_generator(m, self.scale, **options)
         try:
-            self.receptive_radius = self.G.receptive_radius()
+            radius, multiple = self.G.receptive_radius(), self.G.size_multiple()
         except ValueError as e:
             raise ConfigError(f"config.scale: {e}") from None
-        self.D = models.SRGANDiscriminator(m.d_features, **options)
+        # the overlap of infer.py's tiles: the whole receptive radius (exact), or model.tile_margin if smaller
+        self.receptive_radius = min(radius, m.tile_margin) if m.tile_margin else radius
+        self.D = models.super_resolution.sr_discriminator(m, **options)
         self.pretrain_steps = int(config.pretrain_steps)
         if 0 < self.pretrain_steps < config.num_steps:
             self.milestones = (self.pretrain_steps,)         # the SRResNet checkpoint, kept for infer --step
@@ -89,11 +106,13 @@ class SRGAN(Recipe):
         self.g_opt = make_optimizer(config.optim.g, config.num_steps, g_lr)
         self.d_opt = run_optimizer(config, "d", first_step=self.pretrain_steps)
         self.content, self.adversarial_weight = config.content_loss, float(config.adversarial_weight)
-        self.vgg = (vgg.VGG19Features(vgg.LAYERS[self.content], conv_impl=options["conv_impl"])
-                    if self.content != "mse" else None)
+        self.adversarial, self.pretrain_loss = config.adversarial_loss, config.pretrain_loss
+        self.pixel_weight, self.content_weight = float(config.pixel_weight), float(config.content_weight)
+        self.vgg = (vgg.VGG19Features(*vgg.LAYERS[self.content], conv_impl=options["conv_impl"])
+                    if self.content in vgg.LAYERS else None)
         self.given_lr = config.data.layout == "lr_hr"
-        self.generator_spec = GeneratorSpec("image", 3, scale=self.scale, tile_margin=self.receptive_radius,
-                                            tile=int(config.tile))
+        self.generator_spec = GeneratorSpec("image", 3, size_multiple=multiple, scale=self.scale,
+                                            tile_margin=self.receptive_radius, tile=int(config.tile))
         self._jit_predict = jax.jit(self.predict)
 
     # ----------------------------------------------------------------------------------- training
@@ -122,12 +141,12 @@ class SRGAN(Recipe):
                                    "D": init_net(self.D, self.d_opt, d_key, batch["hr"][:1])})
 
     def pretrain_step(self, state: TrainState, batch: Batch, frozen: dict[str, Any]) -> tuple[TrainState, Metrics]:
-        """Phase 1: SRResNet on the pixel MSE. Reports the same metrics as phase 2 (D's as zeros)."""
+        """Phase 1: G on the pixel loss ``pretrain_loss``. Reports the same metrics as phase 2 (D's as zeros)."""
         g, hr = state.nets["G"], batch["hr"]
 
         def loss_fn(params):
             sr, stats = adversarial.apply_train(self.G, g, params, self.lr_input(batch))
-            return _mse(sr, hr), stats
+            return pixel_loss(self.pretrain_loss, sr, hr), stats
 
         (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(g.params)
         g = adversarial.apply_grads(g, grads, self.g_opt, stats)
@@ -138,22 +157,27 @@ class SRGAN(Recipe):
 
     def content_loss(self, sr: jax.Array, hr: jax.Array, vgg_variables: Any) -> jax.Array:
         if self.vgg is None:
-            return _mse(sr, hr)
+            return pixel_loss(self.content, sr, hr)
         # Two passes, not one on the concatenated batch: the backward pass then covers only G's half.
         real = jax.lax.stop_gradient(self.vgg.apply(vgg_variables, hr.astype(sr.dtype)))
-        return _mse(self.vgg.apply(vgg_variables, sr) * VGG_RESCALE, real * VGG_RESCALE)
+        criterion = "l1" if self.vgg.before_activation else "mse"        # ESRGAN's / SRGAN's
+        return pixel_loss(criterion, self.vgg.apply(vgg_variables, sr) * VGG_RESCALE, real * VGG_RESCALE)
 
     def gan_step(self, state: TrainState, batch: Batch, frozen: dict[str, Any]) -> tuple[TrainState, Metrics]:
-        """Phase 2: one D update, then one G update on content + adversarial_weight x adversarial."""
+        """Phase 2: one D update, then one G update on content_weight x content + pixel_weight x L1 +
+        adversarial_weight x adversarial."""
         g, d, hr = state.nets["G"], state.nets["D"], batch["hr"]
         forward = adversarial.generator_forward(self.G, g, self.lr_input(batch))
-        d, metrics = adversarial.discriminator_update(self.D, d, self.d_opt, hr, forward.fake, "non_saturating")
+        d, metrics = adversarial.discriminator_update(self.D, d, self.d_opt, hr, forward.fake, self.adversarial)
+        relative_to = hr if self.adversarial == losses.RELATIVISTIC else None
 
         def g_loss(sr):
-            adversarial_term = adversarial.adversarial_loss(self.D, d, sr, "non_saturating")
+            adversarial_term = adversarial.adversarial_loss(self.D, d, sr, self.adversarial, relative_to)
             content = self.content_loss(sr, hr, frozen.get("vgg"))
-            return content + self.adversarial_weight * adversarial_term, {"g_content": content,
-                                                                          "g_adversarial": adversarial_term}
+            total = self.content_weight * content + self.adversarial_weight * adversarial_term
+            if self.pixel_weight:
+                total = total + self.pixel_weight * pixel_loss("l1", sr, hr)
+            return total, {"g_content": content, "g_adversarial": adversarial_term}
 
         g, g_metrics = adversarial.generator_update(forward, g, self.g_opt, g_loss)
         metrics.update(g_metrics, pixel_mse=_mse(forward.fake, hr))
