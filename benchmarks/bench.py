@@ -15,9 +15,10 @@ its discriminator updates (WGAN: n_critic = 5), on a fixed synthetic batch, as i
 the recipe's `make_step`, exactly what the trainer runs (CycleGAN's host image pool included; StarGAN:
 its n_critic = 5 critic updates each on its
 own real batch, where the reference reuses one; text2img: GAN-CLS + GAN-INT on 1024-d fixed embeddings as
-the reference, and ``text2img_words`` the same with our word encoder, timed against the same reference). SRGAN's VGG19 gets random weights (timing
-only), and its row adds x4 inference speed in output megapixels/s (``upscale_mp_s``, SRResNet on one
-128 x 128 LR tile; ``torch_upscale_mp_s`` the same network in PyTorch).
+the reference, and ``text2img_words`` the same with our word encoder, timed against the same reference). SRGAN's and
+ESRGAN's VGG19 get random weights (timing only), and their rows add x4 inference speed in output
+megapixels/s (``upscale_mp_s``: SRResNet on one 128 x 128 LR tile, RRDBNet with 23 blocks on 256 x 256;
+the torch reference's the same network in PyTorch).
 ``--model inception`` times FID's Inception feature extraction instead (random weights; images/s at
 ``--batch``, default 200, 299x299 inputs, float32), the cost of every FID / KID / IS figure, beside
 pytorch-fid's network in the torch reference; ``--model fid`` the
@@ -56,6 +57,7 @@ MODELS = {
     "pix2pix": ("pix2pix", "paper", {}),
     "cyclegan": ("cyclegan", "paper", {}),
     "srgan": ("srgan", "paper", {"pretrain_steps": 0}),        # the SRGAN phase (D + G with the VGG54 loss)
+    "esrgan": ("esrgan", "paper", {"pretrain_steps": 0}),      # the GAN phase (RaGAN, VGG54 before the ReLU, L1)
     "stargan": ("stargan", "paper", {}),
     "text2img": ("text2img", "paper", {}),
     # the same with our word encoder trained alongside D (a 5,000-word vocabulary, 16-word captions)
@@ -64,7 +66,7 @@ MODELS = {
 }
 #: the torch reference's model for each row (text2img_words is timed against the reference's fixed embeddings)
 TORCH_MODEL = {"text2img_words": "text2img"}
-UPSCALE_TILE = 128              # x4 inference: LR tiles of 128 x 128 -> 512 x 512 outputs
+UPSCALE_TILES = {"srgan": 128, "esrgan": 256}      # x4 inference rows: the LR tile's side
 
 
 def load_config(name: str, variant: str = "", overrides: dict | None = None, batch: int | None = None,
@@ -202,11 +204,12 @@ def bench_jax(name: str, args) -> dict:
            "step_s": round(med, 5), "images_per_s": float(f"{config.batch_size / med:.3g}"),
            "peak_memory_mb": round(peak_memory_mb(jax), 1), "gflop_per_step": round(device_flops * n / 1e9, 2),
            "tflop_s": round(achieved * n, 3)}
-    if recipe.generator_spec.consumes == "image" and recipe.generator_spec.scale > 1:
+    if name in UPSCALE_TILES:
         variables = recipe.generator_variables(state)
         upscale = jax.jit(recipe.predict)
-        tile = np.tanh(rng.standard_normal((1, UPSCALE_TILE, UPSCALE_TILE, 3), np.float32))
-        row["upscale_mp_s"] = round(recipe.scale ** 2 * UPSCALE_TILE ** 2 / 1e6 /
+        side = row["upscale_tile"] = UPSCALE_TILES[name]
+        tile = np.tanh(rng.standard_normal((1, side, side, 3), np.float32))
+        row["upscale_mp_s"] = round(recipe.scale ** 2 * side ** 2 / 1e6 /
                                     _median_seconds(lambda: upscale(variables, tile), args), 3)
     return row
 
@@ -275,16 +278,16 @@ def _median_seconds(run, args) -> float:
     return statistics.median(times)
 
 
-def bench_torch(name: str, args, size: int, batch: int, compiled: bool = False, upscale: bool = False) -> dict | None:
+def bench_torch(name: str, args, size: int, batch: int, compiled: bool = False, upscale: int = 0) -> dict | None:
     """The torch reference's step for ``name`` (eager, or wrapped in torch.compile), and with ``upscale`` its
-    x4 inference speed (eager), or None without torch."""
+    x4 inference speed (eager) on an LR tile of that side, or None without torch."""
     if args.no_torch or importlib.util.find_spec("torch") is None:
         return None
     cmd = [sys.executable, str(args.torch_reference), "--model", TORCH_MODEL.get(name, name), "--size", str(size),
            "--batch", str(batch), "--steps", str(args.steps), "--warmup", str(args.warmup)]
     row = _last_json(cmd + (["--compile"] if compiled else []), deadline=args.deadline)
     if upscale and not compiled and args.torch_reference == TORCH_REFERENCE:
-        row["upscale_mp_s"] = _last_json(cmd[:2] + ["--upscale-tile", str(UPSCALE_TILE), "--steps", str(args.steps),
+        row["upscale_mp_s"] = _last_json(cmd[:4] + ["--upscale-tile", str(upscale), "--steps", str(args.steps),
                                                     "--warmup", str(args.warmup)], deadline=args.deadline)["upscale_mp_s"]
     return row
 
@@ -414,7 +417,7 @@ def main() -> None:
         for mode in ("eager", "compile") if compiled else ("eager",):
             try:
                 refs[mode] = bench_torch(name, args, ours["size"], ours["batch"], compiled=mode == "compile",
-                                         upscale="upscale_mp_s" in ours)
+                                         upscale=ours.get("upscale_tile", 0))
             except RowFailed as e:
                 print(f"no torch {mode} figure for {name}: {e}", flush=True)
                 refs[mode] = None
@@ -462,7 +465,8 @@ def print_table(rows: list[tuple[dict, dict]], compiled: bool) -> None:
         if "upscale_mp_s" in ours:
             theirs = (refs.get("eager") or {}).get("upscale_mp_s")
             ratio = f"{ours['upscale_mp_s'] / theirs:.2f}" if theirs else "n/a"
-            print(f"\nx4 inference ({UPSCALE_TILE}x{UPSCALE_TILE} LR tile): jax {ours['upscale_mp_s']} output MP/s, "
+            side = ours["upscale_tile"]
+            print(f"\n{ours['model']} x4 inference ({side}x{side} LR tile): jax {ours['upscale_mp_s']} output MP/s, "
                   f"torch {theirs or 'n/a'} MP/s, ratio {ratio}")
 
 

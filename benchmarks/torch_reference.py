@@ -1,7 +1,8 @@
 """The PyTorch yardstick `bench.py` times jaxgan against: each recipe's training step in plain PyTorch.
 
 The architectures, losses, optimisers, batch and image sizes are those of the widely used PyTorch code
-(the pytorch/examples DCGAN, the pix2pix / CycleGAN reference code, the StarGAN, SRGAN and GAN-CLS papers)
+(the pytorch/examples DCGAN, the pix2pix / CycleGAN reference code, the StarGAN, SRGAN and GAN-CLS papers,
+BasicSR's ESRGAN)
 at the sizes `bench.py` runs jaxgan at. Needs only torch (no torchvision), so the comparison runs from a
 clone after ``pip install torch``:
 
@@ -375,9 +376,96 @@ def srgan(batch: int, size: int, device: torch.device) -> tuple[Step, list[nn.Mo
     return step, [G, D, vgg]
 
 
-def srresnet_upscale(tile: int, device: torch.device) -> Step:
-    """x4 inference of SRResNet on one LR ``tile`` x ``tile`` image (no gradients)."""
-    G, x = SRResNet().to(device).eval(), torch.randn(1, 3, tile, tile, device=device)
+# ------------------------------------------------------------------------------------------- ESRGAN
+class DenseBlock(nn.Module):
+    """BasicSR's ResidualDenseBlock: five 3x3 convs on the concatenation of everything before."""
+
+    def __init__(self, width: int = 64, growth: int = 32):
+        super().__init__()
+        self.convs = nn.ModuleList(nn.Conv2d(width + i * growth, growth if i < 4 else width, 3, 1, 1) for i in range(5))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        seen = [x]
+        for conv in self.convs[:4]:
+            seen.append(F.leaky_relu(conv(torch.cat(seen, 1)), 0.2))
+        return x + 0.2 * self.convs[4](torch.cat(seen, 1))
+
+
+class RRDBNet(nn.Module):
+    """BasicSR's RRDBNet x4: conv, 23 RRDBs (three dense blocks, x 0.2 residual), conv, long skip, two
+    nearest x2 + conv + LeakyReLU stages, conv + LeakyReLU, conv."""
+
+    def __init__(self, blocks: int = 23, width: int = 64, growth: int = 32):
+        super().__init__()
+        self.head = nn.Conv2d(3, width, 3, 1, 1)
+        self.body = nn.ModuleList(nn.ModuleList(DenseBlock(width, growth) for _ in range(3)) for _ in range(blocks))
+        self.body_conv = nn.Conv2d(width, width, 3, 1, 1)
+        self.ups = nn.ModuleList(nn.Conv2d(width, width, 3, 1, 1) for _ in range(2))
+        self.hr, self.last = nn.Conv2d(width, width, 3, 1, 1), nn.Conv2d(width, 3, 3, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        feat = self.head(x)
+        h = feat
+        for rrdb in self.body:
+            inner = h
+            for dense in rrdb:
+                inner = dense(inner)
+            h = h + 0.2 * inner
+        feat = feat + self.body_conv(h)
+        for conv in self.ups:
+            feat = F.leaky_relu(conv(F.interpolate(feat, scale_factor=2, mode="nearest")), 0.2)
+        return self.last(F.leaky_relu(self.hr(feat), 0.2))
+
+
+def vgg_style_discriminator(size: int, width: int = 64) -> nn.Sequential:
+    """BasicSR's VGGStyleDiscriminator: (3x3, 4x4 stride 2) conv pairs to 4x4 (BN after all but the
+    first conv), dense 100, dense 1."""
+    layers: list[nn.Module] = [nn.Conv2d(3, width, 3, 1, 1), nn.LeakyReLU(0.2)]
+    cin, side = width, size
+    for i, out in enumerate([width, 2 * width, 4 * width, 8 * width, 8 * width]):
+        if i:
+            layers += [nn.Conv2d(cin, out, 3, 1, 1, bias=False), nn.BatchNorm2d(out), nn.LeakyReLU(0.2)]
+        layers += [nn.Conv2d(out, out, 4, 2, 1, bias=False), nn.BatchNorm2d(out), nn.LeakyReLU(0.2)]
+        cin, side = out, side // 2
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(cin * side * side, 100), nn.LeakyReLU(0.2), nn.Linear(100, 1))
+
+
+def esrgan(batch: int, size: int, device: torch.device) -> tuple[Step, list[nn.Module]]:
+    """BasicSR's ESRGAN step: D on the relativistic average loss (its two halves' backward passes); G on
+    1e-2 x L1 + the L1 of VGG conv5_4 features before the ReLU + 5e-3 x RaGAN; Adam 1e-4 (0.9, 0.99)."""
+    G, D = RRDBNet().to(device), vgg_style_discriminator(size).to(device)
+    vgg = vgg19_to_relu5_4()[:-1].to(device)
+    g_opt, d_opt = adam([G], 1e-4, 0.9), adam([D], 1e-4, 0.9)
+    hr = images(batch, size, device)
+    lr = F.avg_pool2d(hr, 4)
+
+    def step() -> None:
+        sr = G(lr)
+        real_d = D(hr).detach()
+        fake_g = D(sr)
+        gan = 0.5 * (bce(real_d - fake_g.mean(), 0.0) + bce(fake_g - real_d.mean(), 1.0))
+        g_loss = 1e-2 * F.l1_loss(sr, hr) + F.l1_loss(vgg(sr), vgg(hr).detach()) + 5e-3 * gan
+        g_opt.zero_grad()
+        g_loss.backward()
+        g_opt.step()
+        d_opt.zero_grad()
+        fake_d = D(sr.detach()).detach()
+        real_d = D(hr)
+        (0.5 * bce(real_d - fake_d.mean(), 1.0)).backward()
+        fake_d = D(sr.detach())
+        (0.5 * bce(fake_d - real_d.detach().mean(), 0.0)).backward()
+        d_opt.step()
+
+    return step, [G, D, vgg]
+
+
+#: the generator each super-resolution model's x4 inference runs
+UPSCALERS = {"srgan": SRResNet, "esrgan": RRDBNet}
+
+
+def upscale(model: str, tile: int, device: torch.device) -> Step:
+    """x4 inference of ``model``'s generator on one LR ``tile`` x ``tile`` image (no gradients)."""
+    G, x = UPSCALERS[model]().to(device).eval(), torch.randn(1, 3, tile, tile, device=device)
 
     def run() -> None:
         with torch.no_grad():
@@ -540,6 +628,7 @@ def inception(batch: int, size: int, device: torch.device) -> tuple[Step, list[n
 # name -> (builder, the reference size, batch)
 MODELS = {"dcgan": (dcgan, 64, 64), "wgan": (wgan, 64, 64), "pix2pix": (pix2pix, 256, 1),
           "cyclegan": (cyclegan, 256, 1), "stargan": (stargan, 128, 16), "srgan": (srgan, 96, 16),
+          "esrgan": (esrgan, 128, 16),
           "text2img": (text2img, 64, 64), "inception": (inception, 299, 200)}
 
 
@@ -584,14 +673,15 @@ def main() -> None:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--compile", action="store_true", help="wrap the step in torch.compile")
     p.add_argument("--upscale-tile", type=int, default=0,
-                   help="instead of training steps: SRResNet x4 inference on one LR tile this wide (output MP/s)")
+                   help="instead of training steps: x4 inference of --model's generator (srgan: SRResNet, esrgan: "
+                        "RRDBNet) on one LR tile this wide (output MP/s)")
     args = p.parse_args()
     device = torch.device(args.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     if args.upscale_tile:
-        _, median = median_seconds(srresnet_upscale(args.upscale_tile, device), device, args.warmup, args.steps)
-        print(json.dumps({"framework": "torch", "model": "srresnet_x4", "upscale_mp_s":
+        _, median = median_seconds(upscale(args.model, args.upscale_tile, device), device, args.warmup, args.steps)
+        print(json.dumps({"framework": "torch", "model": f"{args.model}_x4", "upscale_mp_s":
                           round(16 * args.upscale_tile ** 2 / 1e6 / median, 3)}))
         return
     for name in [m for m in MODELS if m != "inception"] if args.model == "all" else [args.model]:

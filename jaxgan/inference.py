@@ -140,4 +140,4 @@ class Predictor:
         if tile <= 2 * margin:
             raise ConfigError(f"--tile must exceed twice the network's receptive radius ({margin} pixels), "
                               f"got {tile}")
-        return tiling.upscale_tiled(self, image, self.spec.scale, tile, margin, batch)
+        return tiling.upscale_tiled(self, image, self.spec.scale, tile - tile % self.spec.size_multiple, margin, batch)

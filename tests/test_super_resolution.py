@@ -234,3 +234,21 @@ def test_a_small_feature_upscaler_on_a_large_photo_stays_in_bounded_memory():
     variables = G.init(jax.random.PRNGKey(0), jnp.zeros((1, 16, 16, 3)), train=False)
     compiled = jax.jit(lambda v, x: G.apply(v, x, train=False)).lower(variables, jnp.zeros((1, 400, 600, 3))).compile()
     assert compiled.memory_analysis().temp_size_in_bytes < 1 * 2**30
+
+
+def test_an_x2_rrdbnet_upscales_an_odd_sized_image_in_tiles_equal_to_one_pass():
+    """RRDBNet x2 runs on pixel-unshuffled input: the image is padded and the tiles aligned to 2, and tiles
+    overlapping by its receptive radius give the untiled output."""
+    from jaxgan import recipes
+    from conftest import tiny_config
+
+    config = tiny_config("esrgan")
+    config.scale = 2
+    recipe = recipes.build(config)
+    assert recipe.generator_spec.size_multiple == 2 and recipe.receptive_radius == 2 * (15 + 4 + 1)
+    variables = recipe.G.init(jax.random.PRNGKey(0), jnp.zeros((1, 8, 8, 3)), train=False)
+    image = np.tanh(np.random.default_rng(0).standard_normal((101, 95, 3))).astype(np.float32)
+    whole = np.asarray(recipe.predict({"G": variables}, np.pad(image, ((0, 1), (0, 1), (0, 0)), mode="reflect")[None]))
+    tiled = recipe.upscale({"G": variables}, image, tile=93)                       # (rounded down to 92)
+    assert tiled.shape == (202, 190, 3)
+    np.testing.assert_allclose(tiled, whole[0, :202, :190], atol=1e-5)

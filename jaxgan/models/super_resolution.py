@@ -28,9 +28,10 @@ def sr_generator(m: Any, scale: int, dtype: Any = None, conv_impl: str = "auto")
     if m.arch == "srresnet":
         return SRResNet(scale, m.num_blocks, m.features, 3, bicubic_skip=bool(m.bicubic_skip), **options)
     if m.arch == "rrdb":
-        return UnitRange(RRDBNet(scale, m.num_blocks, m.features, m.growth, 3, **options), bool(m.bicubic_skip), scale)
+        return UnitRange(RRDBNet(scale, m.num_blocks, m.features, growth=m.growth, **options), bool(m.bicubic_skip),
+                         scale)
     if m.arch == "msrresnet":
-        return UnitRange(MSRResNet(scale, m.num_blocks, m.features, 3, **options), bool(m.bicubic_skip), scale)
+        return UnitRange(MSRResNet(scale, m.num_blocks, m.features, **options), bool(m.bicubic_skip), scale)
     raise ConfigError(f"config.model.arch must be one of {', '.join(G_ARCHS)}, not {m.arch!r}")
 
 
@@ -41,13 +42,8 @@ def sr_discriminator(m: Any, dtype: Any = None, conv_impl: str = "auto") -> nn.M
     return VGGStyleDiscriminator(m.d_features, m.d_norm, dtype=dtype, conv_impl=conv_impl)
 
 
-class SRResNet(nn.Module):
-    """9x9 head + PReLU, ``num_blocks`` residual blocks (BN + PReLU), conv + BN, long skip, one
-    sub-pixel x2 stage (conv to 4x channels, pixel shuffle, PReLU; ICNR-initialised, so it starts as
-    nearest-neighbour upsampling: no initial checkerboard) per factor of 2, 9x9 tail.
-    Output is linear (the paper's SRResNet regresses [-1, 1] targets directly). ``bicubic_skip`` (not in
-    the paper) adds the bicubic upscaling of the input to the output, so the network learns the residual
-    and starts at bicubic quality."""
+class SRNetwork(nn.Module):
+    """The fields every super-resolution generator here has."""
 
     scale: int = 4
     num_blocks: int = 16
@@ -55,6 +51,16 @@ class SRResNet(nn.Module):
     channels: int = 3
     dtype: Any = None
     conv_impl: str = "auto"
+
+
+class SRResNet(SRNetwork):
+    """9x9 head + PReLU, ``num_blocks`` residual blocks (BN + PReLU), conv + BN, long skip, one
+    sub-pixel x2 stage (conv to 4x channels, pixel shuffle, PReLU; ICNR-initialised, so it starts as
+    nearest-neighbour upsampling: no initial checkerboard) per factor of 2, 9x9 tail.
+    Output is linear (the paper's SRResNet regresses [-1, 1] targets directly). ``bicubic_skip`` (not in
+    the paper) adds the bicubic upscaling of the input to the output, so the network learns the residual
+    and starts at bicubic quality."""
+
     bicubic_skip: bool = False
 
     def receptive_radius(self) -> int:
@@ -122,26 +128,10 @@ def _basicsr_conv(features: int, dtype: Any, impl: str, scale: float = 1.0, kern
                 impl=impl, kernel_init=init)
 
 
-class ResidualDenseBlock(nn.Module):
-    """Five 3x3 convs, each seeing the input and every earlier output (``growth`` channels each, LeakyReLU
-    0.2 but the last), the last back to ``features``; output = input + 0.2 x that (ESRGAN's RDB)."""
-
-    features: int = 64
-    growth: int = 32
-    dtype: Any = None
-    conv_impl: str = "auto"
-
-    @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        seen = [x]
-        for _ in range(4):
-            h = _basicsr_conv(self.growth, self.dtype, self.conv_impl, 0.1)(jnp.concatenate(seen, -1))
-            seen.append(nn.leaky_relu(h, 0.2))
-        return x + 0.2 * _basicsr_conv(self.features, self.dtype, self.conv_impl, 0.1)(jnp.concatenate(seen, -1))
-
-
 class RRDB(nn.Module):
-    """Residual-in-residual dense block: three `ResidualDenseBlock`s, output = input + 0.2 x theirs."""
+    """ESRGAN's residual-in-residual dense block: three dense blocks, each five 3x3 convs seeing the input
+    and every earlier output (``growth`` channels each, LeakyReLU 0.2 but the last, which returns to
+    ``features``) with output = input + 0.2 x the last; the RRDB's output = input + 0.2 x theirs."""
 
     features: int = 64
     growth: int = 32
@@ -150,9 +140,17 @@ class RRDB(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
+        conv = functools.partial(_basicsr_conv, dtype=self.dtype, impl=self.conv_impl, scale=0.1)
+
+        def dense(h: jax.Array) -> jax.Array:
+            seen = [h]
+            for _ in range(4):
+                seen.append(nn.leaky_relu(conv(self.growth)(jnp.concatenate(seen, -1)), 0.2))
+            return h + 0.2 * conv(self.features)(jnp.concatenate(seen, -1))
+
         h = x
         for _ in range(3):
-            h = ResidualDenseBlock(self.features, self.growth, self.dtype, self.conv_impl)(h)
+            h = dense(h)
         return x + 0.2 * h
 
 
@@ -160,19 +158,14 @@ def _nearest_up2(x: jax.Array) -> jax.Array:
     return jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)
 
 
-class RRDBNet(nn.Module):
+class RRDBNet(SRNetwork):
     """ESRGAN's generator (Wang et al. 2018; BasicSR's ``RRDBNet``): conv, ``num_blocks`` `RRDB`s, conv,
     long skip, two (nearest x2 upsampling, conv, LeakyReLU) stages, conv, LeakyReLU, conv. No batch norm.
     ``scale`` 4, or 2 / 1 with the input pixel-unshuffled by 2 / 4 first (as BasicSR, for Real-ESRGAN's
     x2 model). Works on images in [0, 1], as the reference models were trained; output linear."""
 
-    scale: int = 4
     num_blocks: int = 23
-    features: int = 64
     growth: int = 32
-    channels: int = 3
-    dtype: Any = None
-    conv_impl: str = "auto"
 
     def unshuffle(self) -> int:
         """The input's pixel-unshuffle factor (1: none)."""
@@ -203,17 +196,10 @@ class RRDBNet(nn.Module):
         return conv(self.channels)(feat).astype(jnp.float32)
 
 
-class MSRResNet(nn.Module):
+class MSRResNet(SRNetwork):
     """BasicSR's ``MSRResNet`` (SRResNet without batch norm): conv + LeakyReLU 0.1, ``num_blocks``
     residual blocks (conv, ReLU, conv, no norm), sub-pixel x2 stages (x3 in one), conv + LeakyReLU 0.1,
     conv, plus the bilinear upscaling of the input. Works on images in [0, 1]; output linear."""
-
-    scale: int = 4
-    num_blocks: int = 16
-    features: int = 64
-    channels: int = 3
-    dtype: Any = None
-    conv_impl: str = "auto"
 
     def stages(self) -> tuple[int, ...]:
         """The pixel-shuffle factors, in order."""

@@ -30,6 +30,7 @@ import numpy as np
 import optax
 
 from jaxgan import adversarial, losses, models, tiling
+from jaxgan.batch_translate import pad_to_multiple
 from jaxgan.data import augment
 from jaxgan.data.images import centre_crop
 from jaxgan.data.pipeline import DataSpec
@@ -205,9 +206,13 @@ class SRGAN(Recipe):
     def upscale(self, variables: dict[str, Any], image: np.ndarray, tile: int | None = None,
                 batch: int = 4) -> np.ndarray:
         """One LR image [H, W, 3] in [-1, 1] -> [scale*H, scale*W, 3], in overlapping tiles of ``tile``
-        LR pixels (default ``config.tile``) with the network's receptive radius as margin."""
-        return tiling.upscale_tiled(lambda x: self._jit_predict(variables, x), image, self.scale,
-                                    tile or self.config.tile, self.receptive_radius, batch)
+        LR pixels (default ``config.tile``) with the network's receptive radius as margin (image and tiles
+        padded and aligned to the generator's size multiple)."""
+        multiple = self.generator_spec.size_multiple
+        tile = tile or self.config.tile
+        out = tiling.upscale_tiled(lambda x: self._jit_predict(variables, x), pad_to_multiple(image, multiple),
+                                   self.scale, tile - tile % multiple, self.receptive_radius, batch)
+        return out[:self.scale * image.shape[0], :self.scale * image.shape[1]]
 
     def sample_inputs(self, rng: jax.Array, num: int, examples: dict[str, Any] | None = None) -> Any:
         """Centre crops (``image_size`` HR) of the first ``num`` example images."""
