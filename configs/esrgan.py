@@ -1,4 +1,4 @@
-"""ESRGAN (Wang et al. 2018) in the super-resolution recipe, x4, on the embedded photos (~30 min on 2 CPU cores).
+"""ESRGAN (Wang et al. 2018) in the super-resolution recipe, x4, on the embedded photos (6 min on 2 CPU cores).
 
 RRDBNet (no batch norm), a PSNR-oriented L1 pre-training phase, then the relativistic average GAN against
 BasicSR's VGG-style discriminator. The default needs no weights file: its content loss is the L1 of
