@@ -52,6 +52,16 @@ def test_vgg19_loader_maps_keras_layout(layer, tmp_path):
     assert not np.allclose(VGG19Features(layer).apply(variables, x[..., ::-1]), ours, atol=1e-2)
 
 
+def test_esrgans_vgg_features_are_taken_before_the_relu(tmp_path):
+    write_random_vgg19_h5(tmp_path / "vgg19.h5")
+    variables = load_vgg19_h5(tmp_path / "vgg19.h5", "block2_conv2")
+    x = jax.random.uniform(jax.random.PRNGKey(0), (1, 16, 16, 3), minval=-1, maxval=1)
+    before = VGG19Features("block2_conv2", before_activation=True).apply(variables, x)
+    after = VGG19Features("block2_conv2").apply(variables, x)
+    assert float(before.min()) < 0 and float(after.min()) == 0.0
+    np.testing.assert_allclose(jax.nn.relu(before), after, rtol=1e-6)
+
+
 def test_missing_or_wrong_vgg_file_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_vgg19_h5(tmp_path / "absent.h5")
@@ -252,3 +262,19 @@ def test_an_x2_rrdbnet_upscales_an_odd_sized_image_in_tiles_equal_to_one_pass():
     tiled = recipe.upscale({"G": variables}, image, tile=93)                       # (rounded down to 92)
     assert tiled.shape == (202, 190, 3)
     np.testing.assert_allclose(tiled, whole[0, :202, :190], atol=1e-5)
+
+
+def test_esrgan_pretrains_on_l1_then_plays_the_relativistic_game_against_a_spectral_norm_discriminator(tmp_path):
+    from conftest import tiny_config
+
+    config = tiny_config("esrgan")
+    config.num_steps = 4
+    trainer = Trainer(config, tmp_path / "run", devices=jax.devices()[:1])
+    metrics = run_steps(trainer, 4)
+    trainer.close()
+    pre, gan = metrics[:2], metrics[2:]
+    assert all(np.isfinite(list(m.values())).all() for m in metrics)
+    assert all(m["d_loss"] == 0 and m["g_content"] != m["pixel_mse"] for m in pre)       # L1, beside the MSE
+    assert all(m["d_loss"] > 0 and m["g_adversarial"] > 0 and 0 < m["d_real"] < 1 for m in gan)
+    paths = [jax.tree_util.keystr(path) for path, _ in jax.tree_util.tree_leaves_with_path(trainer.state.nets["D"].batch_stats)]
+    assert paths and all("sigma" in p or "/u" in p for p in paths)            # every layer spectrally normalised

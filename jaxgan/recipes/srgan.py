@@ -147,12 +147,12 @@ class SRGAN(Recipe):
 
         def loss_fn(params):
             sr, stats = adversarial.apply_train(self.G, g, params, self.lr_input(batch))
-            return pixel_loss(self.pretrain_loss, sr, hr), stats
+            return pixel_loss(self.pretrain_loss, sr, hr), (stats, _mse(sr, hr))
 
-        (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(g.params)
+        (loss, (stats, mse)), grads = jax.value_and_grad(loss_fn, has_aux=True)(g.params)
         g = adversarial.apply_grads(g, grads, self.g_opt, stats)
         zero = jnp.zeros((), jnp.float32)
-        metrics = {"g_loss": loss, "g_content": loss, "g_adversarial": zero, "pixel_mse": loss,
+        metrics = {"g_loss": loss, "g_content": loss, "g_adversarial": zero, "pixel_mse": mse,
                    "d_loss": zero, "d_real": zero, "d_fake": zero}
         return state.replace(nets={**state.nets, "G": g}), metrics
 
