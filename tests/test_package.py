@@ -68,5 +68,5 @@ def test_the_wheel_s_commands_and_python_api_run_from_another_directory(installe
 
     unknown = run(installed, tmp_path, bin_dir / "jaxgan-train", "--config", "nogan", "--workdir", "w2")
     assert unknown.returncode == 1 and unknown.stderr.strip().splitlines() == [
-        "error: --config nogan: not a .py file, nor a shipped config (cyclegan, dcgan, gan, pix2pix, srgan, stargan, "
-        "text2img, wgan, wgan_gp)"]
+        "error: --config nogan: not a .py file, nor a shipped config (cyclegan, dcgan, esrgan, gan, pix2pix, srgan, "
+        "stargan, text2img, wgan, wgan_gp)"]

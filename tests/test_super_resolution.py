@@ -256,6 +256,8 @@ def test_an_x2_rrdbnet_upscales_an_odd_sized_image_in_tiles_equal_to_one_pass():
     config.scale = 2
     recipe = recipes.build(config)
     assert recipe.generator_spec.size_multiple == 2 and recipe.receptive_radius == 2 * (15 + 4 + 1)
+    with pytest.raises(ConfigError, match="must be a multiple of 2"):
+        recipes.build(tiny_config("esrgan", scale=2, image_size=34))
     variables = recipe.G.init(jax.random.PRNGKey(0), jnp.zeros((1, 8, 8, 3)), train=False)
     image = np.tanh(np.random.default_rng(0).standard_normal((101, 95, 3))).astype(np.float32)
     whole = np.asarray(recipe.predict({"G": variables}, np.pad(image, ((0, 1), (0, 1), (0, 0)), mode="reflect")[None]))
@@ -267,8 +269,7 @@ def test_an_x2_rrdbnet_upscales_an_odd_sized_image_in_tiles_equal_to_one_pass():
 def test_esrgan_pretrains_on_l1_then_plays_the_relativistic_game_against_a_spectral_norm_discriminator(tmp_path):
     from conftest import tiny_config
 
-    config = tiny_config("esrgan")
-    config.num_steps = 4
+    config = tiny_config("esrgan", num_steps=4, **{"model.d_norm": "spectral"})
     trainer = Trainer(config, tmp_path / "run", devices=jax.devices()[:1])
     metrics = run_steps(trainer, 4)
     trainer.close()

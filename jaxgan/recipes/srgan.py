@@ -94,6 +94,9 @@ class SRGAN(Recipe):
             radius, multiple = self.G.receptive_radius(), self.G.size_multiple()
         except ValueError as e:
             raise ConfigError(f"config.scale: {e}") from None
+        if config.image_size // self.scale % multiple:
+            raise ConfigError(f"config.image_size / config.scale ({config.image_size // self.scale}) must be a multiple "
+                              f"of {multiple} for this generator (its input is pixel-unshuffled by {multiple})")
         # the overlap of infer.py's tiles: the whole receptive radius (exact), or model.tile_margin if smaller
         self.receptive_radius = min(radius, m.tile_margin) if m.tile_margin else radius
         self.D = models.super_resolution.sr_discriminator(m, **options)
