@@ -249,7 +249,7 @@ def test_infer_scores_two_folders_and_saved_statistics_offline(weights, tmp_path
                                                                                              rel=1e-5)
     assert jaxgan.metrics.precision_recall(b, a, weights=weights, batch=4)[1] == pytest.approx(float(scores["recall"]))
     assert jaxgan.metrics.save_statistics(arrays, tmp_path / "arrays.npz", weights=weights, batch=4) == 5
-    assert jaxgan.metrics.fid(arrays, tmp_path / "arrays.npz", weights=weights) == pytest.approx(0.0, abs=1e-3)
+    assert jaxgan.metrics.fid(arrays, tmp_path / "arrays.npz", weights=weights, batch=4) == pytest.approx(0.0, abs=1e-3)
 
 
 def test_statistics_from_other_preprocessing_or_without_features_are_refused(tmp_path):
