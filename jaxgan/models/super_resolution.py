@@ -42,6 +42,12 @@ def sr_discriminator(m: Any, dtype: Any = None, conv_impl: str = "auto") -> nn.M
     return VGGStyleDiscriminator(m.d_features, m.d_norm, dtype=dtype, conv_impl=conv_impl)
 
 
+def upscaled(x: jax.Array, scale: int, method: str = "bicubic") -> jax.Array:
+    """``x`` [N, H, W, C] resized to [N, scale*H, scale*W, C] in float32 (the networks' skip paths)."""
+    n, height, width, c = x.shape
+    return jax.image.resize(x.astype(jnp.float32), (n, scale * height, scale * width, c), method)
+
+
 class SRNetwork(nn.Module):
     """The fields every super-resolution generator here has."""
 
@@ -51,6 +57,10 @@ class SRNetwork(nn.Module):
     channels: int = 3
     dtype: Any = None
     conv_impl: str = "auto"
+
+    def size_multiple(self) -> int:
+        """Input sides must be multiples of this."""
+        return 1
 
 
 class SRResNet(SRNetwork):
@@ -69,9 +79,6 @@ class SRResNet(SRNetwork):
         for _ in range(self._stages()):
             radius = math.ceil(radius / 2) + 1       # pixel shuffle halves it; the stage's 3x3 conv adds 1
         return radius + 1 + 2 * self.num_blocks + 4  # body's last conv, two 3x3 per block, 9x9 head
-
-    def size_multiple(self) -> int:
-        return 1
 
     def _stages(self) -> int:
         stages = int(math.log2(self.scale))
@@ -93,11 +100,7 @@ class SRResNet(SRNetwork):
         for _ in range(stages):
             h = activation("prelu")(SubPixelConv(f, 2, dtype=self.dtype, impl=self.conv_impl)(h))
         out = Conv(self.channels, 9, 1, 4, dtype=self.dtype, impl=self.conv_impl)(h).astype(jnp.float32)
-        if self.bicubic_skip:
-            n, height, width, c = x.shape
-            out = out + jax.image.resize(x.astype(jnp.float32), (n, self.scale * height, self.scale * width, c),
-                                         "bicubic")
-        return out
+        return out + upscaled(x, self.scale) if self.bicubic_skip else out
 
 
 class SRGANDiscriminator(nn.Module):
@@ -120,12 +123,10 @@ class SRGANDiscriminator(nn.Module):
 
 
 # ------------------------------------------------------------------------------------------ ESRGAN
-def _basicsr_conv(features: int, dtype: Any, impl: str, scale: float = 1.0, kernel: int = 3,
-                  stride: int = 1, use_bias: bool = True) -> Conv:
-    """A 'same' convolution initialised as BasicSR's ``default_init_weights``: Kaiming normal x ``scale``."""
+def _basicsr_conv(features: int, dtype: Any, impl: str, scale: float = 1.0) -> Conv:
+    """A 'same' 3x3 convolution initialised as BasicSR's ``default_init_weights``: Kaiming normal x ``scale``."""
     init = nn.initializers.variance_scaling(2.0 * scale * scale, "fan_in", "normal")
-    return Conv(features, kernel, stride, kernel // 2 if stride == 1 else 1, use_bias=use_bias, dtype=dtype,
-                impl=impl, kernel_init=init)
+    return Conv(features, 3, 1, 1, dtype=dtype, impl=impl, kernel_init=init)
 
 
 class RRDB(nn.Module):
@@ -172,6 +173,10 @@ class RRDBNet(SRNetwork):
         if self.scale not in (1, 2, 4):
             raise ConfigError(f"scale must be 1, 2 or 4 for RRDBNet, got {self.scale}")
         return 4 // self.scale
+
+    def size_multiple(self) -> int:
+        """Input sides must be multiples of the pixel-unshuffle factor."""
+        return self.unshuffle()
 
     def receptive_radius(self) -> int:
         """Input pixels on each side that can reach an output pixel (a multiple of the unshuffle factor)."""
@@ -221,9 +226,7 @@ class MSRResNet(SRNetwork):
         for factor in self.stages():
             h = nn.leaky_relu(pixel_shuffle(conv(factor * factor * self.features)(h), factor), 0.1)
         out = conv(self.channels)(nn.leaky_relu(conv(self.features)(h), 0.1)).astype(jnp.float32)
-        n, height, width, c = x.shape
-        return out + jax.image.resize(x.astype(jnp.float32), (n, self.scale * height, self.scale * width, c),
-                                      "bilinear")
+        return out + upscaled(x, self.scale, "bilinear")
 
 
 class UnitRange(nn.Module):
@@ -238,16 +241,11 @@ class UnitRange(nn.Module):
         return self.net.receptive_radius()
 
     def size_multiple(self) -> int:
-        """Input sides must be multiples of this (RRDBNet's pixel unshuffle)."""
-        return self.net.unshuffle() if isinstance(self.net, RRDBNet) else 1
+        return self.net.size_multiple()
 
     def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
         out = self.net((x + 1.0) * 0.5, train) * 2.0
-        if self.bicubic_skip:
-            n, height, width, c = x.shape
-            return out + jax.image.resize(x.astype(jnp.float32), (n, self.scale * height, self.scale * width, c),
-                                          "bicubic")
-        return out - 1.0
+        return out + upscaled(x, self.scale) if self.bicubic_skip else out - 1.0
 
 
 class VGGStyleDiscriminator(nn.Module):
