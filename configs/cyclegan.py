@@ -11,15 +11,8 @@ from jaxgan.config import adam, base_config, check_variant
 
 def get_config(variant: str = ""):
     paper = check_variant(variant, __file__, "paper") == "paper"
-    c = base_config()
-    c.recipe = "cyclegan"
-    c.image_size = 64
-    c.batch_size = 1
-    c.num_steps = 600
-    c.data.source = "photo2sketch"
-    c.data.channels = 3
-    c.data.load_size = 72
-    c.data.random_flip = True
+    c = base_config("cyclegan", image_size=64, batch_size=1, num_steps=600)
+    c.data.update(source="photo2sketch", channels=3, load_size=72, random_flip=True)
     c.model.arch = "resnet"                  # resnet | unet (with model.num_downs)
     c.model.num_blocks = 6                   # 6 at 128, 9 at 256
     c.model.num_downs = 8                    # arch=unet: unet_256 8, unet_128 7
@@ -32,14 +25,10 @@ def get_config(variant: str = ""):
     c.model.keep_luminance = False           # arch=unet: the output keeps the input's luminance
     c.gan = dict(loss="least_squares", lambda_cycle=10.0, lambda_identity=0.5, pool_size=50)
     # Constant learning rate, then linear decay to zero over the second half (the paper: 100 + 100 epochs).
-    c.optim.g = adam(2e-4, 0.5)
-    c.optim.d = adam(2e-4, 0.5)
-    c.optim.g.schedule = c.optim.d.schedule = "linear_decay"
-    c.log_every = 20
-    c.sample_every = 200
-    c.checkpoint_every = 200
-    c.eval_every = 200                       # held-out figures during training, too
-    c.num_samples = 4
+    c.optim.g = adam(2e-4, 0.5, schedule="linear_decay")
+    c.optim.d = adam(2e-4, 0.5, schedule="linear_decay")
+    c.update(log_every=20, sample_every=200, checkpoint_every=200, num_samples=4,
+             eval_every=200)                 # held-out figures during training, too
     c.eval.figures = "cycle"                 # cycle-reconstruction L1 on the held-out images
     if paper:
         c.image_size, c.data.load_size = 256, 286

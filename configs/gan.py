@@ -5,10 +5,7 @@ from jaxgan.config import adam, base_config, check_variant
 
 def get_config(variant: str = ""):
     check_variant(variant, __file__)
-    c = base_config()
-    c.recipe = "noise_to_image"
-    c.image_size = 16
-    c.num_steps = 3000
+    c = base_config("noise_to_image", image_size=16, num_steps=3000)
     c.model.arch = "mlp"
     c.model.latent_dim = 64
     c.model.latent_components = 0  # > 0: a Gaussian-mixture latent prior (jaxgan/models/latent_prior.py)

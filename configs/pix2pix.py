@@ -16,17 +16,11 @@ from jaxgan.config import adam, base_config, check_variant
 
 def get_config(variant: str = ""):
     paper = check_variant(variant, __file__, "paper") == "paper"
-    c = base_config()
-    c.recipe = "pix2pix"
-    c.image_size = 64
-    c.batch_size = 4
-    c.num_steps = 1600
+    c = base_config("pix2pix", image_size=64, batch_size=4, num_steps=1600)
     c.direction = "AtoB"                     # AtoB | BtoA
-    c.data.source = "grey2photo"
-    c.data.channels = 3
+    c.data.update(source="grey2photo", channels=3, random_flip=True)
     c.data.resize = "none"                   # crops at the photos' own scale; whole photos for evaluation
     c.data.load_size = 0                     # resize=crop: load at this size, crop image_size (paper 286 -> 256)
-    c.data.random_flip = True
     c.model.arch = "unet"                    # unet | resnet (the reference code's resnet_9blocks / 6blocks)
     c.model.num_downs = 6                    # unet_256: 8, unet_128: 7, unet_64: 6
     c.model.num_blocks = 9                   # arch=resnet: residual blocks
@@ -41,11 +35,8 @@ def get_config(variant: str = ""):
     c.gan = dict(loss="non_saturating", lambda_l1=100.0)
     c.optim.g = adam(2e-4, 0.5)
     c.optim.d = adam(2e-4, 0.5)
-    c.log_every = 20
-    c.sample_every = 200
-    c.checkpoint_every = 200
-    c.eval_every = 200                       # held-out figures during training, too
-    c.num_samples = 8
+    c.update(log_every=20, sample_every=200, checkpoint_every=200, num_samples=8,
+             eval_every=200)                 # held-out figures during training, too
     c.eval.figures = "paired"                # PSNR, SSIM, sharpness and colour against the held-out targets
     if paper:
         c.image_size, c.batch_size = 256, 1

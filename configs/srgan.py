@@ -19,11 +19,9 @@ from jaxgan.config import adam, base_config, check_variant
 
 def get_config(variant: str = ""):
     paper = check_variant(variant, __file__, "paper") == "paper"
-    c = base_config()
-    c.recipe = "srgan"
+    c = base_config("srgan", batch_size=16)
     c.scale = 4                              # 2 or 4
     c.image_size = 64                        # HR crop side (LR crops are image_size / scale); paper: 96
-    c.batch_size = 16
     c.pretrain_steps = 900                   # phase 1: SRResNet on the pixel loss
     c.pretrain_loss = "mse"                  # mse | l1
     c.num_steps = 1000                       # then phase 2 (SRGAN) to here
@@ -34,10 +32,9 @@ def get_config(variant: str = ""):
     c.adversarial_loss = "non_saturating"    # non_saturating | relativistic_average
     c.adversarial_weight = 1e-3
     c.tile = 256                             # LR tile side for evaluation and infer.py (bounded memory)
+    c.data.update(channels=3, random_flip=True)   # random_flip: flips and 90-degree rotations
     c.data.source = "photos"                 # photos (embedded) | folder | tfds
     c.data.layout = "hr"                     # hr (LR made by bicubic downsampling) | lr_hr (given pairs)
-    c.data.channels = 3
-    c.data.random_flip = True                # flips and 90-degree rotations
     c.model.arch = "srresnet"                # srresnet | rrdb (ESRGAN) | msrresnet (BasicSR's, no batch norm)
     c.model.num_blocks = 16
     c.model.features = 64
@@ -51,11 +48,7 @@ def get_config(variant: str = ""):
     c.ema_decay = 0.999                      # samples / evaluation / infer.py use G's moving average
     c.optim.g = adam(1e-4, 0.9)              # phase 2 (the paper: 1e-4, then 1e-5 for as long again)
     c.optim.d = adam(1e-4, 0.9)
-    c.log_every = 20
-    c.sample_every = 200
-    c.checkpoint_every = 200
-    c.eval_every = 200
-    c.num_samples = 3
+    c.update(log_every=20, sample_every=200, checkpoint_every=200, eval_every=200, num_samples=3)
     c.eval.figures = "restoration"           # PSNR / SSIM (Y channel) against bicubic on the held-out images
     if paper:
         c.data.update(source="tfds", name="div2k/bicubic_x4", eval_split="validation")

@@ -12,13 +12,8 @@ from jaxgan.config import adam, base_config, check_variant
 
 def get_config(variant: str = ""):
     paper = check_variant(variant, __file__, "paper") == "paper"
-    c = base_config()
-    c.recipe = "stargan"
-    c.image_size = 32
-    c.batch_size = 16
-    c.num_steps = 800
-    c.data.source = "digit_styles"
-    c.data.channels = 3
+    c = base_config("stargan", image_size=32, batch_size=16, num_steps=800)
+    c.data.update(source="digit_styles", channels=3)
     c.data.random_flip = False                # a flipped digit is another symbol; True for faces
     c.data.domains = ()                       # layout=domains: the domains, in label order (): every sub-folder
     c.data.attributes = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")    # layout=attributes
@@ -29,14 +24,9 @@ def get_config(variant: str = ""):
     c.model.d_layers = 4                      # 6 at 128 px (the paper); the image side must divide by 2**d_layers
     c.gan = dict(loss="wasserstein", n_critic=5, gp_weight=10.0, lambda_cls=1.0, lambda_rec=10.0)
     # Adam 1e-4 (0.5, 0.999), constant for the first half, then linearly to zero (the paper).
-    c.optim.g = adam(1e-4, 0.5)
-    c.optim.d = adam(1e-4, 0.5)
-    c.optim.g.schedule = c.optim.d.schedule = "linear_decay"
-    c.log_every = 50
-    c.sample_every = 250
-    c.checkpoint_every = 250
-    c.eval_every = 500
-    c.num_samples = 8
+    c.optim.g = adam(1e-4, 0.5, schedule="linear_decay")
+    c.optim.d = adam(1e-4, 0.5, schedule="linear_decay")
+    c.update(log_every=50, sample_every=250, checkpoint_every=250, eval_every=500, num_samples=8)
     c.eval.figures = "domains,content"       # domain accuracy; content: digits kept (data with a content label)
     if paper:
         c.data.update(source="tfds", name="celeb_a", layout="attributes", random_flip=True)

@@ -17,14 +17,8 @@ from jaxgan.config import adam, base_config, check_variant
 
 def get_config(variant: str = ""):
     paper = check_variant(variant, __file__, "paper") == "paper"
-    c = base_config()
-    c.recipe = "text_to_image"
-    c.image_size = 32
-    c.batch_size = 64
-    c.num_steps = 3000
-    c.ema_decay = 0.999
-    c.data.source = "coloured_digits"
-    c.data.channels = 3
+    c = base_config("text_to_image", image_size=32, batch_size=64, num_steps=3000, ema_decay=0.999)
+    c.data.update(source="coloured_digits", channels=3)
     c.data.random_flip = False                # a flipped digit is another symbol
     c.data.vocabulary = ()                    # (): the training captions' most frequent words, recorded in the run
     c.data.vocabulary_size = 5000
@@ -50,9 +44,6 @@ def get_config(variant: str = ""):
     c.optim.g = adam(2e-4, 0.5)
     c.optim.d = adam(2e-4, 0.5)
     c.optim.t = adam(2e-4, 0.5)               # the text encoder, updated with D
-    c.log_every = 50
-    c.sample_every = 500
-    c.checkpoint_every = 500
     c.num_samples = 64                        # an 8 x 8 grid: 7 captions x 8 samples, and an interpolation
     c.eval.figures = "captions"              # caption agreement (the embedded coloured digits only; '' for other data)
     if paper:

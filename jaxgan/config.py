@@ -45,8 +45,9 @@ def check_variant(requested: str, path: str, *known: str) -> str:
     return requested
 
 
-def base_config() -> ml_collections.ConfigDict:
-    """Fields every recipe has; `configs/<recipe>.py` starts from this and changes what it needs."""
+def base_config(recipe: str = "", **fields: Any) -> ml_collections.ConfigDict:
+    """Fields every recipe has, with ``recipe`` and the top-level ``fields`` given (``image_size=64``);
+    `configs/<recipe>.py` starts from this and changes what it needs."""
     c = ml_collections.ConfigDict()
     c.recipe = ""                # the registered recipe (jaxgan/recipes/__init__.py): each config names its own
     c.seed = 0                   # parameters, noise, data order and augmentation
@@ -98,15 +99,21 @@ def base_config() -> ml_collections.ConfigDict:
     # Set by the trainer: ((step, previous num_steps), ...) for each resume with a new num_steps, so that
     # learning-rate schedules continue from where they were (see optim.learning_rate).
     c.schedule_extensions = ()
+    for name, value in {"recipe": recipe, **fields}.items():
+        if name not in c or isinstance(c[name], ml_collections.ConfigDict):
+            raise TypeError(f"base_config: {name!r} is not a top-level field")
+        c[name] = value
     return c
 
 
-def adam(lr: float, b1: float, b2: float = 0.999) -> ml_collections.ConfigDict:
+def adam(lr: float, b1: float, b2: float = 0.999, schedule: str = "constant") -> ml_collections.ConfigDict:
+    """An ``optim.<net>`` entry for Adam (``schedule``: `jaxgan.optim.SCHEDULES`)."""
     return ml_collections.ConfigDict(dict(name="adam", lr=lr, b1=b1, b2=b2, weight_clip=0.0,
-                                          schedule="constant", decay_start=0.5))
+                                          schedule=schedule, decay_start=0.5))
 
 
 def rmsprop(lr: float, weight_clip: float = 0.0) -> ml_collections.ConfigDict:
+    """An ``optim.<net>`` entry for RMSProp, its weights clipped to [-weight_clip, weight_clip] (WGAN)."""
     return ml_collections.ConfigDict(dict(name="rmsprop", lr=lr, b1=0.0, b2=0.0, weight_clip=weight_clip,
                                           schedule="constant", decay_start=0.5))
 

@@ -32,19 +32,27 @@ _KINDS = {Conv: "conv", ConvTranspose: "conv_t", BatchNorm: "norm", InstanceNorm
 _IGNORED = ("num_batches_tracked",)
 
 
+def _translator_layout(seq: str, first: int, block: str, convs: tuple[int, int], num_blocks: int,
+                       last: int) -> list[Layer]:
+    """An encoder / residual blocks / decoder generator held in one ``nn.Sequential`` ``seq``: (conv,
+    norm) at ``first``, ``first + 3`` and ``first + 6``; residual block ``b`` at ``seq.<first + 9 + b>``
+    ``block``, its (conv, norm) pairs at ``convs``; two (conv_t, norm) three apart, and the last conv
+    ``last`` after the first conv_t."""
+    layers = []
+    for i in (first, first + 3, first + 6):
+        layers += [(f"{seq}.{i}", "conv"), (f"{seq}.{i + 1}", "norm")]
+    for b in range(first + 9, first + 9 + num_blocks):
+        for i in convs:
+            layers += [(f"{seq}.{b}{block}.{i}", "conv"), (f"{seq}.{b}{block}.{i + 1}", "norm")]
+    j = first + 9 + num_blocks
+    return layers + [(f"{seq}.{j}", "conv_t"), (f"{seq}.{j + 1}", "norm"), (f"{seq}.{j + 3}", "conv_t"),
+                     (f"{seq}.{j + 4}", "norm"), (f"{seq}.{j + last}", "conv")]
+
+
 def resnet_layout(num_blocks: int, dropout: bool) -> list[Layer]:
     """The reference code's ``ResnetGenerator``: ``model.<i>`` of one ``nn.Sequential`` (reflection pads,
     ReLUs and the dropout inside each block take indices too)."""
-    layers = [("model.1", "conv"), ("model.2", "norm"), ("model.4", "conv"), ("model.5", "norm"),
-              ("model.7", "conv"), ("model.8", "norm")]
-    second = 6 if dropout else 5
-    for i in range(num_blocks):
-        block = f"model.{10 + i}.conv_block"
-        layers += [(f"{block}.1", "conv"), (f"{block}.2", "norm"), (f"{block}.{second}", "conv"),
-                   (f"{block}.{second + 1}", "norm")]
-    j = 10 + num_blocks
-    return layers + [(f"model.{j}", "conv_t"), (f"model.{j + 1}", "norm"), (f"model.{j + 3}", "conv_t"),
-                     (f"model.{j + 4}", "norm"), (f"model.{j + 7}", "conv")]
+    return _translator_layout("model", 1, ".conv_block", (1, 6 if dropout else 5), num_blocks, last=7)
 
 
 def unet_layout(num_downs: int) -> list[Layer]:
@@ -67,14 +75,7 @@ def unet_layout(num_downs: int) -> list[Layer]:
 def stargan_layout(num_blocks: int) -> list[Layer]:
     """StarGAN's ``Generator``: ``main.<i>`` of one ``nn.Sequential`` (each residual block's
     ``main.<j>`` inside it)."""
-    layers = [("main.0", "conv"), ("main.1", "norm"), ("main.3", "conv"), ("main.4", "norm"), ("main.6", "conv"),
-              ("main.7", "norm")]
-    for i in range(num_blocks):
-        layers += [(f"main.{9 + i}.main.0", "conv"), (f"main.{9 + i}.main.1", "norm"), (f"main.{9 + i}.main.3", "conv"),
-                   (f"main.{9 + i}.main.4", "norm")]
-    j = 9 + num_blocks
-    return layers + [(f"main.{j}", "conv_t"), (f"main.{j + 1}", "norm"), (f"main.{j + 3}", "conv_t"),
-                     (f"main.{j + 4}", "norm"), (f"main.{j + 6}", "conv")]
+    return _translator_layout("main", 0, ".main", (0, 3), num_blocks, last=6)
 
 
 def stargan_discriminator_layout(num_layers: int) -> list[Layer]:

@@ -18,6 +18,18 @@ def _random_state(module, layout, *args, seed=0, **kwargs):
     return state, variables
 
 
+def _assert_exports_back(tmp_path, to, expected, *flags, key=None):
+    """``jaxgan.convert --to <to>`` of the run in ``tmp_path/run`` writes ``expected``'s tensors, in order
+    (under ``key`` of the file where the layout nests them)."""
+    back = run_script("-m", "jaxgan.convert", "--to", to, "--workdir", tmp_path / "run", *flags, tmp_path / "back.pth")
+    assert back.returncode == 0, back.stderr[-2000:]
+    exported = torch_file.load(tmp_path / "back.pth")
+    exported = exported[key] if key else exported
+    assert list(exported) == list(expected)
+    for name in expected:
+        np.testing.assert_array_equal(exported[name], expected[name])
+
+
 def test_the_reference_key_layouts_of_resnet_and_unet_generators():
     image = np.zeros((1, 32, 32, 3), np.float32)
     resnet = ResNetGenerator(3, 6, 4, "instance")
@@ -90,13 +102,7 @@ def test_imported_cyclegan_generators_translate_with_infer_and_export_back_exact
         assert Image.open(tmp_path / direction / "x.png").size == (22, 30)
     assert not np.array_equal(np.asarray(Image.open(tmp_path / "AtoB" / "x.png")),
                               np.asarray(Image.open(tmp_path / "BtoA" / "x.png")))
-    back = run_script("-m", "jaxgan.convert", "--to", "pytorch-cyclegan-pix2pix", "--workdir", tmp_path / "run",
-                      "--direction", "BtoA", tmp_path / "back.pth")
-    assert back.returncode == 0, back.stderr[-2000:]
-    exported = torch_file.load(tmp_path / "back.pth")
-    assert list(exported) == list(b)
-    for key in b:
-        np.testing.assert_array_equal(exported[key], b[key])
+    _assert_exports_back(tmp_path, "pytorch-cyclegan-pix2pix", b, "--direction", "BtoA")
 
 
 def test_a_stargan_generator_and_discriminator_import_and_the_generator_exports_back(tmp_path):
@@ -130,12 +136,7 @@ def test_a_stargan_generator_and_discriminator_import_and_the_generator_exports_
     _, loaded, _ = load_generator(tmp_path / "run")
     assert_trees_equal(loaded["G"]["params"], variables["params"])
     assert_trees_equal(loaded["D"]["params"], d_variables["params"])
-    back = run_script("-m", "jaxgan.convert", "--to", "stargan", "--workdir", tmp_path / "run", tmp_path / "back.ckpt")
-    assert back.returncode == 0, back.stderr[-2000:]
-    exported = torch_file.load(tmp_path / "back.ckpt")
-    assert list(exported) == list(state)
-    for key in state:
-        np.testing.assert_array_equal(exported[key], state[key])
+    _assert_exports_back(tmp_path, "stargan", state)
 
 
 def test_a_basicsr_rrdbnet_imports_under_either_key_naming_upscales_with_infer_and_exports_back(tmp_path):
@@ -171,12 +172,7 @@ def test_a_basicsr_rrdbnet_imports_under_either_key_naming_upscales_with_infer_a
     ours = np.asarray(Image.open(tmp_path / "out" / "x.png"), np.float64)
     expected = np.round(np.clip(np.asarray(net.apply(variables, image[None] / np.float32(255), train=False))[0], 0, 1) * 255)
     assert ours.shape == (60, 44, 3) and np.abs(ours - expected).max() <= 1.0          # params_ema's weights
-    back = run_script("-m", "jaxgan.convert", "--to", "basicsr", "--workdir", tmp_path / "run", tmp_path / "back.pth")
-    assert back.returncode == 0, back.stderr[-2000:]
-    exported = torch_file.load(tmp_path / "back.pth")["params"]
-    assert list(exported) == list(state)
-    for key in state:
-        np.testing.assert_array_equal(exported[key], state[key])
+    _assert_exports_back(tmp_path, "basicsr", state, key="params")
     del state["body.1.rdb2.conv3.bias"]
     torch_file.save(tmp_path / "broken.pth", state)
     broken = run_script("-m", "jaxgan.convert", "--from", "basicsr", tmp_path / "broken.pth", "--workdir", tmp_path / "w")

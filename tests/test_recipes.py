@@ -125,3 +125,14 @@ def test_the_config_names_the_evaluators_and_one_without_its_data_field_stops_th
     run = Trainer(tiny_config("dcgan", num_steps=1, **faces, **{"eval.figures": ""}), tmp_path / "faces", devices=devices)
     assert run.fit()["eval"] == {} and int(run.state.step) == 1
     run.close()
+
+
+def test_a_config_sets_top_level_fields_through_base_config_and_a_misspelt_one_is_refused():
+    from jaxgan.config import adam, base_config
+
+    c = base_config("cyclegan", image_size=64, num_steps=7)
+    assert (c.recipe, c.image_size, c.num_steps, c.batch_size) == ("cyclegan", 64, 7, 64)
+    assert adam(1e-4, 0.5, schedule="linear_decay").schedule == "linear_decay"
+    for wrong in ({"imagesize": 64}, {"data": 3}):
+        with pytest.raises(TypeError, match="not a top-level field"):
+            base_config("cyclegan", **wrong)

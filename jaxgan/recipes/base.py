@@ -85,12 +85,12 @@ class GeneratorSpec:
     consumes: str
     channels: int
     latent_dim: int = 0
+    choices: Mapping[str, tuple[str, ...] | None] = dataclasses.field(default_factory=dict)
+    required: tuple[str, ...] = ()
     size_multiple: int = 1
     scale: int = 1
     tile_margin: int = 0
     tile: int = 0
-    choices: Mapping[str, tuple[str, ...] | None] = dataclasses.field(default_factory=dict)
-    required: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
