@@ -148,13 +148,14 @@ def test_a_coordinator_address_without_a_valid_process_count_is_one_clear_error(
 # ----------------------------------------------------------------------------------- preemption, lost hosts
 SLOW = pytest.mark.skipif(not os.environ.get("JAXGAN_SLOW_TESTS"), reason="about a minute; JAXGAN_SLOW_TESTS=1 runs it")
 STEPS = 400          # long enough that a quiet machine cannot finish before the hosts agree to stop
+RESUMED = 60         # the resumed run's num_steps (a constant learning rate: the same run, shorter)
 TRAIN_FLAGS = ["--config", "configs/dcgan.py", CONV_FLAG, "--config.image_size=16", "--config.batch_size=8",
-               f"--config.num_steps={STEPS}", "--config.log_every=1", "--config.checkpoint_every=15",
+               "--config.log_every=1", "--config.checkpoint_every=15",
                "--config.sample_every=1000", "--config.evaluate=False", "--config.model.g_features=8",
                "--config.model.d_features=8", "--config.model.latent_dim=16", "--config.host_timeout_s=8"]
 
 
-def _hosts(workdir):
+def _hosts(workdir, num_steps=STEPS):
     """Two train.py processes of one CPU device each, joined by the JAX_* variables, on one workdir."""
     with socket.socket() as s:
         s.bind(("localhost", 0))
@@ -162,7 +163,8 @@ def _hosts(workdir):
     env = {"JAX_PLATFORMS": "cpu", "JAX_NUM_CPU_DEVICES": "1", "PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "2",
            **{k: os.environ[k] for k in ("JAX_COMPILATION_CACHE_DIR", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS",
                                          "XLA_FLAGS", "JAXGAN_CACHE_DIR", "HOME") if k in os.environ}}
-    return [subprocess.Popen([sys.executable, "train.py", "--workdir", str(workdir), *TRAIN_FLAGS], cwd=ROOT,
+    return [subprocess.Popen([sys.executable, "train.py", "--workdir", str(workdir), *TRAIN_FLAGS,
+                              f"--config.num_steps={num_steps}"], cwd=ROOT,
                              env={**env, "JAX_COORDINATOR_ADDRESS": f"localhost:{port}", "JAX_NUM_PROCESSES": "2",
                                   "JAX_PROCESS_ID": str(i)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             for i in range(2)]
@@ -186,12 +188,12 @@ def _ended(procs):
 
 
 def _uninterrupted(tiny, tmp_path):
-    """The same run as one process on two devices (the same global batch), in this process."""
+    """The same run as one process on two devices (the same global batch), in this process, to `RESUMED`."""
     import jax
 
     from jaxgan.train import Trainer
 
-    config = tiny("dcgan", num_steps=STEPS, checkpoint_every=15, log_every=1)
+    config = tiny("dcgan", num_steps=RESUMED, checkpoint_every=15, log_every=1)
     trainer = Trainer(config, tmp_path / "single", devices=jax.devices()[:2])
     trainer.fit()
     return jax.device_get(trainer.recipe.generator_variables(trainer.state))
@@ -202,10 +204,10 @@ def _assert_resumes_to_the_uninterrupted_run(tiny, tmp_path, workdir):
 
     from jaxgan.inference import load_generator
 
-    for code, err, _ in _ended(_hosts(workdir)):
+    for code, err, _ in _ended(_hosts(workdir, RESUMED)):
         assert code == 0, err[-3000:]
     _, variables, step = load_generator(workdir)
-    assert step == STEPS
+    assert step == RESUMED
     for got, want in zip(jax.tree.leaves(variables), jax.tree.leaves(_uninterrupted(tiny, tmp_path)), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
@@ -227,7 +229,7 @@ def test_sigterm_on_any_hosts_stops_all_at_one_step_with_one_checkpoint_and_resu
     assert lines[0] == lines[1] and lines[0].startswith("stopped at step ") and lines[0].endswith(
         "(checkpoint saved); run the same command to resume")
     stopped = int(lines[0].split()[3])
-    assert 18 <= stopped < STEPS and max(s for _, _, s in ended) < 30
+    assert 18 <= stopped < RESUMED and max(s for _, _, s in ended) < 30
     saved = sorted(int(p.name) for p in (workdir / "checkpoints").iterdir() if p.name.isdigit())
     assert saved[-1] == stopped and all(s % 15 == 0 for s in saved[:-1]), saved     # one checkpoint, agreed
     _assert_resumes_to_the_uninterrupted_run(tiny, tmp_path, workdir)
