@@ -148,7 +148,7 @@ def test_a_coordinator_address_without_a_valid_process_count_is_one_clear_error(
 # ----------------------------------------------------------------------------------- preemption, lost hosts
 SLOW = pytest.mark.skipif(not os.environ.get("JAXGAN_SLOW_TESTS"), reason="about a minute; JAXGAN_SLOW_TESTS=1 runs it")
 STEPS = 400          # long enough that a quiet machine cannot finish before the hosts agree to stop
-RESUMED = 60         # the resumed run's num_steps (a constant learning rate: the same run, shorter)
+RESUMED = 120        # the resumed run's num_steps (a constant learning rate: the same run, shorter)
 TRAIN_FLAGS = ["--config", "configs/dcgan.py", CONV_FLAG, "--config.image_size=16", "--config.batch_size=8",
                "--config.log_every=1", "--config.checkpoint_every=15",
                "--config.sample_every=1000", "--config.evaluate=False", "--config.model.g_features=8",
