@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgan.nn import BatchNorm, Conv, ConvTranspose, SubPixelConv, conv2d, make_norm, pixel_shuffle
+from jaxgan.nn import BatchNorm, Conv, ConvTranspose, SubPixelConv, conv2d, make_norm, max_pool, pixel_shuffle
 
 
 def reference_conv_transpose(x, kernel, stride, padding, output_padding):
@@ -39,10 +39,12 @@ def test_conv_transpose_rejects_non_exact_upsampling():
         ConvTranspose(4, 3, 2, 0).init(jax.random.PRNGKey(0), jnp.zeros((1, 4, 4, 2)))
 
 
-@pytest.mark.parametrize("k,s,p,cout", [(4, 2, 1, 6), (3, 1, 1, 6), (3, 2, 1, 6), (9, 1, 4, 6), (4, 1, 0, 6),
-                                        (7, 1, 3, 6), (7, 1, 3, 2), (4, 2, 1, 1), (1, 1, 0, 6)])
-def test_cpu_lowerings_match_xla(k, s, p, cout):
-    x = jax.random.normal(jax.random.PRNGKey(0), (2, 11, 11, 16))
+@pytest.mark.parametrize("k,s,p,cout,batch", [(4, 2, 1, 6, 2), (3, 1, 1, 6, 2), (3, 2, 1, 6, 2), (9, 1, 4, 6, 2),
+                                              (4, 1, 0, 6, 2), (7, 1, 3, 6, 2), (7, 1, 3, 2, 2), (4, 2, 1, 1, 2),
+                                              (1, 1, 0, 6, 2), (4, 2, 1, 6, 16), (3, 2, 1, 6, 16)])
+def test_cpu_lowerings_match_xla(k, s, p, cout, batch):
+    """Batch 16: strided layers run natively forward and for the weight gradient (`NATIVE_STRIDED_BATCH`)."""
+    x = jax.random.normal(jax.random.PRNGKey(0), (batch, 11, 11, 16))
     w = jax.random.normal(jax.random.PRNGKey(1), (k, k, 16, cout))
     outputs = {}
     for impl in ("matmul", "space_to_depth", "xla"):              # jitted, as training runs them
@@ -53,10 +55,10 @@ def test_cpu_lowerings_match_xla(k, s, p, cout):
             np.testing.assert_allclose(a, b, atol=1e-3, err_msg=impl)
 
 
-@pytest.mark.parametrize("k,s,p", [(4, 2, 1), (3, 1, 1)])
-def test_cpu_lowerings_second_derivatives_match_xla(k, s, p):
+@pytest.mark.parametrize("k,s,p,batch", [(4, 2, 1, 2), (3, 1, 1, 2), (4, 2, 1, 16)])
+def test_cpu_lowerings_second_derivatives_match_xla(k, s, p, batch):
     """A gradient penalty differentiates a convolution's input gradient: `_stride_one_conv`'s own VJP."""
-    x = jax.random.normal(jax.random.PRNGKey(0), (2, 8, 8, 5))
+    x = jax.random.normal(jax.random.PRNGKey(0), (batch, 8, 8, 5))
     w = jax.random.normal(jax.random.PRNGKey(1), (k, k, 5, 3))
 
     def penalty_grad(impl):
@@ -69,13 +71,19 @@ def test_cpu_lowerings_second_derivatives_match_xla(k, s, p):
             np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-3, err_msg=impl)
 
 
-def test_conv_lowering_is_a_layer_field_not_global_state():
-    x = jnp.ones((1, 6, 6, 2))
+@pytest.mark.parametrize("batch", [1, 16])
+def test_conv_lowering_is_a_layer_field_not_global_state(batch):
+    from jaxgan.nn.conv import NATIVE_STRIDED_BATCH
+    x = jnp.ones((batch, 6, 6, 2))
+    variables = Conv(3).init(jax.random.PRNGKey(0), x)
     for impl in ("matmul", "space_to_depth", "xla"):
-        text = jax.jit(lambda v, x: Conv(3, 3, 2, 1, impl=impl).apply(v, x)).lower(
-            Conv(3).init(jax.random.PRNGKey(0), x), x).as_text()
+        layer = Conv(3, 3, 2, 1, impl=impl)
+        text = jax.jit(layer.apply).lower(variables, x).as_text()
         assert ("convolution" in text) == (impl != "matmul"), impl
-        assert ("stride = [2, 2]" in text) == (impl == "xla"), impl     # the CPU lowerings never stride
+        strides = impl == "xla" or (impl == "space_to_depth" and batch >= NATIVE_STRIDED_BATCH)
+        assert ("stride = [2, 2]" in text) == strides, impl
+        input_gradient = jax.jit(jax.grad(lambda x: jnp.sum(layer.apply(variables, x)))).lower(x).as_text()
+        assert ("lhs_dilate = [2, 2]" in input_gradient) == (impl == "xla"), impl  # the CPU lowerings never dilate
 
 
 def test_auto_lowering_picks_space_to_depth_where_ynnpack_runs_it(monkeypatch):
@@ -130,6 +138,22 @@ def test_conv_reflect_padding_and_flax_equivalence():
     padded = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
     ref = nn.Conv(4, (3, 3), padding="VALID").apply(v, padded)
     np.testing.assert_allclose(ours.apply(v, x), ref, atol=1e-5)
+
+
+@pytest.mark.parametrize("factor", [2, 3])
+def test_max_pool_matches_flax_with_ties_routed_to_the_first_maximum(factor):
+    x = jax.random.normal(jax.random.PRNGKey(0), (2, 6 * factor, 3 * factor, 5))
+    x = jnp.round(jax.nn.relu(x) * 2) / 2         # zeros and equal values: ties in most windows
+    g = jax.random.normal(jax.random.PRNGKey(1), (2, 6, 3, 5))
+
+    def flax_pool(x):
+        return nn.max_pool(x, (factor, factor), (factor, factor))
+    np.testing.assert_array_equal(max_pool(x, factor), flax_pool(x))
+    ours = jax.vjp(lambda x: max_pool(x, factor), x)[1](g)[0]
+    np.testing.assert_array_equal(ours, jax.vjp(flax_pool, x)[1](g)[0])
+    assert int(jnp.sum(ours != 0)) == g.size       # one position per window takes its gradient
+    with pytest.raises(ValueError, match="not divisible"):
+        max_pool(x[:, 1:], factor)
 
 
 def test_pixel_shuffle_follows_torch_channel_order():

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgan.errors import ConfigError
-from jaxgan.nn import Conv
+from jaxgan.nn import Conv, max_pool
 
 # (block, convs) of VGG19; features are taken after a conv's ReLU, before the block's pooling.
 VGG19_BLOCKS = ((1, 2, 64), (2, 2, 128), (3, 4, 256), (4, 4, 512), (5, 4, 512))
@@ -45,7 +45,7 @@ class VGG19Features(nn.Module):
         h = h[..., ::-1] - BGR_MEAN                    # RGB -> BGR, minus the ImageNet mean
         for block, convs, width in VGG19_BLOCKS:
             if block > 1:
-                h = nn.max_pool(h, (2, 2), (2, 2))
+                h = max_pool(h, 2)
             for c in range(1, convs + 1):
                 name = f"block{block}_conv{c}"
                 h = Conv(width, 3, 1, 1, name=name, impl=self.conv_impl)(h)

@@ -7,7 +7,10 @@ slower still. Two lowerings avoid both; each first turns a strided convolution i
 
 - ``space_to_depth``: then XLA's stride-1 convolution, which the CPU backend hands to the YNNPACK
   library when `jaxgan.xla_cpu` has turned it on (forward and both gradients; the fastest on CPU,
-  benchmarks/RESULTS.md: Speed);
+  benchmarks/RESULTS.md: Speed). From `NATIVE_STRIDED_BATCH` images per device, a strided
+  convolution's forward pass and weight gradient run as the native strided convolution instead (YNNPACK
+  runs them 1.2-1.7x faster than the space-to-depth forms, which copy the input rearranged); its input
+  gradient always takes the space-to-depth form;
 - ``matmul``: then an im2col of the (few) window taps and a single matrix multiply, whose gradients are
   matrix multiplies too; when the layer narrows strongly (``cin >= 8 cout``, e.g. a 7x7 conv to RGB) the
   im2col is taken on the output side instead, so the materialised tensor stays small. Layers whose
@@ -22,6 +25,7 @@ which run as ``matmul``.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Literal
 
 import flax.linen as nn
@@ -31,7 +35,8 @@ import jax.numpy as jnp
 from jaxgan import parallel, xla_cpu
 from jaxgan.errors import ConfigError
 
-Padding = int | tuple[tuple[int, int], tuple[int, int]]
+PadPairs = tuple[tuple[int, int], tuple[int, int]]
+Padding = int | PadPairs
 Impl = Literal["auto", "xla", "matmul", "space_to_depth"]
 CONV_IMPLS = ("auto", "xla", "matmul", "space_to_depth")
 #: Largest im2col buffer ``auto`` materialises for one layer; larger layers use the native convolution.
@@ -44,6 +49,11 @@ MATMUL_MAX_BYTES = 512 * 2**20
 #: output pixels, 3-256 input channels) run faster in YNNPACK (benchmarks/RESULTS.md: Speed).
 SMALL_CONV_PIXELS = 256
 SMALL_CONV_BYTES = 8 * 2**20
+#: ``auto`` on CPU runs a strided convolution natively (its forward pass and weight gradient) from this
+#: many images per device: XLA computes the weight gradient with the batch as the innermost dimension,
+#: which YNNPACK runs 1.2-1.4x faster than the space-to-depth form at 16 images and 2-4x slower at 1-4
+#: (benchmarks/RESULTS.md: Speed).
+NATIVE_STRIDED_BATCH = 16
 
 
 def resolved_impl(impl: str) -> str:
@@ -56,7 +66,7 @@ def resolved_impl(impl: str) -> str:
     return impl
 
 
-def _pairs(padding: Padding) -> tuple[tuple[int, int], tuple[int, int]]:
+def _pairs(padding: Padding) -> PadPairs:
     if isinstance(padding, int):
         return (padding, padding), (padding, padding)
     return tuple(tuple(p) for p in padding)  # type: ignore[return-value]
@@ -116,13 +126,46 @@ def _stride_one_conv_bwd(residuals: tuple[jax.Array, jax.Array], dy: jax.Array) 
 _stride_one_conv.defvjp(_stride_one_conv_fwd, _stride_one_conv_bwd)
 
 
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _strided_conv(x: jax.Array, kernel: jax.Array, stride: int, pads: PadPairs) -> jax.Array:
+    """Stride-``stride`` convolution with zero padding ``pads``, run natively, forward and weight gradient;
+    its input gradient is that of the space-to-depth form (`_as_stride_one`, then `_stride_one_conv`):
+    natively a dilated convolution, which XLA's CPU backend runs 2-3x slower."""
+    return _native(x, kernel, stride, pads)
+
+
+def _strided_conv_fwd(x: jax.Array, kernel: jax.Array, stride: int, pads: PadPairs
+                      ) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
+    return _strided_conv(x, kernel, stride, pads), (x, kernel)
+
+
+def _strided_conv_bwd(stride: int, pads: PadPairs, residuals: tuple[jax.Array, jax.Array], dy: jax.Array
+                      ) -> tuple[jax.Array, jax.Array]:
+    x, kernel = residuals
+
+    def stride_one_form(x: jax.Array) -> jax.Array:
+        return _stride_one_conv(*_as_stride_one(jnp.pad(x, ((0, 0), *pads, (0, 0))), kernel, stride))
+
+    dx = jax.vjp(stride_one_form, x)[1](dy)[0]
+    dkernel = jax.vjp(lambda k: _native(x, k, stride, pads), kernel)[1](dy)[0]
+    return dx, dkernel
+
+
+_strided_conv.defvjp(_strided_conv_fwd, _strided_conv_bwd)
+
+
+def _batch_per_device(x: jax.Array) -> int:
+    """``x``'s batch on each device, split over the mesh's data axis as the trainer shards it."""
+    return -(-x.shape[0] // parallel.batch_shards())
+
+
 def _small(x: jax.Array, kernel: jax.Array) -> bool:
     """Whether a VALID stride-1 convolution of ``x`` with ``kernel`` has at most `SMALL_CONV_PIXELS`
     output pixels and an (input-side) im2col of at most `SMALL_CONV_BYTES` on each device (the batch
     split over the mesh's data axis, as the trainer shards it)."""
     kh, kw, cin, _ = kernel.shape
-    n, h, w, _ = x.shape
-    pixels = -(-n // parallel.batch_shards()) * (h - kh + 1) * (w - kw + 1)
+    _, h, w, _ = x.shape
+    pixels = _batch_per_device(x) * (h - kh + 1) * (w - kw + 1)
     return pixels <= SMALL_CONV_PIXELS and pixels * kh * kw * cin * x.dtype.itemsize <= SMALL_CONV_BYTES
 
 
@@ -160,14 +203,16 @@ def conv2d(x: jax.Array, kernel: jax.Array, stride: int = 1, padding: Padding = 
     if resolved == "xla":
         return _native(x, kernel, stride, padding)
     pads = _pairs(padding)
-    x, kernel = _as_stride_one(jnp.pad(x, ((0, 0), pads[0], pads[1], (0, 0))), kernel, stride)
-    if impl == "auto" and resolved == "space_to_depth" and _small(x, kernel):
+    stride_one_x, stride_one_kernel = _as_stride_one(jnp.pad(x, ((0, 0), *pads, (0, 0))), kernel, stride)
+    if impl == "auto" and resolved == "space_to_depth" and _small(stride_one_x, stride_one_kernel):
         resolved = "matmul"
     if resolved == "matmul":
-        y = _conv_matmul(x, kernel, MATMUL_MAX_BYTES if impl == "auto" else float("inf"))
+        y = _conv_matmul(stride_one_x, stride_one_kernel, MATMUL_MAX_BYTES if impl == "auto" else float("inf"))
         if y is not None:
             return y
-    return _stride_one_conv(x, kernel)
+    if stride > 1 and _batch_per_device(x) >= NATIVE_STRIDED_BATCH:
+        return _strided_conv(x, kernel, stride, pads)
+    return _stride_one_conv(stride_one_x, stride_one_kernel)
 
 
 class Conv(nn.Module):

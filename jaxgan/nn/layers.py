@@ -1,6 +1,7 @@
 """Small shared layers and array helpers used by every architecture."""
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import flax.linen as nn
@@ -32,6 +33,51 @@ def pixel_unshuffle(x: jax.Array, factor: int) -> jax.Array:
     x = x.reshape(n, h // factor, factor, w // factor, factor, c)
     x = jnp.transpose(x, (0, 1, 3, 5, 2, 4))
     return x.reshape(n, h // factor, w // factor, c * factor * factor)
+
+
+def max_pool(x: jax.Array, factor: int) -> jax.Array:
+    """Maximum over non-overlapping ``factor`` x ``factor`` windows, ``[N, f*H, f*W, C] -> [N, H, W, C]``.
+
+    Equal to ``flax.linen.max_pool(x, (f, f), (f, f))``, gradient included (it goes to each window's first
+    maximum in row-major order, as XLA's select-and-scatter and PyTorch route it), but computed as a
+    reshape and an elementwise mask, which XLA's CPU backend runs 3-6x faster than select-and-scatter."""
+    n, h, w, c = x.shape
+    if h % factor or w % factor:
+        raise ValueError(f"max_pool: {h}x{w} is not divisible by {factor}")
+    return _max_pool(x, factor)
+
+
+def _windows(x: jax.Array, factor: int) -> jax.Array:
+    n, h, w, c = x.shape
+    return x.reshape(n, h // factor, factor, w // factor, factor, c)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+def _max_pool(x: jax.Array, factor: int) -> jax.Array:
+    return _windows(x, factor).max(axis=(2, 4))
+
+
+def _max_pool_fwd(x: jax.Array, factor: int) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
+    pooled = _max_pool(x, factor)
+    return pooled, (x, pooled)
+
+
+def _max_pool_bwd(factor: int, residuals: tuple[jax.Array, jax.Array], g: jax.Array) -> tuple[jax.Array]:
+    x, pooled = residuals
+    is_max = _windows(x, factor) == pooled[:, :, None, :, None, :]
+    taken = jnp.zeros(pooled.shape, bool)
+    rows = []
+    for i in range(factor):
+        row = []
+        for j in range(factor):
+            first = is_max[:, :, i, :, j] & ~taken           # a maximum no earlier position of the window had
+            taken = taken | first
+            row.append(jnp.where(first, g, 0))
+        rows.append(jnp.stack(row, axis=3))                  # [N, H, W, f, C]
+    return (jnp.stack(rows, axis=2).reshape(x.shape),)       # [N, H, f, W, f, C] -> [N, f*H, f*W, C]
+
+
+_max_pool.defvjp(_max_pool_fwd, _max_pool_bwd)
 
 
 def icnr(factor: int, base: Any = Conv.kernel_init) -> Any:
