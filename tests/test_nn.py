@@ -184,6 +184,19 @@ def test_sub_pixel_conv_starts_as_nearest_neighbour_upsampling():
     assert np.std(np.asarray(kernel)) > 0
 
 
+@pytest.mark.parametrize("shape", [(16, 4, 4, 8), (3, 5, 7, 6), (16, 3), (4, 8, 8, 1)])
+def test_channel_sums_and_broadcasts_equal_numpys_with_their_gradients(shape):
+    from jaxgan.nn.channels import channel_broadcast, channel_sum
+    x = jax.random.normal(jax.random.PRNGKey(0), shape)
+    np.testing.assert_allclose(channel_sum(x), np.asarray(x, np.float64).reshape(-1, shape[-1]).sum(0), rtol=1e-5,
+                               atol=1e-5)
+    v = jax.random.normal(jax.random.PRNGKey(1), shape[-1:])
+    np.testing.assert_array_equal(channel_broadcast(v, shape), np.broadcast_to(v, shape))
+    ours = jax.grad(lambda v: jnp.sum(jnp.sin(channel_broadcast(v, shape)) * x))(v)
+    np.testing.assert_allclose(ours, jax.grad(lambda v: jnp.sum(jnp.sin(jnp.broadcast_to(v, shape)) * x))(v),
+                               rtol=1e-5, atol=1e-5)
+
+
 def test_batch_norm_keeps_pytorchs_unbiased_running_variance():
     x = jax.random.normal(jax.random.PRNGKey(0), (2, 1, 2, 3)) * 3.0 + 1.0     # 4 values per channel
     bn = BatchNorm()

@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxgan.errors import ConfigError
+from jaxgan.nn.channels import channel_broadcast, channel_sum
 
 #: ``instance``: no learned scale/shift (the pix2pix / CycleGAN code's ``InstanceNorm2d(affine=False)``);
 #: ``instance_affine``: learned per-channel scale and shift (StarGAN's ``affine=True``).
@@ -32,7 +33,6 @@ class BatchNorm(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         features = x.shape[-1]
-        axes = tuple(range(x.ndim - 1))
         ra_mean = self.variable("batch_stats", "mean", lambda: jnp.zeros((features,), jnp.float32))
         ra_var = self.variable("batch_stats", "var", lambda: jnp.ones((features,), jnp.float32))
         scale = self.param("scale", self.scale_init, (features,), jnp.float32)
@@ -40,13 +40,15 @@ class BatchNorm(nn.Module):
         if self.use_running_average:
             mean, var = ra_mean.value, ra_var.value
         else:
-            mean, var = _moments(x, axes)
+            mean, var = _channel_moments(x)
             if not self.is_initializing():
                 n = x.size // features
                 m = self.momentum
                 ra_mean.value = (1 - m) * ra_mean.value + m * mean
                 ra_var.value = (1 - m) * ra_var.value + m * var * (n / max(n - 1, 1))
-        y = (x.astype(jnp.float32) - mean) * (jax.lax.rsqrt(var + self.epsilon) * scale) + bias
+        shape = x.shape
+        y = (x.astype(jnp.float32) - channel_broadcast(mean, shape)) \
+            * channel_broadcast(jax.lax.rsqrt(var + self.epsilon) * scale, shape) + channel_broadcast(bias, shape)
         return y.astype(x.dtype)
 
 
@@ -59,7 +61,7 @@ class InstanceNorm(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        mean, var = _moments(x, tuple(range(1, x.ndim - 1)), keepdims=True)
+        mean, var = _spatial_moments(x)
         y = (x.astype(jnp.float32) - mean) * jax.lax.rsqrt(var + self.epsilon)
         if self.affine:
             y = y * self.param("scale", nn.initializers.ones, (x.shape[-1],)) \
@@ -67,12 +69,21 @@ class InstanceNorm(nn.Module):
         return y.astype(x.dtype)
 
 
-def _moments(x: jax.Array, axes: tuple[int, ...], keepdims: bool = False) -> tuple[jax.Array, jax.Array]:
-    """Mean and biased variance over ``axes`` in float32, in two passes."""
+def _spatial_moments(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Per-example, per-channel mean and biased variance over the spatial axes (kept, size 1), in float32,
+    in two passes."""
     x = x.astype(jnp.float32)
+    axes = tuple(range(1, x.ndim - 1))
     mean = jnp.mean(x, axes, keepdims=True)
-    var = jnp.mean(jnp.square(x - mean), axes, keepdims=keepdims)
-    return (mean if keepdims else jnp.squeeze(mean, axes)), var
+    return mean, jnp.mean(jnp.square(x - mean), axes, keepdims=True)
+
+
+def _channel_moments(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Per-channel mean and biased variance over every axis but the last, in float32, in two passes."""
+    x = x.astype(jnp.float32)
+    rows = x.size // x.shape[-1]
+    mean = channel_sum(x) / rows
+    return mean, channel_sum(jnp.square(x - channel_broadcast(mean, x.shape))) / rows
 
 
 def make_norm(kind: str, train: bool, name: str | None = None) -> Callable[[jax.Array], jax.Array]:
