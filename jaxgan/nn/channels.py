@@ -1,7 +1,7 @@
 """Per-channel sums and broadcasts (over every axis but the last, NHWC), in forms XLA's CPU backend runs fast.
 
 XLA's CPU backend reduces ``[..., C]`` over its leading axes (batch-norm statistics and their
-gradients) 1.4-6x slower than the same sum taken in two stages, first over groups of `GROUP` rows folded
+gradients) 1.4-4x slower than the same sum taken in two stages, first over groups of `GROUP` rows folded
 into one row (``[P/16, 16*C]``), then over the 16 partial sums (benchmarks/RESULTS.md: Speed).
 `channel_sum` takes the two stages; `channel_broadcast` is a broadcast whose gradient is a
 `channel_sum`, so that the reductions autodiff writes for `jaxgan.nn.BatchNorm` take them too.

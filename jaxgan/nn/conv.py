@@ -49,10 +49,10 @@ MATMUL_MAX_BYTES = 512 * 2**20
 #: output pixels, 3-256 input channels) run faster in YNNPACK (benchmarks/RESULTS.md: Speed).
 SMALL_CONV_PIXELS = 256
 SMALL_CONV_BYTES = 8 * 2**20
-#: ``auto`` on CPU runs a strided convolution natively (its forward pass and weight gradient) from this
-#: many images per device: XLA computes the weight gradient with the batch as the innermost dimension,
-#: which YNNPACK runs 1.2-1.4x faster than the space-to-depth form at 16 images and 2-4x slower at 1-4
-#: (benchmarks/RESULTS.md: Speed).
+#: The space-to-depth lowering runs a strided convolution natively (its forward pass and weight
+#: gradient) from this many images per device: XLA computes the weight gradient with the batch as the
+#: innermost dimension, which YNNPACK runs 1.2-1.4x faster than the space-to-depth form at 16 images and
+#: 2-4x slower at 1-4 (benchmarks/RESULTS.md: Speed).
 NATIVE_STRIDED_BATCH = 16
 
 
