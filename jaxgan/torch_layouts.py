@@ -22,11 +22,12 @@ import jax
 import numpy as np
 
 from jaxgan.errors import CheckpointError
-from jaxgan.nn import Conv, ConvTranspose
+from jaxgan.nn import Conv, ConvTranspose, ConvWeights
 from jaxgan.nn.norm import BatchNorm, InstanceNorm
 
 Layer = tuple[str, str]
-_KINDS = {Conv: "conv", ConvTranspose: "conv_t", BatchNorm: "norm", InstanceNorm: "norm", nn.LayerNorm: "norm"}
+_KINDS = {Conv: "conv", ConvWeights: "conv", ConvTranspose: "conv_t", BatchNorm: "norm", InstanceNorm: "norm",
+          nn.LayerNorm: "norm"}
 #: keys a state dict may carry that no jaxgan variable holds: batch norm's step counter, and the
 #: running statistics old versions of the reference code kept for instance norm (it deletes them too)
 _IGNORED = ("num_batches_tracked",)

@@ -5,7 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgan.nn import BatchNorm, Conv, ConvTranspose, SubPixelConv, conv2d, make_norm, max_pool, pixel_shuffle
+from jaxgan.nn import (BatchNorm, Conv, ConvTranspose, SubPixelConv, conv2d, make_norm, max_pool, pixel_shuffle,
+                       residual_dense_block)
 
 
 def reference_conv_transpose(x, kernel, stride, padding, output_padding):
@@ -195,6 +196,48 @@ def test_channel_sums_and_broadcasts_equal_numpys_with_their_gradients(shape):
     ours = jax.grad(lambda v: jnp.sum(jnp.sin(channel_broadcast(v, shape)) * x))(v)
     np.testing.assert_allclose(ours, jax.grad(lambda v: jnp.sum(jnp.sin(jnp.broadcast_to(v, shape)) * x))(v),
                                rtol=1e-5, atol=1e-5)
+
+
+def _dense_block_weights(features: int, growth: int) -> list[tuple[jax.Array, jax.Array]]:
+    keys = jax.random.split(jax.random.PRNGKey(1), 10)
+    shapes = [(features + growth * k, features if k == 4 else growth) for k in range(5)]
+    return [(0.2 * jax.random.normal(keys[2 * k], (3, 3, cin, cout)), 0.1 * jax.random.normal(keys[2 * k + 1], (cout,)))
+            for k, (cin, cout) in enumerate(shapes)]
+
+
+def _dense_block_and_gradients(weights, x, impl):
+    loss = lambda w, x: jnp.sum(jnp.sin(residual_dense_block(x, w, impl)))
+    return jax.jit(lambda w, x: (residual_dense_block(x, w, impl), jax.grad(loss, (0, 1))(w, x)))(weights, x)
+
+
+@pytest.mark.parametrize("batch,height,width", [(2, 5, 7), (16, 8, 8)])
+def test_the_fused_residual_dense_block_equals_the_concatenation_form_with_its_gradients(batch, height, width):
+    """Where YNNPACK runs (`space_to_depth`) the block is fused with hand-written gradients; the plain
+    concatenation form through XLA's own convolution is the reference."""
+    x = jax.random.normal(jax.random.PRNGKey(0), (batch, height, width, 8))
+    weights = _dense_block_weights(8, 4)
+    assert "custom_vjp" in str(jax.make_jaxpr(lambda x: residual_dense_block(x, weights, "space_to_depth"))(x))
+    assert "custom_vjp" not in str(jax.make_jaxpr(lambda x: residual_dense_block(x, weights, "xla"))(x))
+    want = _dense_block_and_gradients(weights, x, "xla")
+    for a, b in zip(jax.tree.leaves(_dense_block_and_gradients(weights, x, "space_to_depth")), jax.tree.leaves(want)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_the_fused_residual_dense_block_shards_over_the_batch_like_one_device():
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+    x = jax.random.normal(jax.random.PRNGKey(0), (16, 6, 6, 8))
+    weights = _dense_block_weights(8, 4)
+    sharded = jax.device_put(x, NamedSharding(Mesh(np.array(jax.devices()), ("batch",)), PartitionSpec("batch")))
+    assert len(sharded.sharding.device_set) == 8
+    for a, b in zip(jax.tree.leaves(_dense_block_and_gradients(weights, sharded, "space_to_depth")),
+                    jax.tree.leaves(_dense_block_and_gradients(weights, x, "space_to_depth"))):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_a_residual_dense_block_takes_five_3x3_convolutions():
+    weights = _dense_block_weights(8, 4)
+    with pytest.raises(ValueError, match="five 3x3"):
+        residual_dense_block(jnp.zeros((1, 4, 4, 8)), weights[:4])
 
 
 def test_batch_norm_keeps_pytorchs_unbiased_running_variance():

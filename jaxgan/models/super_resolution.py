@@ -14,7 +14,8 @@ import jax
 import jax.numpy as jnp
 
 from jaxgan.errors import ConfigError
-from jaxgan.nn import Conv, ResidualBlock, SubPixelConv, activation, make_norm, pixel_shuffle, pixel_unshuffle
+from jaxgan.nn import (Conv, ConvWeights, ResidualBlock, SubPixelConv, activation, make_norm, pixel_shuffle,
+                       pixel_unshuffle, residual_dense_block)
 
 G_ARCHS = ("srresnet", "rrdb", "msrresnet")
 D_ARCHS = ("srgan", "vgg")
@@ -123,16 +124,20 @@ class SRGANDiscriminator(nn.Module):
 
 
 # ------------------------------------------------------------------------------------------ ESRGAN
+def _basicsr_init(scale: float) -> Any:
+    """BasicSR's ``default_init_weights`` for a conv kernel: Kaiming normal x ``scale``."""
+    return nn.initializers.variance_scaling(2.0 * scale * scale, "fan_in", "normal")
+
+
 def _basicsr_conv(features: int, dtype: Any, impl: str, scale: float = 1.0) -> Conv:
-    """A 'same' 3x3 convolution initialised as BasicSR's ``default_init_weights``: Kaiming normal x ``scale``."""
-    init = nn.initializers.variance_scaling(2.0 * scale * scale, "fan_in", "normal")
-    return Conv(features, 3, 1, 1, dtype=dtype, impl=impl, kernel_init=init)
+    """A 'same' 3x3 convolution initialised as BasicSR's ``default_init_weights``."""
+    return Conv(features, 3, 1, 1, dtype=dtype, impl=impl, kernel_init=_basicsr_init(scale))
 
 
 class RRDB(nn.Module):
-    """ESRGAN's residual-in-residual dense block: three dense blocks, each five 3x3 convs seeing the input
-    and every earlier output (``growth`` channels each, LeakyReLU 0.2 but the last, which returns to
-    ``features``) with output = input + 0.2 x the last; the RRDB's output = input + 0.2 x theirs."""
+    """ESRGAN's residual-in-residual dense block: three `residual_dense_block`s (five 3x3 convs each, seeing
+    the input and every earlier output, ``growth`` channels each but the last, which returns to
+    ``features``); the RRDB's output = input + 0.2 x theirs. Parameters ``Conv_0`` .. ``Conv_14``."""
 
     features: int = 64
     growth: int = 32
@@ -141,17 +146,17 @@ class RRDB(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        conv = functools.partial(_basicsr_conv, dtype=self.dtype, impl=self.conv_impl, scale=0.1)
-
-        def dense(h: jax.Array) -> jax.Array:
-            seen = [h]
-            for _ in range(4):
-                seen.append(nn.leaky_relu(conv(self.growth)(jnp.concatenate(seen, -1)), 0.2))
-            return h + 0.2 * conv(self.features)(jnp.concatenate(seen, -1))
-
-        h = x
-        for _ in range(3):
-            h = dense(h)
+        dtype = self.dtype or x.dtype
+        widths = [self.features] + [self.growth] * 4
+        h = x.astype(dtype)
+        for block in range(3):
+            weights = []
+            for k in range(5):
+                layer = ConvWeights(self.features if k == 4 else self.growth, kernel_init=_basicsr_init(0.1),
+                                    name=f"Conv_{5 * block + k}")
+                kernel, bias = layer(sum(widths[:k + 1]))
+                weights.append((kernel.astype(dtype), bias.astype(dtype)))
+            h = residual_dense_block(h, weights, self.conv_impl)
         return x + 0.2 * h
 
 

@@ -96,7 +96,8 @@ def _as_stride_one(x: jax.Array, kernel: jax.Array, stride: int) -> tuple[jax.Ar
     return _space_to_depth(x, stride), kernel
 
 
-def _native(x: jax.Array, kernel: jax.Array, stride: int, padding: Padding) -> jax.Array:
+def native_conv(x: jax.Array, kernel: jax.Array, stride: int, padding: Padding) -> jax.Array:
+    """XLA's own convolution of NHWC ``x`` with an HWIO ``kernel`` (no lowering of ours)."""
     return jax.lax.conv_general_dilated(x, kernel, (stride, stride), _pairs(padding),
                                         dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
@@ -107,7 +108,7 @@ def _stride_one_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
     is again a convolution of one of the two forms YNNPACK runs (this one, and the weight gradient as XLA
     writes it). Left to autodiff, the second derivatives of a gradient penalty take forms it does not
     run, which XLA's fallback computes ~10x slower than the matmul lowering."""
-    return _native(x, kernel, 1, 0)
+    return native_conv(x, kernel, 1, 0)
 
 
 def _stride_one_conv_fwd(x: jax.Array, kernel: jax.Array) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
@@ -119,7 +120,7 @@ def _stride_one_conv_bwd(residuals: tuple[jax.Array, jax.Array], dy: jax.Array) 
     kh, kw = kernel.shape[:2]
     padded = jnp.pad(dy, ((0, 0), (kh - 1, kh - 1), (kw - 1, kw - 1), (0, 0)))
     dx = _stride_one_conv(padded, jnp.transpose(jnp.flip(kernel, (0, 1)), (0, 1, 3, 2)))
-    dkernel = jax.vjp(lambda k: _native(x, k, 1, 0), kernel)[1](dy)[0]
+    dkernel = jax.vjp(lambda k: native_conv(x, k, 1, 0), kernel)[1](dy)[0]
     return dx, dkernel
 
 
@@ -131,7 +132,7 @@ def _strided_conv(x: jax.Array, kernel: jax.Array, stride: int, pads: PadPairs) 
     """Stride-``stride`` convolution with zero padding ``pads``, run natively, forward and weight gradient;
     its input gradient is that of the space-to-depth form (`_as_stride_one`, then `_stride_one_conv`):
     natively a dilated convolution, which XLA's CPU backend runs 2-3x slower."""
-    return _native(x, kernel, stride, pads)
+    return native_conv(x, kernel, stride, pads)
 
 
 def _strided_conv_fwd(x: jax.Array, kernel: jax.Array, stride: int, pads: PadPairs
@@ -147,7 +148,7 @@ def _strided_conv_bwd(stride: int, pads: PadPairs, residuals: tuple[jax.Array, j
         return _stride_one_conv(*_as_stride_one(jnp.pad(x, ((0, 0), *pads, (0, 0))), kernel, stride))
 
     dx = jax.vjp(stride_one_form, x)[1](dy)[0]
-    dkernel = jax.vjp(lambda k: _native(x, k, stride, pads), kernel)[1](dy)[0]
+    dkernel = jax.vjp(lambda k: native_conv(x, k, stride, pads), kernel)[1](dy)[0]
     return dx, dkernel
 
 
@@ -201,7 +202,7 @@ def conv2d(x: jax.Array, kernel: jax.Array, stride: int = 1, padding: Padding = 
     as described in the module docstring."""
     resolved = resolved_impl(impl)
     if resolved == "xla":
-        return _native(x, kernel, stride, padding)
+        return native_conv(x, kernel, stride, padding)
     pads = _pairs(padding)
     stride_one_x, stride_one_kernel = _as_stride_one(jnp.pad(x, ((0, 0), *pads, (0, 0))), kernel, stride)
     if impl == "auto" and resolved == "space_to_depth" and _small(stride_one_x, stride_one_kernel):
@@ -213,6 +214,35 @@ def conv2d(x: jax.Array, kernel: jax.Array, stride: int = 1, padding: Padding = 
     if stride > 1 and _batch_per_device(x) >= NATIVE_STRIDED_BATCH:
         return _strided_conv(x, kernel, stride, pads)
     return _stride_one_conv(stride_one_x, stride_one_kernel)
+
+
+#: PyTorch's default initialisation of a convolution's kernel (Kaiming uniform, a = sqrt 5)
+TORCH_KERNEL_INIT = nn.initializers.variance_scaling(1 / 3, "fan_in", "uniform")
+
+
+def _parameters(layer: Conv | ConvWeights, in_features: int) -> tuple[jax.Array, jax.Array | None]:
+    """A convolution layer's HWIO kernel and bias (None without ``use_bias``), created in ``layer``."""
+    k = layer.kernel_size
+    kernel = layer.param("kernel", layer.kernel_init, (k, k, in_features, layer.features), layer.param_dtype)
+    if not layer.use_bias:
+        return kernel, None
+    return kernel, layer.param("bias", nn.initializers.zeros, (layer.features,), layer.param_dtype)
+
+
+class ConvWeights(nn.Module):
+    """A `Conv`'s parameters without its convolution (the same names, shapes and initialisers), for blocks
+    that run their convolutions themselves (`jaxgan.nn.residual_dense_block`); called with the number
+    of input channels, it returns the kernel and bias (None without ``use_bias``) in ``param_dtype``."""
+
+    features: int
+    kernel_size: int = 3
+    use_bias: bool = True
+    param_dtype: Any = jnp.float32
+    kernel_init: Any = TORCH_KERNEL_INIT
+
+    @nn.compact
+    def __call__(self, in_features: int) -> tuple[jax.Array, jax.Array | None]:
+        return _parameters(self, in_features)
 
 
 class Conv(nn.Module):
@@ -230,13 +260,12 @@ class Conv(nn.Module):
     use_bias: bool = True
     dtype: Any = None
     param_dtype: Any = jnp.float32
-    kernel_init: Any = nn.initializers.variance_scaling(1 / 3, "fan_in", "uniform")
+    kernel_init: Any = TORCH_KERNEL_INIT
     impl: Impl = "auto"
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        k = self.kernel_size
-        kernel = self.param("kernel", self.kernel_init, (k, k, x.shape[-1], self.features), self.param_dtype)
+        kernel, bias = _parameters(self, x.shape[-1])
         dtype = self.dtype or x.dtype
         x, kernel = x.astype(dtype), kernel.astype(dtype)
         padding = self.padding
@@ -245,6 +274,6 @@ class Conv(nn.Module):
             x = jnp.pad(x, ((0, 0), (t, b), (l, r), (0, 0)), mode="reflect")
             padding = 0
         y = conv2d(x, kernel, self.stride, padding, self.impl)
-        if self.use_bias:
-            y = y + self.param("bias", nn.initializers.zeros, (self.features,), self.param_dtype).astype(dtype)
+        if bias is not None:
+            y = y + bias.astype(dtype)
         return y
